@@ -1,0 +1,25 @@
+"""Neural Collaborative Filtering for Personalized Ranking (d2l 16.6).
+
+The chapter's code, ported into a package with the same names and
+signatures, so the section's cells run with only the import changed::
+
+    from d2l_ncf import (NeuMF, PRDataset, hit_and_auc, evaluate_ranking,
+                         train_ranking, BPRLoss, try_all_gpus)
+"""
+from . import _mxnet  # noqa: F401  (first: a clear error without MXNet)
+from .data import (PRDataset, load_chapter_data, load_data_ml100k,
+                   read_data_ml100k, split_data_ml100k, DataNotFoundError)
+from .devices import parse_devices, try_all_gpus
+from .losses import BPRLoss, HingeLossbRec
+from .metrics import evaluate_ranking, hit_and_auc
+from .model import NeuMF
+from .training import train_ranking
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'NeuMF', 'PRDataset', 'hit_and_auc', 'evaluate_ranking',
+    'train_ranking', 'BPRLoss', 'HingeLossbRec', 'try_all_gpus',
+    'parse_devices', 'read_data_ml100k', 'split_data_ml100k',
+    'load_data_ml100k', 'load_chapter_data', 'DataNotFoundError',
+]

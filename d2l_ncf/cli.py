@@ -1,0 +1,127 @@
+"""The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
+import argparse
+import sys
+
+from .config import LOSSES, TrainConfig
+from .data import DataFormatError, DataNotFoundError
+from .devices import DeviceError
+from .run import OutputExistsError, resolve_devices, train
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, '
+                                         f'got {text}')
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'expected a whole number >= 0, '
+                                         f'got {text}')
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'expected a number > 0, got {text}')
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f'expected a number >= 0, got '
+                                         f'{text}')
+    return value
+
+
+def build_parser():
+    d = TrainConfig()
+    parser = argparse.ArgumentParser(
+        prog='d2l-ncf',
+        description="Dive into Deep Learning's NeuMF for personalized "
+                    "ranking on MovieLens-100K.")
+    sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser(
+        'train', help="train NeuMF with the chapter's settings",
+        description="Train NeuMF on MovieLens-100K (seq-aware split, "
+                    "implicit feedback) and print the chapter's two result "
+                    "lines. Defaults are the chapter's.")
+    p.add_argument('--devices', default=d.devices,
+                   help="'all' (GPUs, else CPU), 'cpu', 'cpu:N', 'gpu:0,1' "
+                        "(default: %(default)s)")
+    p.add_argument('--epochs', type=positive_int, default=d.num_epochs,
+                   help='training epochs (default: %(default)s)')
+    p.add_argument('--eval-step', type=positive_int, default=d.eval_step,
+                   help='evaluate every N epochs (default: %(default)s)')
+    p.add_argument('--data-dir', default=d.data_dir,
+                   help='folder holding u.data (default: $D2L_NCF_DATA_DIR, '
+                        'else download)')
+    p.add_argument('--seed', type=int, default=d.seed,
+                   help='seeds the sampler, shuffling and initialisation '
+                        '(default: %(default)s)')
+    p.add_argument('--out', default=None,
+                   help='folder for metrics.json and curves.png')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an earlier run in --out')
+    p.add_argument('--num-factors', type=positive_int, default=d.num_factors,
+                   help='latent factors (default: %(default)s)')
+    p.add_argument('--hiddens', type=positive_int, nargs='+',
+                   default=list(d.nums_hiddens),
+                   help='MLP layer sizes (default: 10 10 10)')
+    p.add_argument('--lr', type=positive_float, default=d.lr,
+                   help='learning rate (default: %(default)s)')
+    p.add_argument('--wd', type=non_negative_float, default=d.wd,
+                   help='weight decay (default: %(default)s)')
+    p.add_argument('--optimizer', default=d.optimizer,
+                   help='a gluon optimizer name (default: %(default)s)')
+    p.add_argument('--batch-size', type=positive_int, default=d.batch_size,
+                   help='(default: %(default)s)')
+    p.add_argument('--loss', choices=LOSSES, default=d.loss,
+                   help='(default: %(default)s)')
+    p.add_argument('--init-sigma', type=positive_float, default=d.init_sigma,
+                   help='std of the Normal initialiser (default: '
+                        '%(default)s)')
+    p.add_argument('--num-workers', type=non_negative_int,
+                   default=d.num_workers,
+                   help='DataLoader worker processes (default: %(default)s; '
+                        'the chapter uses 4)')
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bars on stderr')
+    return parser
+
+
+def config_from_args(args):
+    return TrainConfig(
+        num_factors=args.num_factors, nums_hiddens=tuple(args.hiddens),
+        init_sigma=args.init_sigma, optimizer=args.optimizer, lr=args.lr,
+        wd=args.wd, batch_size=args.batch_size, num_epochs=args.epochs,
+        loss=args.loss, eval_step=args.eval_step, devices=args.devices,
+        seed=args.seed, num_workers=args.num_workers,
+        data_dir=args.data_dir)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = config_from_args(args)
+    try:
+        config.validate()
+        resolve_devices(config)
+    except (ValueError, DeviceError) as err:
+        parser.error(str(err))
+    try:
+        train(config, out=args.out, progress=not args.no_progress,
+              overwrite=args.overwrite)
+    except (DataNotFoundError, DataFormatError, OutputExistsError) as err:
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

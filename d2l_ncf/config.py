@@ -1,0 +1,65 @@
+"""Every setting of a run, in one place, with where each default is from."""
+import dataclasses
+import random
+from typing import Optional, Tuple
+
+import mxnet as mx
+import numpy
+
+LOSSES = ('bpr', 'hinge')
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    num_factors: int = 10  # the chapter's NeuMF(10, ...)
+    nums_hiddens: Tuple[int, ...] = (10, 10, 10)  # the chapter's MLP
+    init_sigma: float = 0.01  # the chapter's mx.init.Normal(0.01)
+    optimizer: str = 'adam'  # the chapter's value
+    lr: float = 0.01  # the chapter's value
+    wd: float = 1e-5  # the chapter's value
+    batch_size: int = 1024  # the chapter's value
+    num_epochs: int = 10  # the chapter's value
+    loss: str = 'bpr'  # the chapter's d2l.BPRLoss(); 'hinge' = HingeLossbRec
+    eval_step: int = 1  # the chapter's default: evaluate every epoch
+    devices: str = 'all'  # the chapter's d2l.try_all_gpus()
+    seed: int = 0  # ours: the chapter seeds nothing
+    # Ours: the chapter uses d2l.get_dataloader_workers() (4). With worker
+    # processes the negatives depend on which worker draws them, so the
+    # default 0 keeps a seeded run repeatable. The printed numbers agree.
+    num_workers: int = 0
+    data_dir: Optional[str] = None  # else $D2L_NCF_DATA_DIR, else download
+
+    def validate(self):
+        """Raise ValueError naming the first setting that cannot work."""
+        checks = [
+            (self.num_factors >= 1, 'num_factors must be >= 1'),
+            (len(self.nums_hiddens) >= 1
+             and all(h >= 1 for h in self.nums_hiddens),
+             'nums_hiddens must be one or more sizes >= 1'),
+            (self.init_sigma > 0, 'init_sigma must be > 0'),
+            (self.lr > 0, 'lr must be > 0'),
+            (self.wd >= 0, 'wd must be >= 0'),
+            (self.batch_size >= 1, 'batch_size must be >= 1'),
+            (self.num_epochs >= 1, 'num_epochs must be >= 1'),
+            (self.eval_step >= 1, 'eval_step must be >= 1'),
+            (self.num_workers >= 0, 'num_workers must be >= 0'),
+            (self.loss in LOSSES, f'loss must be one of {LOSSES}'),
+            (self.optimizer.lower() in mx.optimizer.Optimizer.opt_registry,
+             f'unknown optimizer {self.optimizer!r}: expected a gluon '
+             f'optimizer name such as adam, sgd, nag, rmsprop, adagrad'),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+
+def seed_everything(seed):
+    """Seed Python's, NumPy's and MXNet's generators (all contexts).
+
+    Python's `random` draws the chapter's negatives, NumPy's shuffles the
+    DataLoader, MXNet's initialises the parameters.
+    """
+    random.seed(seed)
+    numpy.random.seed(seed)
+    mx.random.seed(seed)

@@ -1,0 +1,59 @@
+"""The chapter's ranking metrics: Hit@k and AUC, and its evaluator.
+
+Ported as printed (with the truncated lines completed from d2l 1.0.3),
+defects included: the candidate set is ``range(num_users)``, not
+``range(num_items)``, and the cut-off is a hard-coded 50. See README.md.
+"""
+from mxnet import gluon, np
+
+from .progress import bar
+
+
+def hit_and_auc(rankedlist, test_matrix, k):
+    """Hits in the top ``k`` of ``rankedlist``, and the chapter's AUC.
+
+    The AUC is the fraction of the other positions ranked below the first
+    test item found: ``(len - 1 - position) / (len - 1)``, 0 if none.
+    """
+    hits_k = [(idx, val) for idx, val in enumerate(rankedlist[:k])
+              if val in set(test_matrix)]
+    hits_all = [(idx, val) for idx, val in enumerate(rankedlist)
+                if val in set(test_matrix)]
+    max = len(rankedlist) - 1
+    auc = 1.0 * (max - hits_all[0][0]) / max if len(hits_all) > 0 else 0
+    return len(hits_k), auc
+
+
+def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
+                     devices, *, progress=False):
+    """Rank each user's unseen items and average Hit@50 and AUC.
+
+    ``progress=True`` shows a bar over the users (one DataLoader each).
+    """
+    ranked_list, ranked_items, hit_rate, auc = {}, {}, [], []
+    all_items = set([i for i in range(num_users)])
+    for u in bar(range(num_users), progress, desc='evaluate', leave=False,
+                 unit='user'):
+        neg_items = list(all_items - set(candidates[int(u)]))
+        user_ids, item_ids, x, scores = [], [], [], []
+        [item_ids.append(i) for i in neg_items]
+        [user_ids.append(u) for _ in neg_items]
+        x.extend([np.array(user_ids)])
+        if seq is not None:
+            x.append(seq[user_ids, :])
+        x.extend([np.array(item_ids)])
+        test_data_iter = gluon.data.DataLoader(
+            gluon.data.ArrayDataset(*x), shuffle=False, last_batch="keep",
+            batch_size=1024)
+        for index, values in enumerate(test_data_iter):
+            x = [gluon.utils.split_and_load(v, devices, even_split=False)
+                 for v in values]
+            scores.extend([list(net(*t).asnumpy()) for t in zip(*x)])
+        scores = [item for sublist in scores for item in sublist]
+        item_scores = list(zip(item_ids, scores))
+        ranked_list[u] = sorted(item_scores, key=lambda t: t[1], reverse=True)
+        ranked_items[u] = [r[0] for r in ranked_list[u]]
+        temp = hit_and_auc(ranked_items[u], test_input[u], 50)
+        hit_rate.append(temp[0])
+        auc.append(temp[1])
+    return np.mean(np.array(hit_rate)), np.mean(np.array(auc))

@@ -1,0 +1,35 @@
+"""The NeuMF network of the chapter: GMF and an MLP, fused."""
+from mxnet import np
+from mxnet.gluon import nn
+
+
+class NeuMF(nn.Block):
+    """Neural matrix factorisation (He et al., 2017), as in d2l 16.6.
+
+    GMF uses embeddings P, Q; the MLP its own U, V. The prediction layer
+    maps ``[gmf, mlp]`` to one sigmoid score per (user, item) pair.
+    """
+    def __init__(self, num_factors, num_users, num_items, nums_hiddens,
+                 **kwargs):
+        super(NeuMF, self).__init__(**kwargs)
+        self.P = nn.Embedding(num_users, num_factors)
+        self.Q = nn.Embedding(num_items, num_factors)
+        self.U = nn.Embedding(num_users, num_factors)
+        self.V = nn.Embedding(num_items, num_factors)
+        self.mlp = nn.Sequential()
+        for num_hiddens in nums_hiddens:
+            self.mlp.add(nn.Dense(num_hiddens, activation='relu',
+                                  use_bias=True))
+        self.prediction_layer = nn.Dense(1, activation='sigmoid',
+                                         use_bias=False)
+
+    def forward(self, user_id, item_id):
+        p_mf = self.P(user_id)
+        q_mf = self.Q(item_id)
+        gmf = p_mf * q_mf  # (batch, num_factors)
+        p_mlp = self.U(user_id)
+        q_mlp = self.V(item_id)
+        # (batch, 2 * num_factors) -> (batch, nums_hiddens[-1])
+        mlp = self.mlp(np.concatenate([p_mlp, q_mlp], axis=1))
+        con_res = np.concatenate([gmf, mlp], axis=1)
+        return self.prediction_layer(con_res)  # (batch, 1)

@@ -1,0 +1,113 @@
+"""The chapter's main job: data, NeuMF, training; a record of the run."""
+import dataclasses
+import functools
+import json
+import os
+import platform
+import sys
+
+import mxnet as mx
+from mxnet import gluon
+
+from .config import TrainConfig, seed_everything
+from .data import load_chapter_data, make_train_iter, ml100k_dir
+from .devices import parse_devices
+from .losses import BPRLoss, HingeLossbRec
+from .metrics import evaluate_ranking
+from .model import NeuMF
+from .plotting import save_curves
+from .training import train_ranking
+
+OUTPUT_FILES = ('metrics.json', 'curves.png')
+
+
+class OutputExistsError(FileExistsError):
+    """The output folder already holds a run's files."""
+
+
+def check_out_dir(out, overwrite=False):
+    """Refuse to write over an earlier run unless told to."""
+    if out is None or overwrite:
+        return
+    taken = [f for f in OUTPUT_FILES if os.path.exists(os.path.join(out, f))]
+    if taken:
+        raise OutputExistsError(
+            f'{out} already holds {", ".join(taken)} from an earlier run; '
+            f'choose another folder or pass --overwrite')
+
+
+def resolve_devices(config):
+    """The contexts to use, checked against the batch size."""
+    devices = parse_devices(config.devices)
+    if config.batch_size % len(devices):
+        raise ValueError(
+            f'batch_size {config.batch_size} does not split evenly over '
+            f'{len(devices)} devices, as the chapter\'s split_and_load '
+            f'needs; use a multiple of {len(devices)}')
+    return devices
+
+
+def versions():
+    """Library versions that can move the numbers."""
+    import d2l
+    import numpy
+    import pandas
+    return {'python': platform.python_version(), 'mxnet': mx.__version__,
+            'd2l': d2l.__version__, 'numpy': numpy.__version__,
+            'pandas': pandas.__version__, 'platform': platform.platform()}
+
+
+def train(config=None, out=None, progress=True, overwrite=False):
+    """Run the chapter's job with `config`; write `out`/metrics.json."""
+    config = (config or TrainConfig()).validate()
+    check_out_dir(out, overwrite)
+    devices = resolve_devices(config)
+    data_dir = ml100k_dir(config.data_dir)
+    seed_everything(config.seed)
+    data = load_chapter_data(data_dir)
+    train_iter = make_train_iter(data, config.batch_size, config.num_workers)
+    net = NeuMF(config.num_factors, data.num_users, data.num_items,
+                nums_hiddens=list(config.nums_hiddens))
+    net.initialize(ctx=devices, force_reinit=True,
+                   init=mx.init.Normal(config.init_sigma))
+    loss = BPRLoss() if config.loss == 'bpr' else HingeLossbRec()
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
+                            {'learning_rate': config.lr, 'wd': config.wd})
+    evaluator = functools.partial(evaluate_ranking, progress=progress)
+    result = train_ranking(
+        net, train_iter, data.test_iter, loss, trainer, None,
+        data.num_users, data.num_items, config.num_epochs, devices,
+        evaluator, data.candidates, eval_step=config.eval_step,
+        progress=progress, plot=False)
+    record = {
+        'config': dict(dataclasses.asdict(config),
+                       nums_hiddens=list(config.nums_hiddens),
+                       resolved_devices=[str(d) for d in devices],
+                       resolved_data_dir=os.path.abspath(data_dir),
+                       num_users=data.num_users, num_items=data.num_items,
+                       num_train=len(data.users_train),
+                       command=sys.argv),
+        'versions': versions(),
+        'history': result['history'],
+        'final': {k: result[k] for k in (
+            'loss', 'hit_rate', 'auc', 'examples_per_sec',
+            'train_seconds', 'eval_seconds')},
+    }
+    if out is not None:
+        write_outputs(record, out)
+    return record
+
+
+def write_outputs(record, out):
+    """metrics.json and curves.png into folder `out`."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, 'metrics.json')
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(record, f, indent=2)
+        f.write('\n')
+    os.replace(tmp, path)
+    config = record['config']
+    save_curves(record['history'], os.path.join(out, 'curves.png'),
+                title=f"NeuMF on {config['resolved_devices']}, "
+                      f"seed {config['seed']}")

@@ -1,0 +1,49 @@
+import os
+import socket
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from synthetic import make_ratings, write_udata  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIBLING_DATA = os.path.join(REPO, '..', 'shared', 'data', 'ml-100k')
+
+
+@pytest.fixture
+def synthetic_dir(tmp_path):
+    """A small clustered data set in u.data format."""
+    return write_udata(tmp_path / 'synthetic', make_ratings())
+
+
+def _network_up(host='files.grouplens.org', port=443):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope='session')
+def real_data_dir():
+    """The real MovieLens-100K folder: local copy, else a download.
+
+    Skips only outside CI when there is neither; with CI set it fails.
+    """
+    from d2l_ncf.data import DATA_DIR_ENV, download_ml100k
+    local = os.environ.get(DATA_DIR_ENV)
+    if local:
+        assert os.path.isfile(os.path.join(local, 'u.data')), (
+            f'{DATA_DIR_ENV}={local} holds no u.data')
+        return local
+    if os.path.isfile(os.path.join(SIBLING_DATA, 'u.data')):
+        return os.path.abspath(SIBLING_DATA)
+    if _network_up():
+        return download_ml100k()
+    reason = (f'no local MovieLens-100K ({DATA_DIR_ENV} unset, no '
+              f'{SIBLING_DATA}) and no network to download it')
+    if os.environ.get('CI'):
+        pytest.fail(f'CI must run the real-data tests: {reason}')
+    pytest.skip(reason)

@@ -1,0 +1,100 @@
+import json
+import os
+import subprocess
+import sys
+
+import matplotlib.image
+import pytest
+
+from d2l_ncf import cli
+
+SMALL = ['--epochs', '2', '--batch-size', '32', '--num-factors', '4',
+         '--hiddens', '4', '4', '--no-progress']
+
+
+def test_train_end_to_end_writes_metrics_and_plot(synthetic_dir, tmp_path,
+                                                  capsys):
+    out = tmp_path / 'run'
+    code = cli.main(['train', '--data-dir', synthetic_dir, '--devices',
+                     'cpu:2', '--out', str(out), '--seed', '5'] + SMALL)
+    assert code == 0
+    stdout = capsys.readouterr().out.strip().splitlines()
+    assert stdout[-2].startswith('train loss ')
+    assert stdout[-1].endswith('examples/sec on [cpu(0), cpu(1)]')
+    record = json.loads((out / 'metrics.json').read_text())
+    assert set(record) == {'config', 'versions', 'history', 'final'}
+    config = record['config']
+    assert config['seed'] == 5 and config['num_epochs'] == 2
+    assert config['resolved_devices'] == ['cpu(0)', 'cpu(1)']
+    assert config['nums_hiddens'] == [4, 4]
+    assert set(record['versions']) >= {'python', 'mxnet', 'd2l', 'numpy'}
+    assert [r['epoch'] for r in record['history']] == [1, 2]
+    assert all({'loss', 'hit_rate', 'auc'} <= set(r)
+               for r in record['history'])
+    assert set(record['final']) == {'loss', 'hit_rate', 'auc',
+                                    'examples_per_sec', 'train_seconds',
+                                    'eval_seconds'}
+    assert stdout[-2] == (
+        f"train loss {record['final']['loss']:.3f}, test hit rate "
+        f"{record['final']['hit_rate']:.3f}, test AUC "
+        f"{record['final']['auc']:.3f}")
+    image = matplotlib.image.imread(str(out / 'curves.png'))
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    assert '<Figure' not in ''.join(stdout)
+
+
+def test_out_folder_is_not_overwritten(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / 'run'
+    out.mkdir()
+    (out / 'metrics.json').write_text('{"keep": true}')
+    code = cli.main(['train', '--data-dir', synthetic_dir, '--out',
+                     str(out)] + SMALL)
+    assert code == 1
+    assert 'already holds metrics.json' in capsys.readouterr().err
+    assert (out / 'metrics.json').read_text() == '{"keep": true}'
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--epochs', '0'], 'expected a whole number >= 1'),
+    (['--lr', '-0.1'], 'expected a number > 0'),
+    (['--devices', 'gpu:3'], 'gpu [3]'),
+    (['--devices', 'tpu'], 'unknown device spec'),
+    (['--devices', 'cpu:3'], 'does not split evenly over 3 devices'),
+    (['--loss', 'mse'], 'invalid choice'),
+    (['--optimizer', 'nosuchopt'], 'unknown optimizer'),
+])
+def test_bad_options_are_usage_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['train'] + args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_data_is_a_clear_error(tmp_path, capsys):
+    code = cli.main(['train', '--data-dir', str(tmp_path)] + SMALL)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert 'u.data not found' in err and str(tmp_path) in err
+
+
+def test_console_script_and_module_run(synthetic_dir, tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), 'd2l-ncf')
+    for command in ([script], [sys.executable, '-m', 'd2l_ncf']):
+        done = subprocess.run(
+            command + ['train', '--data-dir', synthetic_dir, '--epochs', '1',
+                       '--batch-size', '32', '--devices', 'cpu'],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1].endswith(
+            'examples/sec on [cpu(0)]')
+        assert 'train' in done.stderr  # the progress bar
+
+
+def test_import_without_mxnet_names_the_extra():
+    code = ("import sys; sys.modules['mxnet'] = None\n"
+            "try:\n    import d2l_ncf\n"
+            "except ImportError as err:\n    print(err)\n")
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=120)
+    assert "pip install 'd2l_ncf[cpu]'" in done.stdout
+    assert "d2l_ncf[gpu]" in done.stdout
