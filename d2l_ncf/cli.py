@@ -2,7 +2,8 @@
 import argparse
 import sys
 
-from .config import LOSSES, TrainConfig
+from .config import EVALS, LOSSES, TrainConfig
+from .protocol import PROTOCOLS
 from .data import DataFormatError, DataNotFoundError
 from .devices import DeviceError
 from .run import OutputExistsError, resolve_devices, train
@@ -51,6 +52,27 @@ def build_parser():
         description="Train NeuMF on MovieLens-100K (seq-aware split, "
                     "implicit feedback) and print the chapter's two result "
                     "lines. Defaults are the chapter's.")
+    p.add_argument('--protocol', choices=sorted(PROTOCOLS),
+                   default=d.protocol,
+                   help="'book' reproduces the chapter's numbers, defects "
+                        "included; 'corrected' fixes them (docs/ERRATA.md) "
+                        "(default: %(default)s)")
+    p.add_argument('--eval', choices=EVALS, default=d.eval,
+                   help="'full' ranks every unseen item; 'sampled' ranks "
+                        "the test item among 99 sampled ones (NCF paper; "
+                        "corrected protocol) (default: %(default)s)")
+    p.add_argument('--k', type=positive_int, default=d.k,
+                   help='Hit@k and NDCG@k cut-off (default: 50, or 10 '
+                        'with --eval sampled; the book fixes 50)')
+    p.add_argument('--num-neg', type=positive_int, default=d.num_neg,
+                   help='negatives per positive (default: %(default)s)')
+    p.add_argument('--eval-negatives', type=positive_int,
+                   default=d.eval_negatives,
+                   help='sampled negatives per user with --eval sampled '
+                        '(default: %(default)s)')
+    p.add_argument('--reference', action='store_true',
+                   help="use the chapter's own PRDataset and "
+                        "evaluate_ranking (slow) instead of the fast path")
     p.add_argument('--devices', default=d.devices,
                    help="'all' (GPUs, else CPU), 'cpu', 'cpu:N', 'gpu:0,1' "
                         "(default: %(default)s)")
@@ -102,7 +124,9 @@ def config_from_args(args):
         wd=args.wd, batch_size=args.batch_size, num_epochs=args.epochs,
         loss=args.loss, eval_step=args.eval_step, devices=args.devices,
         seed=args.seed, num_workers=args.num_workers,
-        data_dir=args.data_dir)
+        data_dir=args.data_dir, num_neg=args.num_neg,
+        protocol=args.protocol, eval=args.eval, k=args.k,
+        eval_negatives=args.eval_negatives, reference=args.reference)
 
 
 def main(argv=None):
@@ -117,7 +141,8 @@ def main(argv=None):
     try:
         train(config, out=args.out, progress=not args.no_progress,
               overwrite=args.overwrite)
-    except (DataNotFoundError, DataFormatError, OutputExistsError) as err:
+    except (DataNotFoundError, DataFormatError, OutputExistsError,
+            ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     return 0

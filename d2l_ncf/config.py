@@ -6,7 +6,10 @@ from typing import Optional, Tuple
 import mxnet as mx
 import numpy
 
-LOSSES = ('bpr', 'hinge')
+from .protocol import PROTOCOLS
+
+LOSSES = ('bpr', 'hinge', 'log')
+EVALS = ('full', 'sampled')
 
 
 @dataclasses.dataclass
@@ -19,7 +22,19 @@ class TrainConfig:
     wd: float = 1e-5  # the chapter's value
     batch_size: int = 1024  # the chapter's value
     num_epochs: int = 10  # the chapter's value
-    loss: str = 'bpr'  # the chapter's d2l.BPRLoss(); 'hinge' = HingeLossbRec
+    # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the
+    # NCF paper's pointwise log loss (corrected protocol only)
+    loss: str = 'bpr'
+    num_neg: int = 1  # negatives per positive: the chapter's PRDataset
+    protocol: str = 'book'  # 'book' reproduces the chapter; 'corrected'
+    eval: str = 'full'  # rank all unseen items; 'sampled': 99, NCF paper
+    # Hit@k / NDCG@k cut-off; None: 50 (the chapter's hard-coded value),
+    # or 10 with eval='sampled' (the NCF paper's HR@10)
+    k: Optional[int] = None
+    eval_negatives: int = 99  # the NCF paper's sampled negatives per user
+    # Ours: the chapter's own PRDataset and evaluate_ranking (slow) instead
+    # of the vectorised sampler and evaluator, which give the same numbers.
+    reference: bool = False
     eval_step: int = 1  # the chapter's default: evaluate every epoch
     devices: str = 'all'  # the chapter's d2l.try_all_gpus()
     seed: int = 0  # ours: the chapter seeds nothing
@@ -28,6 +43,13 @@ class TrainConfig:
     # default 0 keeps a seeded run repeatable. The printed numbers agree.
     num_workers: int = 0
     data_dir: Optional[str] = None  # else $D2L_NCF_DATA_DIR, else download
+
+    @property
+    def cutoff(self):
+        """The resolved Hit@k / NDCG@k cut-off."""
+        if self.k is not None:
+            return self.k
+        return 10 if self.eval == 'sampled' else 50
 
     def validate(self):
         """Raise ValueError naming the first setting that cannot work."""
@@ -44,6 +66,22 @@ class TrainConfig:
             (self.eval_step >= 1, 'eval_step must be >= 1'),
             (self.num_workers >= 0, 'num_workers must be >= 0'),
             (self.loss in LOSSES, f'loss must be one of {LOSSES}'),
+            (self.num_neg >= 1, 'num_neg must be >= 1'),
+            (self.protocol in PROTOCOLS,
+             f'protocol must be one of {sorted(PROTOCOLS)}'),
+            (self.eval in EVALS, f'eval must be one of {EVALS}'),
+            (self.k is None or self.k >= 1, 'k must be >= 1'),
+            (self.eval_negatives >= 1, 'eval_negatives must be >= 1'),
+            (self.protocol != 'book' or (
+                self.loss != 'log' and self.num_neg == 1
+                and self.eval == 'full' and self.k in (None, 50)),
+             "the book protocol is the chapter's: BPR or hinge loss, one "
+             "negative, full ranking, k = 50; use --protocol corrected"),
+            (not (self.reference and self.eval == 'sampled'),
+             "the chapter's evaluator (--reference) ranks all unseen items; "
+             "--eval sampled has no reference version"),
+            (not (self.reference and self.num_neg != 1),
+             "the chapter's PRDataset (--reference) draws one negative"),
             (self.optimizer.lower() in mx.optimizer.Optimizer.opt_registry,
              f'unknown optimizer {self.optimizer!r}: expected a gluon '
              f'optimizer name such as adam, sgd, nag, rmsprop, adagrad'),

@@ -4,6 +4,25 @@ d2l 1.0.3 ships them verbatim; we re-export them so the chapter's
 ``d2l.BPRLoss()`` reads ``d2l_ncf.BPRLoss()``.
 """
 from d2l import mxnet as d2l
+from mxnet import gluon, np, npx
 
 BPRLoss = d2l.BPRLoss
 HingeLossbRec = d2l.HingeLossbRec
+
+
+class LogLoss(gluon.loss.Loss):
+    """The NCF paper's pointwise log loss, on logits, summed.
+
+    Positives are labelled 1 and negatives 0: ``-log sigmoid(pos)
+    - sum log(1 - sigmoid(neg))``, written with softplus so it stays
+    finite for large logits. ``negative`` may hold several per positive.
+    """
+    def __init__(self, weight=None, batch_axis=0, **kwargs):
+        super(LogLoss, self).__init__(weight=None, batch_axis=0, **kwargs)
+
+    def forward(self, positive, negative):
+        softplus = lambda x: npx.activation(x, act_type='softrelu')  # noqa
+        return np.sum(softplus(-positive)) + np.sum(softplus(negative))
+
+
+LOSSES = {'bpr': BPRLoss, 'hinge': HingeLossbRec, 'log': LogLoss}

@@ -7,10 +7,12 @@ class NeuMF(nn.Block):
     """Neural matrix factorisation (He et al., 2017), as in d2l 16.6.
 
     GMF uses embeddings P, Q; the MLP its own U, V. The prediction layer
-    maps ``[gmf, mlp]`` to one sigmoid score per (user, item) pair.
+    maps ``[gmf, mlp]`` to one score per (user, item) pair: a sigmoid, as
+    in the chapter, or with ``sigmoid_output=False`` the logit itself,
+    which is what a pairwise loss should see (docs/ERRATA.md).
     """
     def __init__(self, num_factors, num_users, num_items, nums_hiddens,
-                 **kwargs):
+                 sigmoid_output=True, **kwargs):
         super(NeuMF, self).__init__(**kwargs)
         self.P = nn.Embedding(num_users, num_factors)
         self.Q = nn.Embedding(num_items, num_factors)
@@ -20,8 +22,9 @@ class NeuMF(nn.Block):
         for num_hiddens in nums_hiddens:
             self.mlp.add(nn.Dense(num_hiddens, activation='relu',
                                   use_bias=True))
-        self.prediction_layer = nn.Dense(1, activation='sigmoid',
-                                         use_bias=False)
+        self.prediction_layer = nn.Dense(
+            1, activation='sigmoid' if sigmoid_output else None,
+            use_bias=False)
 
     def forward(self, user_id, item_id):
         p_mf = self.P(user_id)

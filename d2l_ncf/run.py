@@ -7,15 +7,19 @@ import platform
 import sys
 
 import mxnet as mx
+import numpy
 from mxnet import gluon
 
 from .config import TrainConfig, seed_everything
 from .data import load_chapter_data, make_train_iter, ml100k_dir
 from .devices import parse_devices
-from .losses import BPRLoss, HingeLossbRec
+from .losses import LOSSES
 from .metrics import evaluate_ranking
 from .model import NeuMF
 from .plotting import save_curves
+from .protocol import get_protocol
+from .ranking import RankingEvaluator
+from .sampling import NegativeSampler, TripleBatches
 from .training import train_ranking
 
 OUTPUT_FILES = ('metrics.json', 'curves.png')
@@ -65,20 +69,24 @@ def train(config=None, out=None, progress=True, overwrite=False):
     data_dir = ml100k_dir(config.data_dir)
     seed_everything(config.seed)
     data = load_chapter_data(data_dir)
-    train_iter = make_train_iter(data, config.batch_size, config.num_workers)
+    if config.k is not None and config.k > data.num_items:
+        raise ValueError(f'k = {config.k} is larger than the '
+                         f'{data.num_items} items of the data')
+    protocol = get_protocol(config.protocol)
+    train_iter, evaluator = build_iterators(config, data, progress)
     net = NeuMF(config.num_factors, data.num_users, data.num_items,
-                nums_hiddens=list(config.nums_hiddens))
+                nums_hiddens=list(config.nums_hiddens),
+                sigmoid_output=protocol.sigmoid_output)
     net.initialize(ctx=devices, force_reinit=True,
                    init=mx.init.Normal(config.init_sigma))
-    loss = BPRLoss() if config.loss == 'bpr' else HingeLossbRec()
+    loss = LOSSES[config.loss]()
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
                             {'learning_rate': config.lr, 'wd': config.wd})
-    evaluator = functools.partial(evaluate_ranking, progress=progress)
     result = train_ranking(
         net, train_iter, data.test_iter, loss, trainer, None,
         data.num_users, data.num_items, config.num_epochs, devices,
         evaluator, data.candidates, eval_step=config.eval_step,
-        progress=progress, plot=False)
+        protocol=protocol, progress=progress, plot=False)
     record = {
         'config': dict(dataclasses.asdict(config),
                        nums_hiddens=list(config.nums_hiddens),
@@ -89,13 +97,32 @@ def train(config=None, out=None, progress=True, overwrite=False):
                        command=sys.argv),
         'versions': versions(),
         'history': result['history'],
-        'final': {k: result[k] for k in (
-            'loss', 'hit_rate', 'auc', 'examples_per_sec',
-            'train_seconds', 'eval_seconds')},
+        'final': {k: v for k, v in result.items() if k != 'history'},
     }
     if out is not None:
         write_outputs(record, out)
     return record
+
+
+def build_iterators(config, data, progress=False):
+    """The training batches and the evaluator: fast, or the chapter's."""
+    if config.reference:
+        train_iter = make_train_iter(data, config.batch_size,
+                                     config.num_workers)
+        evaluator = functools.partial(
+            evaluate_ranking, protocol=config.protocol, k=config.cutoff,
+            progress=progress)
+        evaluator.k = config.cutoff
+        return train_iter, evaluator
+    # One generator for the batches, seeded from the run's seed.
+    rng = numpy.random.RandomState(config.seed)
+    sampler = NegativeSampler(data.candidates, data.num_users,
+                              data.num_items)
+    train_iter = TripleBatches(data.users_train, data.items_train, sampler,
+                               config.batch_size, rng, config.num_neg)
+    evaluator = RankingEvaluator(config.protocol, config.k, config.eval,
+                                 config.eval_negatives, seed=config.seed)
+    return train_iter, evaluator
 
 
 def write_outputs(record, out):

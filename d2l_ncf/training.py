@@ -12,67 +12,118 @@ from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
 from .progress import bar, in_notebook
+from .protocol import get_protocol
 
 
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
-                  candidates, eval_step=1, *, progress=False, plot='auto'):
+                  candidates, eval_step=1, *, protocol='book',
+                  progress=False, plot='auto'):
     """Train ``net`` with a pairwise loss; evaluate every ``eval_step``.
 
-    Prints the chapter's two lines. ``progress`` shows a bar on stderr;
-    ``plot`` draws d2l's Animator (``'auto'``: only inside a notebook).
-    Returns a dict: ``history`` (a row per epoch), the final ``loss``,
-    ``hit_rate``, ``auc``, the printed ``examples_per_sec``, and the
-    measured ``train_seconds`` and ``eval_seconds``.
+    With ``protocol='book'`` this is the chapter's loop and prints its two
+    lines; ``'corrected'`` reports the mean loss per example and times
+    training batches only. ``train_iter`` yields (users, items, negatives)
+    with negatives of shape (batch,) or (batch, num_neg). ``evaluator``
+    returns (hit_rate, auc), as the chapter's, or a dict of metrics.
+    ``progress`` shows a bar on stderr; ``plot`` draws d2l's Animator
+    (``'auto'``: only inside a notebook). Returns a dict: ``history`` (a
+    row per epoch), the final ``loss`` and metrics, ``examples_per_sec``
+    as printed, and measured ``train_seconds`` and ``eval_seconds``.
     """
-    timer, hit_rate, auc = d2l.Timer(), 0, 0
+    protocol = get_protocol(protocol)
+    k = getattr(evaluator, 'k', 50)
+    timer, metrics = d2l.Timer(), {'hit_rate': 0, 'auc': 0}
     if plot == 'auto':
         plot = in_notebook()
-    animator = d2l.Animator(
-        xlabel='epoch', xlim=[1, num_epochs], ylim=[0, 1],
-        legend=['test hit rate', 'test AUC']) if plot else None
-    history, train_seconds, eval_seconds = [], 0.0, 0.0
+    animator = None
+    history, train_seconds, eval_seconds, examples = [], 0.0, 0.0, 0
     batches = bar(total=num_epochs * len(train_iter), enabled=progress,
                   desc='train', unit='batch')
     for epoch in range(num_epochs):
         metric, l = d2l.Accumulator(3), 0.
         tic = time.perf_counter()
+        if not protocol.cumulative_timer:
+            timer.start()
         for i, values in enumerate(train_iter):
             input_data = []
             for v in values:
                 input_data.append(gluon.utils.split_and_load(v, devices))
             with autograd.record():
                 p_pos = [net(*t) for t in zip(*input_data[:-1])]
-                p_neg = [net(*t) for t in zip(*input_data[:-2],
-                                              input_data[-1])]
+                p_neg = [score_negatives(net, *t)
+                         for t in zip(*input_data[:-2], input_data[-1])]
                 ls = [loss(p, n) for p, n in zip(p_pos, p_neg)]
             [l.backward(retain_graph=False) for l in ls]
-            l += sum([l.asnumpy() for l in ls]).mean() / len(devices)
+            batch_loss = sum([l.asnumpy() for l in ls])
+            if protocol.running_loss_sum:  # the chapter's bookkeeping
+                l += batch_loss.mean() / len(devices)
+            else:  # this batch's summed loss: the epoch mean is exact
+                l = float(batch_loss.sum())
             trainer.step(values[0].shape[0])
             metric.add(l, values[0].shape[0], values[0].size)
             timer.stop()
+            if not protocol.cumulative_timer:
+                timer.start()
             batches.update()
         train_seconds += time.perf_counter() - tic
+        examples += metric[1]
         row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
         batches.set_postfix(epoch=epoch + 1, loss=f'{row["loss"]:.3f}')
         with autograd.predict_mode():
             if (epoch + 1) % eval_step == 0:
                 tic = time.perf_counter()
-                hit_rate, auc = evaluator(net, test_iter, test_seq_iter,
-                                          candidates, num_users, num_items,
-                                          devices)
+                metrics = as_metrics(evaluator(
+                    net, test_iter, test_seq_iter, candidates, num_users,
+                    num_items, devices))
                 eval_seconds += time.perf_counter() - tic
-                row.update(hit_rate=float(hit_rate), auc=float(auc))
-                if animator is not None:
-                    animator.add(epoch + 1, (hit_rate, auc))
+                row.update(metrics)
+                if plot:
+                    if animator is None:
+                        animator = d2l.Animator(
+                            xlabel='epoch', xlim=[1, num_epochs],
+                            ylim=[0, 1], legend=[
+                                'test ' + metric_label(m, k, protocol)
+                                for m in metrics])
+                    animator.add(epoch + 1, tuple(metrics.values()))
         history.append(row)
     batches.close()
-    examples_per_sec = metric[2] * num_epochs / timer.sum()
-    print(f'train loss {metric[0] / metric[1]:.3f}, '
-          f'test hit rate {float(hit_rate):.3f}, test AUC {float(auc):.3f}')
+    if protocol.cumulative_timer:  # the chapter's figure
+        examples_per_sec = metric[2] * num_epochs / timer.sum()
+    else:
+        examples_per_sec = examples / timer.sum()
+    print(f'train loss {metric[0] / metric[1]:.3f}, ' + ', '.join(
+        f'test {metric_label(m, k, protocol)} {float(v):.3f}'
+        for m, v in metrics.items()))
     print(f'{examples_per_sec:.1f} examples/sec '
           f'on {str(devices)}')
-    return {'history': history, 'loss': metric[0] / metric[1],
-            'hit_rate': float(hit_rate), 'auc': float(auc),
-            'examples_per_sec': examples_per_sec,
-            'train_seconds': train_seconds, 'eval_seconds': eval_seconds}
+    return dict({'history': history, 'loss': metric[0] / metric[1],
+                 'examples_per_sec': examples_per_sec,
+                 'train_seconds': train_seconds,
+                 'eval_seconds': eval_seconds},
+                **{m: float(v) for m, v in metrics.items()})
+
+
+def score_negatives(net, users, negatives):
+    """Scores of negatives shaped (batch,) or (batch, num_neg)."""
+    if negatives.ndim == 1:
+        return net(users, negatives)  # the chapter's case: (batch, 1)
+    batch, num_neg = negatives.shape
+    flat_users = users.reshape(-1, 1).repeat(num_neg, axis=1).reshape(-1)
+    return net(flat_users, negatives.reshape(-1)).reshape(batch, num_neg)
+
+
+def as_metrics(result):
+    """An evaluator's result as an ordered dict of floats."""
+    if isinstance(result, dict):
+        return {m: float(v) for m, v in result.items()}
+    hit_rate, auc = result  # the chapter's evaluator
+    return {'hit_rate': float(hit_rate), 'auc': float(auc)}
+
+
+def metric_label(name, k, protocol):
+    """How the result line names a metric; the book's words unchanged."""
+    if protocol.fixed_k:
+        return {'hit_rate': 'hit rate', 'auc': 'AUC'}.get(name, name)
+    return {'hit_rate': f'hit rate@{k}', 'auc': 'AUC',
+            'ndcg': f'NDCG@{k}'}.get(name, name)
