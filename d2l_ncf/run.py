@@ -62,13 +62,40 @@ def versions():
 
 
 def train(config=None, out=None, progress=True, overwrite=False):
-    """Run the chapter's job with `config`; write `out`/metrics.json."""
+    """Run the chapter's job with `config`; write `out`/metrics.json.
+
+    Returns the run's record (what metrics.json holds).
+    """
     config = (config or TrainConfig()).validate()
     check_out_dir(out, overwrite)
     devices = resolve_devices(config)
     data_dir = ml100k_dir(config.data_dir)
     seed_everything(config.seed)
     data = load_chapter_data(data_dir)
+    net, result = fit(config, data, devices, progress)
+    record = {
+        'config': dict(dataclasses.asdict(config),
+                       nums_hiddens=list(config.nums_hiddens),
+                       resolved_devices=[str(d) for d in devices],
+                       resolved_data_dir=os.path.abspath(data_dir),
+                       num_users=data.num_users, num_items=data.num_items,
+                       num_train=len(data.users_train),
+                       command=sys.argv),
+        'versions': versions(),
+        'history': result['history'],
+        'final': {k: v for k, v in result.items() if k != 'history'},
+    }
+    if out is not None:
+        write_outputs(record, out)
+    return record
+
+
+def fit(config, data, devices, progress=False):
+    """Build NeuMF, its loss and trainer from `config`; train on `data`.
+
+    Returns ``(net, result)`` with `result` as `train_ranking` returns it.
+    Seed the generators first (`seed_everything`) for a repeatable run.
+    """
     if config.k is not None and config.k > data.num_items:
         raise ValueError(f'k = {config.k} is larger than the '
                          f'{data.num_items} items of the data')
@@ -87,21 +114,7 @@ def train(config=None, out=None, progress=True, overwrite=False):
         data.num_users, data.num_items, config.num_epochs, devices,
         evaluator, data.candidates, eval_step=config.eval_step,
         protocol=protocol, progress=progress, plot=False)
-    record = {
-        'config': dict(dataclasses.asdict(config),
-                       nums_hiddens=list(config.nums_hiddens),
-                       resolved_devices=[str(d) for d in devices],
-                       resolved_data_dir=os.path.abspath(data_dir),
-                       num_users=data.num_users, num_items=data.num_items,
-                       num_train=len(data.users_train),
-                       command=sys.argv),
-        'versions': versions(),
-        'history': result['history'],
-        'final': {k: v for k, v in result.items() if k != 'history'},
-    }
-    if out is not None:
-        write_outputs(record, out)
-    return record
+    return net, result
 
 
 def build_iterators(config, data, progress=False):
