@@ -29,7 +29,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     ``progress`` shows a bar on stderr; ``plot`` draws d2l's Animator
     (``'auto'``: only inside a notebook). Returns a dict: ``history`` (a
     row per epoch), the final ``loss`` and metrics, ``examples_per_sec``
-    as printed, and measured ``train_seconds`` and ``eval_seconds``.
+    as printed, the ``examples`` trained on, and the measured
+    ``train_seconds`` and ``eval_seconds``.
     """
     protocol = get_protocol(protocol)
     k = getattr(evaluator, 'k', 50)
@@ -67,7 +68,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 timer.start()
             batches.update()
         train_seconds += time.perf_counter() - tic
-        examples += metric[1]
+        examples += int(metric[1])
         row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
         batches.set_postfix(epoch=epoch + 1, loss=f'{row["loss"]:.3f}')
         with autograd.predict_mode():
@@ -98,7 +99,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     print(f'{examples_per_sec:.1f} examples/sec '
           f'on {str(devices)}')
     return dict({'history': history, 'loss': metric[0] / metric[1],
-                 'examples_per_sec': examples_per_sec,
+                 'examples': examples, 'examples_per_sec': examples_per_sec,
                  'train_seconds': train_seconds,
                  'eval_seconds': eval_seconds},
                 **{m: float(v) for m, v in metrics.items()})

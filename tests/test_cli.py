@@ -32,8 +32,8 @@ def test_train_end_to_end_writes_metrics_and_plot(synthetic_dir, tmp_path,
     assert all({'loss', 'hit_rate', 'auc'} <= set(r)
                for r in record['history'])
     assert set(record['final']) == {'loss', 'hit_rate', 'auc',
-                                    'examples_per_sec', 'train_seconds',
-                                    'eval_seconds'}
+                                    'examples_per_sec', 'examples',
+                                    'train_seconds', 'eval_seconds'}
     assert stdout[-2] == (
         f"train loss {record['final']['loss']:.3f}, test hit rate "
         f"{record['final']['hit_rate']:.3f}, test AUC "
