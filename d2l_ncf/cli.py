@@ -2,6 +2,7 @@
 import argparse
 import sys
 
+from .compare import METRICS, main_compare
 from .config import EVALS, LOSSES, TrainConfig
 from .protocol import PROTOCOLS
 from .data import DataFormatError, DataNotFoundError
@@ -114,6 +115,22 @@ def build_parser():
                         'the chapter uses 4)')
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bars on stderr')
+    c = sub.add_parser(
+        'compare', help="compare a run's metrics with a reference",
+        description="Compare RUN's metrics.json with REFERENCE's, epoch by "
+                    "epoch and final. Exit 0 when all values are within "
+                    "tolerance (|value - reference| <= atol + rtol * "
+                    "|reference|), 1 when any drifts, 2 on unreadable or "
+                    "incompatible input.")
+    c.add_argument('run', help='metrics.json, or a folder holding it')
+    c.add_argument('reference', help='metrics.json, or a folder holding it')
+    c.add_argument('--rtol', type=non_negative_float, default=0.0,
+                   help='relative tolerance (default: %(default)s)')
+    c.add_argument('--atol', type=non_negative_float, default=1e-6,
+                   help='absolute tolerance (default: %(default)s: a rerun '
+                        'on the same machine and versions is identical)')
+    c.add_argument('--metrics', nargs='+', default=list(METRICS),
+                   help='which metrics (default: %(default)s)')
     return parser
 
 
@@ -132,6 +149,9 @@ def config_from_args(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == 'compare':
+        return main_compare(args.run, args.reference, args.rtol, args.atol,
+                            args.metrics)
     config = config_from_args(args)
     try:
         config.validate()

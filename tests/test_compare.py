@@ -1,0 +1,102 @@
+import copy
+import json
+
+import pytest
+
+from d2l_ncf import cli
+
+RECORD = {
+    'config': {'seed': 0, 'devices': 'cpu', 'protocol': 'corrected',
+               'command': ['x']},
+    'versions': {'mxnet': '1.9.1'},
+    'history': [{'epoch': 1, 'loss': 0.5},
+                {'epoch': 2, 'loss': 0.4, 'hit_rate': 0.30, 'auc': 0.80}],
+    'final': {'loss': 0.4, 'hit_rate': 0.30, 'auc': 0.80,
+              'train_seconds': 1.0},
+}
+
+
+def write(tmp_path, name, record):
+    path = tmp_path / name
+    path.write_text(json.dumps(record))
+    return str(path)
+
+
+def run_compare(*args):
+    return cli.main(['compare'] + [str(a) for a in args])
+
+
+def test_identical_runs_pass(tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    run = tmp_path / 'run'
+    run.mkdir()
+    write(run, 'metrics.json', RECORD)  # a folder works too
+    assert run_compare(run, ref) == 0
+    out = capsys.readouterr().out
+    assert '7 of 7 values within' in out  # epoch 1: 1, epoch 2: 3, final 3
+    assert 'Settings that differ' not in out
+    assert 'train_seconds' not in out  # timings are not compared
+
+
+def test_drift_fails_and_is_shown(tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    moved = copy.deepcopy(RECORD)
+    moved['history'][1]['auc'] = 0.81
+    moved['final']['auc'] = 0.81
+    run = write(tmp_path, 'run.json', moved)
+    assert run_compare(run, ref) == 1
+    out = capsys.readouterr().out
+    assert 'epoch 2    auc' in out and 'NO' in out
+    assert '2 drifted' in out
+    # ... and passes with a tolerance that admits 0.01
+    assert run_compare(run, ref, '--atol', '0.011') == 0
+    assert run_compare(run, ref, '--rtol', '0.02') == 0
+    assert run_compare(run, ref, '--metrics', 'loss', 'hit_rate') == 0
+
+
+def test_missing_epoch_is_drift(tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    short = copy.deepcopy(RECORD)
+    short['history'] = short['history'][:1]
+    assert run_compare(write(tmp_path, 'run.json', short), ref) == 1
+    assert 'missing' in capsys.readouterr().out
+
+
+def test_config_differences_are_listed(tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    other = copy.deepcopy(RECORD)
+    other['config'].update(seed=1, devices='cpu:2', command=['y'])
+    other['versions']['mxnet'] = '1.9.0'
+    assert run_compare(write(tmp_path, 'run.json', other), ref) == 0
+    out = capsys.readouterr().out
+    assert 'config.seed: 1 vs 0' in out
+    assert 'config.devices: cpu:2 vs cpu' in out
+    assert 'versions.mxnet: 1.9.0 vs 1.9.1' in out
+    assert 'config.command' not in out
+
+
+@pytest.mark.parametrize('text, message', [
+    ('{"history": [', 'line 1: not valid JSON'),
+    ('[1, 2]', 'expected a d2l-ncf metrics.json'),
+    ('{"history": [{"loss": 1}], "final": {}}', 'without "epoch"'),
+])
+def test_unreadable_input_exits_2(tmp_path, capsys, text, message):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    bad = tmp_path / 'bad.json'
+    bad.write_text(text)
+    assert run_compare(bad, ref) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(bad) in err
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    assert run_compare(tmp_path / 'nowhere', ref) == 2
+    assert 'no such file' in capsys.readouterr().err
+
+
+def test_nothing_in_common_exits_2(tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    other = {'history': [{'epoch': 7}], 'final': {'x': 1}}
+    assert run_compare(write(tmp_path, 'run.json', other), ref) == 2
+    assert 'share no epoch' in capsys.readouterr().err
