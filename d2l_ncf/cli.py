@@ -1,5 +1,6 @@
 """The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
 import argparse
+import dataclasses
 import sys
 
 from .compare import METRICS, main_compare
@@ -7,6 +8,7 @@ from .config import EVALS, LOSSES, TrainConfig
 from .protocol import PROTOCOLS
 from .data import DataFormatError, DataNotFoundError
 from .devices import DeviceError
+from .exercises import EXERCISES, run_exercise, settings_for
 from .run import OutputExistsError, resolve_devices, train
 
 
@@ -53,6 +55,48 @@ def build_parser():
         description="Train NeuMF on MovieLens-100K (seq-aware split, "
                     "implicit feedback) and print the chapter's two result "
                     "lines. Defaults are the chapter's.")
+    add_run_options(p, d)
+    p.add_argument('--out', default=None,
+                   help='folder for metrics.json and curves.png')
+    e = sub.add_parser(
+        'exercise', help="run one of the section's exercises",
+        description="Train one model per --values entry (and per seed) "
+                    "and write exercise.csv, exercise.md and exercise.png "
+                    "to --out. Exercises: factors (--values 4 8 16), "
+                    "hiddens (--values '10' '10 10' '32 16 8'), optim "
+                    "(--values adam:0.01:1e-5 sgd:0.1:0), loss (--values "
+                    "bpr hinge). The protocol defaults to corrected here: "
+                    "the book's model learns nothing to compare.")
+    e.add_argument('exercise', choices=sorted(EXERCISES))
+    e.add_argument('--values', nargs='+', required=True,
+                   help='the settings to compare')
+    e.add_argument('--seeds', type=int, nargs='+', default=[0],
+                   help='seeds per setting (default: 0)')
+    e.add_argument('--out', default=None,
+                   help='folder for exercise.csv, .md and .png')
+    add_run_options(e, d)
+    e.set_defaults(protocol='corrected')
+    c = sub.add_parser(
+        'compare', help="compare a run's metrics with a reference",
+        description="Compare RUN's metrics.json with REFERENCE's, epoch by "
+                    "epoch and final. Exit 0 when all values are within "
+                    "tolerance (|value - reference| <= atol + rtol * "
+                    "|reference|), 1 when any drifts, 2 on unreadable or "
+                    "incompatible input.")
+    c.add_argument('run', help='metrics.json, or a folder holding it')
+    c.add_argument('reference', help='metrics.json, or a folder holding it')
+    c.add_argument('--rtol', type=non_negative_float, default=0.0,
+                   help='relative tolerance (default: %(default)s)')
+    c.add_argument('--atol', type=non_negative_float, default=1e-6,
+                   help='absolute tolerance (default: %(default)s: a rerun '
+                        'on the same machine and versions is identical)')
+    c.add_argument('--metrics', nargs='+', default=list(METRICS),
+                   help='which metrics (default: %(default)s)')
+    return parser
+
+
+def add_run_options(p, d):
+    """The options of one training run, shared by train and exercise."""
     p.add_argument('--protocol', choices=sorted(PROTOCOLS),
                    default=d.protocol,
                    help="'book' reproduces the chapter's numbers, defects "
@@ -87,8 +131,6 @@ def build_parser():
     p.add_argument('--seed', type=int, default=d.seed,
                    help='seeds the sampler, shuffling and initialisation '
                         '(default: %(default)s)')
-    p.add_argument('--out', default=None,
-                   help='folder for metrics.json and curves.png')
     p.add_argument('--overwrite', action='store_true',
                    help='replace an earlier run in --out')
     p.add_argument('--num-factors', type=positive_int, default=d.num_factors,
@@ -115,23 +157,6 @@ def build_parser():
                         'the chapter uses 4)')
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bars on stderr')
-    c = sub.add_parser(
-        'compare', help="compare a run's metrics with a reference",
-        description="Compare RUN's metrics.json with REFERENCE's, epoch by "
-                    "epoch and final. Exit 0 when all values are within "
-                    "tolerance (|value - reference| <= atol + rtol * "
-                    "|reference|), 1 when any drifts, 2 on unreadable or "
-                    "incompatible input.")
-    c.add_argument('run', help='metrics.json, or a folder holding it')
-    c.add_argument('reference', help='metrics.json, or a folder holding it')
-    c.add_argument('--rtol', type=non_negative_float, default=0.0,
-                   help='relative tolerance (default: %(default)s)')
-    c.add_argument('--atol', type=non_negative_float, default=1e-6,
-                   help='absolute tolerance (default: %(default)s: a rerun '
-                        'on the same machine and versions is identical)')
-    c.add_argument('--metrics', nargs='+', default=list(METRICS),
-                   help='which metrics (default: %(default)s)')
-    return parser
 
 
 def config_from_args(args):
@@ -156,11 +181,23 @@ def main(argv=None):
     try:
         config.validate()
         resolve_devices(config)
+        if args.command == 'exercise':
+            for _, change in settings_for(args.exercise, args.values):
+                dataclasses.replace(config, **change).validate()
     except (ValueError, DeviceError) as err:
         parser.error(str(err))
     try:
-        train(config, out=args.out, progress=not args.no_progress,
-              overwrite=args.overwrite)
+        if args.command == 'exercise':
+            rows = run_exercise(args.exercise, args.values, config,
+                                tuple(args.seeds), args.out,
+                                progress=not args.no_progress,
+                                overwrite=args.overwrite)
+            for row in rows:
+                print(', '.join(f'{k} {v:.3f}' if isinstance(v, float)
+                                else f'{k} {v}' for k, v in row.items()))
+        else:
+            train(config, out=args.out, progress=not args.no_progress,
+                  overwrite=args.overwrite)
     except (DataNotFoundError, DataFormatError, OutputExistsError,
             ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)

@@ -1,0 +1,66 @@
+import csv
+
+import matplotlib.image
+import pytest
+
+from d2l_ncf import cli
+
+SMALL = ['--epochs', '2', '--batch-size', '32', '--num-factors', '4',
+         '--hiddens', '4', '--no-progress', '--k', '10', '--devices',
+         'cpu']
+
+
+@pytest.mark.parametrize('exercise, values', [
+    ('factors', ['4', '8']),
+    ('hiddens', ['4', '8 4']),
+    ('optim', ['adam:0.01:1e-5', 'sgd:0.1:0']),
+    ('loss', ['bpr', 'hinge']),
+])
+def test_exercise_writes_table_and_plot(exercise, values, synthetic_dir,
+                                        tmp_path, capsys):
+    out = tmp_path / exercise
+    code = cli.main(['exercise', exercise, '--values'] + values
+                    + ['--seeds', '0', '1', '--data-dir', synthetic_dir,
+                       '--out', str(out)] + SMALL)
+    assert code == 0
+    with open(out / 'exercise.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['setting'] for r in rows] == values
+    assert all(r['seeds'] == '2' for r in rows)
+    for r in rows:
+        assert 0 <= float(r['final_hit_rate']) <= 1
+        assert 0 <= float(r['final_auc']) <= 1
+        assert float(r['best_hit_rate']) >= float(r['final_hit_rate'])
+        assert float(r['wall_seconds']) > 0
+    table = (out / 'exercise.md').read_text().splitlines()
+    assert len(table) == 2 + len(values)
+    image = matplotlib.image.imread(str(out / 'exercise.png'))
+    assert image.ndim == 3 and image.shape[0] > 100
+    assert len(capsys.readouterr().out.strip().splitlines()) == len(values)
+
+
+def test_settings_change_the_model(synthetic_dir, tmp_path, capsys):
+    # different factor sizes train different models
+    code = cli.main(['exercise', 'factors', '--values', '2', '16',
+                     '--data-dir', synthetic_dir, '--out',
+                     str(tmp_path)] + SMALL)
+    assert code == 0
+    with open(tmp_path / 'exercise.csv') as f:
+        a, b = list(csv.DictReader(f))
+    assert a['final_loss'] != b['final_loss']
+
+
+@pytest.mark.parametrize('args, message', [
+    (['optim', '--values', 'adam:x:1'], 'must be numbers'),
+    (['optim', '--values', 'adam:0.1'], 'NAME:LR:WD'),
+    (['optim', '--values', 'nosuch:0.1:0'], 'unknown optimizer'),
+    (['hiddens', '--values', '10 x'], 'expected sizes'),
+    (['factors', '--values', 'four'], 'expected a whole number'),
+    (['loss', '--values', 'log', '--protocol', 'book'], 'book protocol'),
+    (['colours', '--values', '1'], 'invalid choice'),
+])
+def test_bad_exercise_values_are_usage_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['exercise'] + args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
