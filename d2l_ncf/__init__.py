@@ -7,6 +7,7 @@ signatures, so the section's cells run with only the import changed::
                          train_ranking, BPRLoss, try_all_gpus)
 """
 from . import _mxnet  # noqa: F401  (first: a clear error without MXNet)
+from .config import TrainConfig, seed_everything
 from .data import (PRDataset, load_chapter_data, load_data_ml100k,
                    read_data_ml100k, split_data_ml100k, DataNotFoundError)
 from .devices import parse_devices, try_all_gpus
@@ -22,4 +23,5 @@ __all__ = [
     'train_ranking', 'BPRLoss', 'HingeLossbRec', 'try_all_gpus',
     'parse_devices', 'read_data_ml100k', 'split_data_ml100k',
     'load_data_ml100k', 'load_chapter_data', 'DataNotFoundError',
+    'TrainConfig', 'seed_everything',
 ]
