@@ -7,6 +7,7 @@ learning (README.md, "Why the book's numbers come out"); they reproduce
 exactly on two CPU contexts, and the loss doubles on one device.
 """
 import json
+import os
 
 import pytest
 
@@ -16,6 +17,16 @@ BOOK = {
     'cpu:2': 'train loss 16.982, test hit rate 0.075, test AUC 0.531',
     'cpu': 'train loss 33.964, test hit rate 0.075, test AUC 0.531',
 }
+REFERENCE = os.path.join(os.path.dirname(__file__), 'reference')
+
+
+@pytest.mark.parametrize('devices, name', [('cpu:2', 'book_ml100k_cpu2'),
+                                           ('cpu', 'book_ml100k_cpu')])
+def test_reference_files_hold_the_books_lines(devices, name):
+    with open(os.path.join(REFERENCE, name + '.json')) as f:
+        reference = json.load(f)['reference']
+    assert reference['printed'][0] == BOOK[devices]
+    assert f'--devices {devices}' in reference['command']
 
 
 @pytest.mark.slow
