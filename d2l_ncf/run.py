@@ -151,5 +151,6 @@ def write_outputs(record, out):
     os.replace(tmp, path)
     config = record['config']
     save_curves(record['history'], os.path.join(out, 'curves.png'),
-                title=f"NeuMF on {config['resolved_devices']}, "
+                title=f"NeuMF, {config['protocol']} protocol, on "
+                      f"{', '.join(config['resolved_devices'])}, "
                       f"seed {config['seed']}")
