@@ -12,35 +12,28 @@ from .exercises import EXERCISES, run_exercise, settings_for
 from .run import OutputExistsError, resolve_devices, train
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, '
-                                         f'got {text}')
-    return value
+def bounded(kind, low, inclusive=True):
+    """An argparse type: `kind` (int or float) at least (or above) `low`."""
+    noun = 'a whole number' if kind is int else 'a number'
+    rule = f"{noun} {'>=' if inclusive else '>'} {low:g}"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (value >= low if inclusive
+                                 else value > low):
+            raise argparse.ArgumentTypeError(f'expected {rule}, got {text}')
+        return value
+    parse.__name__ = rule
+    return parse
 
 
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'expected a whole number >= 0, '
-                                         f'got {text}')
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f'expected a number > 0, got {text}')
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f'expected a number >= 0, got '
-                                         f'{text}')
-    return value
+positive_int = bounded(int, 1)
+non_negative_int = bounded(int, 0)
+positive_float = bounded(float, 0, inclusive=False)
+non_negative_float = bounded(float, 0)
 
 
 def build_parser():
