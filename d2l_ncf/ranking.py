@@ -70,20 +70,18 @@ def full_ranking_metrics(scores, user_ids, candidates, test_input,
     rows, items = _test_pairs(test_input, user_ids)
     listed = items < num_ranked
     listed[listed] &= ranked[rows[listed], items[listed]]
-    position = numpy.full(len(rows), -1, dtype=numpy.int64)
     ids = numpy.arange(num_ranked)
-    for j in numpy.flatnonzero(listed):  # one vector op per test item
-        r, g = rows[j], items[j]
-        s = sub[r]
-        ahead = (s > s[g]) | ((s == s[g]) & (ids < g))
-        position[j] = numpy.count_nonzero(ahead & ranked[r])
     length = ranked.sum(axis=1)  # items in each user's ranked list
     hits = numpy.zeros(num_rows)
     auc = numpy.zeros(num_rows)
     dcg = numpy.zeros(num_rows)
     first = numpy.full(num_rows, numpy.iinfo(numpy.int64).max)
-    for j in numpy.flatnonzero(listed):
-        r, p = rows[j], position[j]
+    for j in numpy.flatnonzero(listed):  # one vector op per test item
+        r, g = rows[j], items[j]
+        s = sub[r]
+        # items ranked ahead of g: higher score, or equal with lower id
+        ahead = (s > s[g]) | ((s == s[g]) & (ids < g))
+        p = numpy.count_nonzero(ahead & ranked[r])
         if p < k:
             hits[r] += 1
             dcg[r] += 1.0 / math.log2(p + 2)
