@@ -1,8 +1,9 @@
 """Fresh runs against the reference outputs in tests/reference/.
 
 Tolerances, from measured spread: a rerun with the same seed on the same
-machine and library versions is bit-identical (test_determinism.py, and
-three regenerations of all five references gave identical files), so the
+machine and library versions is bit-identical (test_determinism.py; and
+regenerating all five references, before and after replacing the model's
+concatenate op, changed only timings), so the
 synthetic references allow 1e-6. The real-data reference allows 0.002 on
 ranking metrics (2 of 943 users' hits) and 1e-4 relative on the loss:
 room for last-bit differences of another CPU's kernels, far tighter than

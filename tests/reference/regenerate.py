@@ -58,7 +58,9 @@ def hardware():
 
 def produce(args, real, folder):
     """Run `d2l-ncf train` with `args`; return metrics and printed lines."""
-    data_dir = (os.environ.get('D2L_NCF_DATA_DIR') if real else
+    if real and not os.environ.get('D2L_NCF_DATA_DIR'):
+        sys.exit('set D2L_NCF_DATA_DIR to the MovieLens-100K folder')
+    data_dir = (os.environ['D2L_NCF_DATA_DIR'] if real else
                 write_udata(os.path.join(folder, 'synthetic'),
                             make_ratings()))
     out = os.path.join(folder, 'run')
@@ -79,6 +81,7 @@ def main(names=None):
             record, lines = produce(args, real, folder)
         record['config'].pop('command', None)
         record['config'].pop('resolved_data_dir', None)
+        record['config'].pop('data_dir', None)
         record['reference'] = {
             'command': 'd2l-ncf train ' + ' '.join(args),
             'data': 'MovieLens-100K (u.data)' if real else
