@@ -6,10 +6,11 @@ from typing import Optional, Tuple
 import mxnet as mx
 import numpy
 
+from . import losses, ranking
 from .protocol import PROTOCOLS
 
-LOSSES = ('bpr', 'hinge', 'log')
-EVALS = ('full', 'sampled')
+LOSSES = tuple(losses.LOSSES)  # ('bpr', 'hinge', 'log')
+EVALS = ranking.EVALS  # ('full', 'sampled')
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from .config import seed_everything
 from .data import load_chapter_data, ml100k_dir
 from .progress import bar
-from .run import OutputExistsError, fit, resolve_devices
+from .run import check_out_dir, fit, resolve_devices
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
 
@@ -79,12 +79,7 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
                  overwrite=False):
     """Train one model per (value, seed); return the table's rows."""
     settings = settings_for(name, values)
-    if out is not None and not overwrite:
-        taken = [f for f in OUTPUTS if os.path.exists(os.path.join(out, f))]
-        if taken:
-            raise OutputExistsError(
-                f'{out} already holds {", ".join(taken)}; choose another '
-                f'folder or pass --overwrite')
+    check_out_dir(out, overwrite, OUTPUTS)
     configs = [[dataclasses.replace(base, seed=s, **change).validate()
                 for s in seeds] for _, change in settings]
     devices = resolve_devices(base)

@@ -29,11 +29,11 @@ class OutputExistsError(FileExistsError):
     """The output folder already holds a run's files."""
 
 
-def check_out_dir(out, overwrite=False):
-    """Refuse to write over an earlier run unless told to."""
+def check_out_dir(out, overwrite=False, files=OUTPUT_FILES):
+    """Refuse to write over an earlier run's `files` unless told to."""
     if out is None or overwrite:
         return
-    taken = [f for f in OUTPUT_FILES if os.path.exists(os.path.join(out, f))]
+    taken = [f for f in files if os.path.exists(os.path.join(out, f))]
     if taken:
         raise OutputExistsError(
             f'{out} already holds {", ".join(taken)} from an earlier run; '

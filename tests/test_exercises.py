@@ -64,3 +64,12 @@ def test_bad_exercise_values_are_usage_errors(args, message, capsys):
         cli.main(['exercise'] + args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_exercise_does_not_overwrite(synthetic_dir, tmp_path, capsys):
+    (tmp_path / 'exercise.csv').write_text('keep')
+    code = cli.main(['exercise', 'loss', '--values', 'bpr', '--data-dir',
+                     synthetic_dir, '--out', str(tmp_path)] + SMALL)
+    assert code == 1
+    assert 'already holds exercise.csv' in capsys.readouterr().err
+    assert (tmp_path / 'exercise.csv').read_text() == 'keep'
