@@ -35,9 +35,6 @@ class _NoBar:
     def set_postfix(self, *args, **kwargs):
         pass
 
-    def set_description(self, *args, **kwargs):
-        pass
-
     def update(self, n=1):
         pass
 

@@ -54,7 +54,6 @@ def resolve_devices(config):
 def versions():
     """Library versions that can move the numbers."""
     import d2l
-    import numpy
     import pandas
     return {'python': platform.python_version(), 'mxnet': mx.__version__,
             'd2l': d2l.__version__, 'numpy': numpy.__version__,
