@@ -1,9 +1,11 @@
-"""MovieLens-100K as the chapter reads it, and its negative sampler.
+"""MovieLens as the chapter reads it, other data sets, and its sampler.
 
 `read_data_ml100k` looks for ``u.data`` in ``data_dir``, then in the
 folder named by ``D2L_NCF_DATA_DIR``, and only then downloads the zip the
-way d2l does (its DATA_HUB URL and SHA-1). Splitting and loading are d2l's
-own ``split_data_ml100k`` and ``load_data_ml100k``.
+way d2l does (its DATA_HUB URL and SHA-1). MovieLens-1M works the same
+way (``$D2L_NCF_ML1M_DIR``; GroupLens' published MD5). Reading, ids and
+the seq-aware split are in `datasets`; the split equals d2l's own
+``split_data_ml100k`` and ``load_data_ml100k``, which we re-export.
 """
 import dataclasses
 import hashlib
@@ -11,9 +13,14 @@ import os
 import random
 import zipfile
 
+import numpy
 import pandas as pd
 from d2l import mxnet as d2l
 from mxnet import gluon
+
+from .datasets import (FIELDS, ML1M, UDATA, DataFormatError,
+                       index_interactions, parse_separator,
+                       read_interactions, split_seq_aware, table_format)
 
 ML100K_URL, ML100K_SHA1 = d2l.DATA_HUB['ml-100k']
 DATA_DIR_ENV = 'D2L_NCF_DATA_DIR'
@@ -25,12 +32,33 @@ split_data_ml100k = d2l.split_data_ml100k
 load_data_ml100k = d2l.load_data_ml100k
 
 
+@dataclasses.dataclass(frozen=True)
+class MovieLens:
+    """Where a MovieLens set comes from and which files it holds."""
+    name: str
+    url: str
+    hash_name: str  # 'sha1' (d2l's DATA_HUB) or 'md5' (GroupLens')
+    digest: str
+    env: str  # names a local copy of the unzipped folder
+    ratings: str
+    items: str  # titles
+    items_sep: str
+
+
+DATASETS = {
+    'ml-100k': MovieLens('MovieLens-100K', ML100K_URL, 'sha1', ML100K_SHA1,
+                         DATA_DIR_ENV, 'u.data', 'u.item', '|'),
+    # GroupLens publishes ml-1m.zip.md5 beside the zip.
+    'ml-1m': MovieLens(
+        'MovieLens-1M',
+        'https://files.grouplens.org/datasets/movielens/ml-1m.zip', 'md5',
+        'c4d9eecfca2ab87c1945afe126590906', 'D2L_NCF_ML1M_DIR',
+        'ratings.dat', 'movies.dat', '::'),
+}
+
+
 class DataNotFoundError(FileNotFoundError):
     """No local copy of the data and no way to download it."""
-
-
-class DataFormatError(ValueError):
-    """A ratings file that is not in the ``u.data`` format."""
 
 
 def default_cache_dir():
@@ -41,79 +69,78 @@ def default_cache_dir():
 
 def ml100k_dir(data_dir=None):
     """Return a folder holding MovieLens-100K's ``u.data``."""
+    return movielens_dir(DATASETS['ml-100k'], data_dir)
+
+
+def movielens_dir(spec, data_dir=None):
+    """A folder holding `spec`'s ratings: given, from its env, or fetched."""
     if data_dir is None:
-        data_dir = os.environ.get(DATA_DIR_ENV) or None
-        origin = f'${DATA_DIR_ENV}'
+        data_dir = os.environ.get(spec.env) or None
+        origin = f'${spec.env}'
     else:
         origin = 'data_dir'
     if data_dir is not None:
-        path = os.path.join(data_dir, 'u.data')
+        path = os.path.join(data_dir, spec.ratings)
         if not os.path.isfile(path):
             raise DataNotFoundError(
                 f'{path} not found ({origin} = {data_dir!r}): expected the '
-                f'unzipped MovieLens-100K folder, which holds u.data')
+                f'unzipped {spec.name} folder, which holds {spec.ratings}')
         return data_dir
-    return download_ml100k()
+    return download_movielens(spec)
 
 
 def download_ml100k(cache_dir=None):
     """Download and unzip ml-100k.zip into the cache, checking its SHA-1."""
+    return download_movielens(DATASETS['ml-100k'], cache_dir)
+
+
+def download_movielens(spec, cache_dir=None):
+    """Download and unzip `spec`'s zip into the cache, checking it."""
     cache_dir = cache_dir or default_cache_dir()
-    folder = os.path.join(cache_dir, 'ml-100k')
+    zip_name = spec.url.split('/')[-1]
+    folder = os.path.join(cache_dir, zip_name[:-len('.zip')])
     try:
-        fname = d2l.download(ML100K_URL, cache_dir, ML100K_SHA1)
+        # d2l checks a cached copy's SHA-1 itself; an MD5 we check below
+        fname = os.path.join(cache_dir, zip_name)
+        if not (spec.hash_name == 'md5' and os.path.isfile(fname)
+                and _digest(fname, 'md5') == spec.digest):
+            fname = d2l.download(spec.url, cache_dir, spec.digest
+                                 if spec.hash_name == 'sha1' else None)
     except Exception as err:  # requests raises several kinds offline
         raise DataNotFoundError(
-            f'could not download MovieLens-100K from {ML100K_URL} '
+            f'could not download {spec.name} from {spec.url} '
             f'({type(err).__name__}). Point d2l_ncf at a local copy of the '
             f'unzipped folder instead: pass data_dir= (or --data-dir on the '
-            f'command line), or set {DATA_DIR_ENV}=/path/to/ml-100k'
-        ) from err
-    digest = _sha1(fname)
-    if digest != ML100K_SHA1:
+            f'command line), or set {spec.env}=/path/to/'
+            f'{os.path.basename(folder)}') from err
+    digest = _digest(fname, spec.hash_name)
+    if digest != spec.digest:
         raise DataNotFoundError(
-            f'{fname} has SHA-1 {digest}, expected {ML100K_SHA1}: the '
-            f'download is damaged; delete it and try again')
-    if not os.path.isfile(os.path.join(folder, 'u.data')):
+            f'{fname} has {spec.hash_name.upper().replace("SHA1", "SHA-1")} '
+            f'{digest}, expected {spec.digest}: the download is damaged; '
+            f'delete it and try again')
+    if not os.path.isfile(os.path.join(folder, spec.ratings)):
         with zipfile.ZipFile(fname) as archive:
             archive.extractall(cache_dir)
     return folder
 
 
-def _sha1(fname):
-    sha1 = hashlib.sha1()
+def _digest(fname, hash_name='sha1'):
+    digest = hashlib.new(hash_name)
     with open(fname, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):
-            sha1.update(block)
-    return sha1.hexdigest()
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_ratings(path):
     """Read a ``u.data`` file: tab-separated user, item, rating, time.
 
     Every field must be a whole number; the first bad line is reported
-    with its file and line number.
+    with its file and line number (`datasets.read_interactions`).
     """
-    rows = []
-    with open(path, encoding='utf-8', errors='replace') as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.rstrip('\r\n').split('\t')
-            if len(fields) != len(COLUMNS):
-                raise DataFormatError(
-                    f'{path}, line {lineno}: expected 4 tab-separated '
-                    f'fields (user id, item id, rating, timestamp), got '
-                    f'{len(fields)}: {line.rstrip()!r}')
-            try:
-                rows.append([int(x) for x in fields])
-            except ValueError:
-                raise DataFormatError(
-                    f'{path}, line {lineno}: expected whole numbers '
-                    f'(user id, item id, rating, timestamp), got '
-                    f'{line.rstrip()!r}') from None
-    if not rows:
-        raise DataFormatError(f'{path}: the file is empty, expected '
-                              f'tab-separated ratings')
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = read_interactions(path, UDATA).frame
+    return frame.drop(columns='line').set_axis(COLUMNS, axis=1)
 
 
 def read_data_ml100k(data_dir=None):
@@ -154,19 +181,98 @@ class ChapterData:
     items_train: list
     candidates: dict  # user index -> training item indices
     test_iter: dict   # user index -> [held-out item index]
+    # Ours: the original id of each user and item index, and what reading
+    # the file did (datasets.summary_line says it in words).
+    user_ids: numpy.ndarray = None
+    item_ids: numpy.ndarray = None
+    summary: dict = None
+    titles_dir: str = None  # a MovieLens folder with titles, if any
+
+
+def build_chapter_data(inter, titles_dir=None):
+    """Split `inter` (seq-aware) and load it as the chapter does.
+
+    The same lists and dicts as d2l's `split_data_ml100k` and
+    `load_data_ml100k` (implicit feedback) build, over dense indices.
+    Users with nothing left to train on are left out of `test_iter`.
+    """
+    train_rows, test_rows = split_seq_aware(inter)
+    users_train = inter.users[train_rows].tolist()
+    items_train = inter.items[train_rows].tolist()
+    candidates = {}
+    for u, i in zip(users_train, items_train):
+        candidates.setdefault(u, []).append(i)
+    test_iter, excluded = {}, 0
+    for u, i in zip(inter.users[test_rows].tolist(),
+                    inter.items[test_rows].tolist()):
+        if u in candidates:
+            test_iter[u] = [i]
+        else:
+            excluded += 1
+    summary = dict(inter.summary, excluded_users=excluded,
+                   train_interactions=len(users_train),
+                   test_users=len(test_iter))
+    if not test_iter:
+        raise DataFormatError(
+            f"{summary['source']}: no user has two or more interactions, "
+            f"so none has both a training and a test item")
+    return ChapterData(inter.num_users, inter.num_items, users_train,
+                       items_train, candidates, test_iter, inter.user_ids,
+                       inter.item_ids, summary, titles_dir)
 
 
 def load_chapter_data(data_dir=None):
-    """Read, split (seq-aware) and load the data as the chapter does."""
-    df, num_users, num_items = read_data_ml100k(data_dir)
-    train_data, test_data = split_data_ml100k(df, num_users, num_items,
-                                              'seq-aware')
-    users_train, items_train, _, candidates = load_data_ml100k(
-        train_data, num_users, num_items, feedback='implicit')
-    _, _, _, test_iter = load_data_ml100k(
-        test_data, num_users, num_items, feedback='implicit')
-    return ChapterData(num_users, num_items, users_train, items_train,
-                       candidates, test_iter)
+    """Read, split (seq-aware) and load MovieLens-100K as the chapter does.
+
+    The result equals what d2l's `read_data_ml100k`, `split_data_ml100k`
+    and `load_data_ml100k` give (tests/test_data.py checks it).
+    """
+    return load_dataset('ml-100k', data_dir=data_dir)
+
+
+def load_dataset(dataset='ml-100k', data_dir=None, path=None, sep=None,
+                 columns=FIELDS):
+    """Load a data set for training: ``ml-100k``, ``ml-1m`` or a table.
+
+    MovieLens sets come from `data_dir`, else ``$D2L_NCF_DATA_DIR`` (for
+    ml-100k) or ``$D2L_NCF_ML1M_DIR`` (for ml-1m), else a download. With
+    `path` (dataset ``'table'``), any CSV/TSV with `columns`; `sep`
+    defaults to a tab for ``.tsv`` files and a comma otherwise.
+    """
+    if dataset == 'table' or path is not None:
+        if path is None:
+            raise ValueError("dataset 'table' needs a path")
+        if not os.path.isfile(path):
+            raise DataNotFoundError(f'{path} not found: expected a CSV or '
+                                    f'TSV file of interactions')
+        if sep is None:
+            sep = '\t' if path.endswith(('.tsv', '.tab')) else ','
+        fmt = table_format(parse_separator(sep), columns)
+        return build_chapter_data(index_interactions(
+            read_interactions(path, fmt)))
+    if dataset not in DATASETS:
+        raise ValueError(f'unknown dataset {dataset!r}: expected one of '
+                         f'{sorted(DATASETS)} or a path')
+    spec = DATASETS[dataset]
+    folder = movielens_dir(spec, data_dir)
+    fmt = UDATA if dataset == 'ml-100k' else ML1M
+    ratings = read_interactions(os.path.join(folder, spec.ratings), fmt)
+    return build_chapter_data(index_interactions(ratings), folder)
+
+
+def item_titles(folder, dataset='ml-100k'):
+    """Original item id -> title from a MovieLens folder ({} if none)."""
+    spec = DATASETS[dataset]
+    path = os.path.join(folder, spec.items)
+    titles = {}
+    if not os.path.isfile(path):
+        return titles
+    with open(path, encoding='latin-1') as f:
+        for line in f:
+            fields = line.rstrip('\r\n').split(spec.items_sep)
+            if len(fields) >= 2 and fields[0].strip().isdigit():
+                titles[int(fields[0])] = fields[1]
+    return titles
 
 
 def make_train_iter(data, batch_size, num_workers=0):

@@ -7,7 +7,6 @@ import pytest
 import d2l_ncf.data as data_mod
 from d2l_ncf import (DataNotFoundError, PRDataset, load_chapter_data,
                      read_data_ml100k)
-from d2l_ncf.data import DataFormatError, read_ratings
 from synthetic import make_ratings, write_udata
 
 
@@ -53,20 +52,6 @@ def test_damaged_download_is_refused(monkeypatch, tmp_path):
                         lambda *a, **k: str(zip_path))
     with pytest.raises(DataNotFoundError, match='SHA-1'):
         data_mod.download_ml100k(str(tmp_path))
-
-
-@pytest.mark.parametrize('text, message', [
-    ('1\t2\t3\t4\n1\t2\t3\n', r'line 2: expected 4 tab-separated'),
-    ('1\t2\t3\t4\n1\tx\t3\t4\n', r'line 2: expected whole numbers'),
-    ('1,2,3,4\n', r'line 1: expected 4 tab-separated'),
-    ('', r'empty'),
-])
-def test_bad_rows_name_file_and_line(tmp_path, text, message):
-    path = tmp_path / 'u.data'
-    path.write_text(text)
-    with pytest.raises(DataFormatError, match=message) as err:
-        read_ratings(str(path))
-    assert str(path) in str(err.value)
 
 
 def test_seq_aware_split_holds_out_each_users_latest(synthetic_dir):
