@@ -6,10 +6,15 @@ import sys
 from .compare import METRICS, main_compare
 from .config import EVALS, LOSSES, TrainConfig
 from .protocol import PROTOCOLS
-from .data import DataFormatError, DataNotFoundError
+from .checkpoint import CheckpointError, load_checkpoint
+from .data import DATASETS, DataFormatError, DataNotFoundError
+from .datasets import FIELDS
 from .devices import DeviceError
 from .exercises import EXERCISES, run_exercise, settings_for
-from .run import OutputExistsError, resolve_devices, train
+from .recommend import UnknownUserError, format_recommendations, recommend
+from .run import (OutputExistsError, UsageError, config_from_dict,
+                  resolve_devices, train)
+from .training import NonFiniteLossError
 
 
 def bounded(kind, low, inclusive=True):
@@ -51,6 +56,27 @@ def build_parser():
     add_run_options(p, d)
     p.add_argument('--out', default=None,
                    help='folder for metrics.json and curves.png')
+    p.add_argument('--save', default=None, metavar='DIR',
+                   help='write a checkpoint (parameters, optimizer and '
+                        'sampler state, config, id mapping) to DIR after '
+                        'every epoch; each write replaces the last whole')
+    p.add_argument('--resume', default=None, metavar='DIR',
+                   help="continue training from checkpoint DIR with its "
+                        "settings; --epochs is the new total")
+    r = sub.add_parser(
+        'recommend', help="top-k items for a user from a checkpoint",
+        description="Print the k items a user has not interacted with "
+                    "that a saved NeuMF ranks first, in the data's own "
+                    "ids, with titles for MovieLens.")
+    r.add_argument('--checkpoint', required=True, metavar='DIR',
+                   help='a folder written by d2l-ncf train --save')
+    r.add_argument('--user', required=True,
+                   help="a user id as in the data file")
+    r.add_argument('-k', type=positive_int, default=10,
+                   help='how many items (default: %(default)s)')
+    r.add_argument('--data-dir', default=None,
+                   help='MovieLens folder for titles (default: the one '
+                        'the checkpoint was trained from)')
     e = sub.add_parser(
         'exercise', help="run one of the section's exercises",
         description="Train one model per --values entry (and per seed) "
@@ -118,9 +144,23 @@ def add_run_options(p, d):
                    help='training epochs (default: %(default)s)')
     p.add_argument('--eval-step', type=positive_int, default=d.eval_step,
                    help='evaluate every N epochs (default: %(default)s)')
+    p.add_argument('--dataset', choices=sorted(DATASETS), default=d.dataset,
+                   help="MovieLens set: ml-100k (the chapter's) or ml-1m "
+                        "(the NCF paper's) (default: %(default)s)")
     p.add_argument('--data-dir', default=d.data_dir,
-                   help='folder holding u.data (default: $D2L_NCF_DATA_DIR, '
-                        'else download)')
+                   help='folder holding u.data (ml-100k) or ratings.dat '
+                        '(ml-1m) (default: $D2L_NCF_DATA_DIR or '
+                        '$D2L_NCF_ML1M_DIR, else download)')
+    p.add_argument('--data', default=d.data, metavar='PATH',
+                   help='a CSV/TSV file of interactions instead of '
+                        'MovieLens; a header line is allowed')
+    p.add_argument('--sep', default=d.sep,
+                   help="field separator of --data: ',', 'tab', ';' ... "
+                        "(default: tab for .tsv files, else comma)")
+    p.add_argument('--columns', default=','.join(d.columns),
+                   help=f"the columns of --data, in order, from "
+                        f"{','.join(FIELDS)}; user and item required "
+                        f"(default: %(default)s)")
     p.add_argument('--seed', type=int, default=d.seed,
                    help='seeds the sampler, shuffling and initialisation '
                         '(default: %(default)s)')
@@ -161,16 +201,57 @@ def config_from_args(args):
         seed=args.seed, num_workers=args.num_workers,
         data_dir=args.data_dir, num_neg=args.num_neg,
         protocol=args.protocol, eval=args.eval, k=args.k,
-        eval_negatives=args.eval_negatives, reference=args.reference)
+        eval_negatives=args.eval_negatives, reference=args.reference,
+        dataset=args.dataset, data=args.data, sep=args.sep,
+        columns=tuple(c.strip() for c in args.columns.split(',')))
+
+
+# TrainConfig field -> the option that sets it (where the names differ)
+OPTION_OF = {'num_factors': 'num_factors', 'nums_hiddens': 'hiddens',
+             'num_epochs': 'epochs'}
+
+
+def explicit_options(parser, argv):
+    """The `dest` of every option typed in `argv`."""
+    sub = parser._subparsers._group_actions[0].choices[argv[0]]
+    typed = set()
+    for action in sub._actions:
+        for opt in action.option_strings:
+            if any(a == opt or a.startswith(opt + '=') for a in argv):
+                typed.add(action.dest)
+    return typed
+
+
+def resumed_config(args, argv, parser):
+    """The checkpoint's settings, with the options typed on top."""
+    saved = config_from_dict(load_checkpoint(args.resume)['config'])
+    typed = explicit_options(parser, argv)
+    given = config_from_args(args)
+    changes = {}
+    for field in dataclasses.fields(saved):
+        option = OPTION_OF.get(field.name, field.name)
+        if option in typed:
+            changes[field.name] = getattr(given, field.name)
+    return dataclasses.replace(saved, **changes)
 
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command == 'compare':
         return main_compare(args.run, args.reference, args.rtol, args.atol,
                             args.metrics)
-    config = config_from_args(args)
+    if args.command == 'recommend':
+        return main_recommend(args)
+    try:
+        if args.command == 'train' and args.resume is not None:
+            config = resumed_config(args, argv, parser)
+        else:
+            config = config_from_args(args)
+    except CheckpointError as err:
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 1
     try:
         config.validate()
         resolve_devices(config)
@@ -190,11 +271,25 @@ def main(argv=None):
                                 else f'{k} {v}' for k, v in row.items()))
         else:
             train(config, out=args.out, progress=not args.no_progress,
-                  overwrite=args.overwrite)
+                  overwrite=args.overwrite, save=args.save,
+                  resume=args.resume)
+    except UsageError as err:
+        parser.error(str(err))
     except (DataNotFoundError, DataFormatError, OutputExistsError,
-            ValueError) as err:
+            CheckpointError, NonFiniteLossError, ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
+    return 0
+
+
+def main_recommend(args):
+    try:
+        rows = recommend(args.checkpoint, args.user, args.k,
+                         data_dir=args.data_dir)
+    except (CheckpointError, UnknownUserError, ValueError) as err:
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 1
+    print(format_recommendations(rows, args.user))
     return 0
 
 

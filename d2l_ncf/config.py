@@ -7,6 +7,8 @@ import mxnet as mx
 import numpy
 
 from . import losses, ranking
+from .data import DATASETS
+from .datasets import FIELDS, parse_separator, table_format
 from .protocol import PROTOCOLS
 
 LOSSES = tuple(losses.LOSSES)  # ('bpr', 'hinge', 'log')
@@ -43,7 +45,14 @@ class TrainConfig:
     # processes the negatives depend on which worker draws them, so the
     # default 0 keeps a seeded run repeatable. The printed numbers agree.
     num_workers: int = 0
+    # The chapter's MovieLens-100K; 'ml-1m' is the NCF paper's data set.
+    dataset: str = 'ml-100k'
     data_dir: Optional[str] = None  # else $D2L_NCF_DATA_DIR, else download
+    # Ours: any CSV/TSV of interactions instead of MovieLens, its field
+    # separator (None: tab for .tsv, else comma) and its columns in order.
+    data: Optional[str] = None
+    sep: Optional[str] = None
+    columns: Tuple[str, ...] = FIELDS
 
     @property
     def cutoff(self):
@@ -90,6 +99,11 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.dataset not in DATASETS:
+            raise ValueError(f'unknown dataset {self.dataset!r}: expected '
+                             f'one of {sorted(DATASETS)}, or a file (data)')
+        if self.data is not None:
+            table_format(parse_separator(self.sep or ','), self.columns)
         return self
 
 

@@ -17,17 +17,22 @@ class NeuMF(nn.HybridBlock):
     def __init__(self, num_factors, num_users, num_items, nums_hiddens,
                  sigmoid_output=True, **kwargs):
         super(NeuMF, self).__init__(**kwargs)
-        self.P = nn.Embedding(num_users, num_factors)
-        self.Q = nn.Embedding(num_items, num_factors)
-        self.U = nn.Embedding(num_users, num_factors)
-        self.V = nn.Embedding(num_items, num_factors)
-        self.mlp = nn.HybridSequential()
-        for num_hiddens in nums_hiddens:
-            self.mlp.add(nn.Dense(num_hiddens, activation='relu',
-                                  use_bias=True))
-        self.prediction_layer = nn.Dense(
-            1, activation='sigmoid' if sigmoid_output else None,
-            use_bias=False)
+        # Ours: the name scope numbers the layers' parameters from 0 in
+        # every net. Without it they count across all nets of the process,
+        # and gluon.Trainer, which orders parameters by name, would give a
+        # saved optimizer state to the wrong parameter on loading.
+        with self.name_scope():
+            self.P = nn.Embedding(num_users, num_factors)
+            self.Q = nn.Embedding(num_items, num_factors)
+            self.U = nn.Embedding(num_users, num_factors)
+            self.V = nn.Embedding(num_items, num_factors)
+            self.mlp = nn.HybridSequential()
+            for num_hiddens in nums_hiddens:
+                self.mlp.add(nn.Dense(num_hiddens, activation='relu',
+                                      use_bias=True))
+            self.prediction_layer = nn.Dense(
+                1, activation='sigmoid' if sigmoid_output else None,
+                use_bias=False)
 
     def hybrid_forward(self, F, user_id, item_id):
         p_mf = self.P(user_id)

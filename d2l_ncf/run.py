@@ -11,7 +11,10 @@ import numpy
 from mxnet import gluon
 
 from .config import TrainConfig, seed_everything
-from .data import load_chapter_data, make_train_iter, ml100k_dir
+from .checkpoint import (CheckpointError, check_same_data, is_checkpoint,
+                         load_checkpoint, restore, save_checkpoint)
+from .data import load_dataset, make_train_iter
+from .datasets import summary_line
 from .devices import parse_devices
 from .losses import LOSSES
 from .metrics import evaluate_ranking
@@ -60,62 +63,179 @@ def versions():
             'pandas': pandas.__version__, 'platform': platform.platform()}
 
 
-def train(config=None, out=None, progress=True, overwrite=False):
+class UsageError(ValueError):
+    """Settings that cannot work with this data; found before training."""
+
+
+def train(config=None, out=None, progress=True, overwrite=False, save=None,
+          resume=None):
     """Run the chapter's job with `config`; write `out`/metrics.json.
 
+    With `save`, a checkpoint folder is written after every epoch
+    (`checkpoint`); with `resume`, training continues from one (its
+    settings must equal `config`'s but for the number of epochs).
     Returns the run's record (what metrics.json holds).
     """
     config = (config or TrainConfig()).validate()
     check_out_dir(out, overwrite)
+    checkpoint = None
+    if resume is not None:
+        checkpoint = load_checkpoint(resume)
+        check_resumable(checkpoint, config)
+    if save is not None and not overwrite and is_checkpoint(save) and (
+            resume is None
+            or os.path.abspath(save) != os.path.abspath(resume)):
+        raise OutputExistsError(
+            f'{save} already holds a checkpoint; resume from it '
+            f'(--resume {save}), choose another folder or pass --overwrite')
     devices = resolve_devices(config)
-    data_dir = ml100k_dir(config.data_dir)
+    data = load_data(config)
+    print(summary_line(data.summary), file=sys.stderr)
+    check_fits_data(config, data)
     seed_everything(config.seed)
-    data = load_chapter_data(data_dir)
-    net, result = fit(config, data, devices, progress)
+    net, result = fit(config, data, devices, progress, save=save,
+                      checkpoint=checkpoint)
     record = {
-        'config': dict(dataclasses.asdict(config),
-                       nums_hiddens=list(config.nums_hiddens),
+        'config': dict(config_dict(config),
                        resolved_devices=[str(d) for d in devices],
-                       resolved_data_dir=os.path.abspath(data_dir),
+                       resolved_data_dir=data.titles_dir and
+                       os.path.abspath(data.titles_dir),
                        num_users=data.num_users, num_items=data.num_items,
                        num_train=len(data.users_train),
                        command=sys.argv),
+        'data': data.summary,
         'versions': versions(),
         'history': result['history'],
         'final': {k: v for k, v in result.items() if k != 'history'},
     }
+    if resume is not None:
+        record['resumed_from'] = {'checkpoint': os.path.abspath(resume),
+                                  'epoch': checkpoint['state']['epoch']}
     if out is not None:
         write_outputs(record, out)
     return record
 
 
-def fit(config, data, devices, progress=False):
+def load_data(config):
+    """The data `config` names: MovieLens-100K, -1M or a CSV/TSV file."""
+    return load_dataset(config.dataset, config.data_dir, config.data,
+                        config.sep, config.columns)
+
+
+def config_dict(config):
+    """`config` as JSON types."""
+    return dict(dataclasses.asdict(config),
+                nums_hiddens=list(config.nums_hiddens),
+                columns=list(config.columns))
+
+
+def config_from_dict(saved):
+    """The `TrainConfig` a checkpoint's config.json holds."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in saved.items() if k in names}
+    values['nums_hiddens'] = tuple(values.get('nums_hiddens', ()))
+    if 'columns' in values:
+        values['columns'] = tuple(values['columns'])
+    return TrainConfig(**values)
+
+
+# Settings a resumed run may change: they do not alter the training.
+RESUMABLE = ('num_epochs', 'eval_step', 'data_dir', 'data', 'num_workers')
+
+
+def check_resumable(checkpoint, config):
+    """Refuse to continue a checkpoint with other settings."""
+    saved = checkpoint['config']
+    mine = config_dict(config)
+    differ = [f'{k} {mine[k]!r} (checkpoint: {saved.get(k)!r})'
+              for k in mine if k not in RESUMABLE and mine[k] != saved.get(k)]
+    if differ:
+        raise CheckpointError(
+            f"{checkpoint['folder']} was trained with other settings: "
+            f"{'; '.join(differ)}. A resumed run keeps the saved settings "
+            f"(see its config.json); only --epochs may grow")
+    done = checkpoint['state']['epoch']
+    if config.num_epochs <= done:
+        raise UsageError(
+            f"{checkpoint['folder']} has trained {done} epochs already; "
+            f"pass --epochs larger than {done} to continue")
+
+
+def check_fits_data(config, data):
+    """Settings that depend on the data's size, checked before training."""
+    if config.k is not None and config.k > data.num_items:
+        raise UsageError(f'--k {config.k} is larger than the '
+                         f'{data.num_items} items of the data')
+    if config.protocol == 'book' and data.num_users > data.num_items:
+        raise UsageError(
+            f"the book protocol ranks the item indices below the number of "
+            f"users, as the chapter's code does; this data has "
+            f"{data.num_users} users but {data.num_items} items, so that "
+            f"would index past the item table: use --protocol corrected")
+    if config.eval == 'sampled':
+        fewest = data.num_items - max(
+            len(set(c)) + 1 for c in data.candidates.values())
+        if fewest < config.eval_negatives:
+            raise UsageError(
+                f'--eval sampled needs {config.eval_negatives} unseen items '
+                f'per user; some user has only {fewest} of the '
+                f'{data.num_items} items unseen: lower --eval-negatives')
+
+
+def fit(config, data, devices, progress=False, save=None, checkpoint=None):
     """Build NeuMF, its loss and trainer from `config`; train on `data`.
 
     Returns ``(net, result)`` with `result` as `train_ranking` returns it.
     Seed the generators first (`seed_everything`) for a repeatable run.
+    `checkpoint` (as `load_checkpoint` returns it) continues a run; `save`
+    names the folder for a checkpoint after every epoch.
     """
-    if config.k is not None and config.k > data.num_items:
-        raise ValueError(f'k = {config.k} is larger than the '
-                         f'{data.num_items} items of the data')
+    check_fits_data(config, data)
     protocol = get_protocol(config.protocol)
     train_iter, evaluator = build_iterators(config, data, progress)
-    net = NeuMF(config.num_factors, data.num_users, data.num_items,
-                nums_hiddens=list(config.nums_hiddens),
-                sigmoid_output=protocol.sigmoid_output)
-    net.initialize(ctx=devices, force_reinit=True,
-                   init=mx.init.Normal(config.init_sigma))
-    if not config.reference:
-        net.hybridize()  # the same graph, compiled: about 1.7x faster
+    net = build_net(config, data.num_users, data.num_items, devices)
     loss = LOSSES[config.loss]()
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
                             {'learning_rate': config.lr, 'wd': config.wd})
+    start_epoch, history = 0, []
+    if checkpoint is not None:
+        check_same_data(checkpoint, data)
+        restore(checkpoint, net, devices, trainer)
+        state = checkpoint['state']
+        start_epoch, history = state['epoch'], state['history']
+        if state.get('sampler') and hasattr(train_iter, 'set_state'):
+            train_iter.set_state(state['sampler'])
+        else:
+            print("note: the chapter's DataLoader (--reference) keeps its "
+                  "random state inside; the resumed run's negatives differ "
+                  "from an uninterrupted run's", file=sys.stderr)
+    epoch_end = None
+    if save is not None:
+        def epoch_end(epoch, history):
+            save_checkpoint(save, net, trainer, config_dict(config), data, {
+                'epoch': epoch, 'history': history,
+                'source': data.summary['source'],
+                'sampler': (train_iter.get_state()
+                            if hasattr(train_iter, 'get_state') else None)})
     result = train_ranking(
         net, train_iter, data.test_iter, loss, trainer, None,
         data.num_users, data.num_items, config.num_epochs, devices,
         evaluator, data.candidates, eval_step=config.eval_step,
-        protocol=protocol, progress=progress, plot=False)
+        protocol=protocol, progress=progress, plot=False,
+        start_epoch=start_epoch, history=history, epoch_end=epoch_end)
     return net, result
+
+
+def build_net(config, num_users, num_items, devices):
+    """NeuMF as `config` describes it, initialised (and hybridized)."""
+    net = NeuMF(config.num_factors, num_users, num_items,
+                nums_hiddens=list(config.nums_hiddens),
+                sigmoid_output=get_protocol(config.protocol).sigmoid_output)
+    net.initialize(ctx=devices, force_reinit=True,
+                   init=mx.init.Normal(config.init_sigma))
+    if not config.reference:
+        net.hybridize()  # the same graph, compiled: about 1.7x faster
+    return net
 
 
 def build_iterators(config, data, progress=False):

@@ -82,3 +82,16 @@ class TripleBatches:
             negs = self.sampler.sample(users, self.rng, self.num_neg)
             yield users, self.items[idx], (
                 negs[:, 0] if self.num_neg == 1 else negs)
+
+    def get_state(self):
+        """The generator's state and the leftover order, as JSON types."""
+        name, keys, pos, has_gauss, gauss = self.rng.get_state()
+        return {'rng': [name, keys.tolist(), int(pos), int(has_gauss),
+                        float(gauss)], 'leftover': self._prev.tolist()}
+
+    def set_state(self, state):
+        """Continue exactly where `get_state` left off."""
+        name, keys, pos, has_gauss, gauss = state['rng']
+        self.rng.set_state((name, numpy.asarray(keys, dtype=numpy.uint32),
+                            pos, has_gauss, gauss))
+        self._prev = numpy.asarray(state['leftover'], dtype=numpy.int64)

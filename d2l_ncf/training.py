@@ -8,6 +8,7 @@ epoch, and wall-clock training and evaluation seconds measured apart.
 """
 import time
 
+import numpy
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
@@ -18,7 +19,8 @@ from .protocol import get_protocol
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
                   candidates, eval_step=1, *, protocol='book',
-                  progress=False, plot='auto'):
+                  progress=False, plot='auto', start_epoch=0, history=None,
+                  epoch_end=None):
     """Train ``net`` with a pairwise loss; evaluate every ``eval_step``.
 
     With ``protocol='book'`` this is the chapter's loop and prints its two
@@ -31,6 +33,11 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     row per epoch), the final ``loss`` and metrics, ``examples_per_sec``
     as printed, the ``examples`` trained on, and the measured
     ``train_seconds`` and ``eval_seconds``.
+
+    To continue a run, pass the epochs done as ``start_epoch`` and their
+    ``history``. ``epoch_end(epoch, history)`` is called after each epoch
+    (to save a checkpoint). A loss that is not finite raises
+    `NonFiniteLossError` before the update that would spread it.
     """
     protocol = get_protocol(protocol)
     k = getattr(evaluator, 'k', 50)
@@ -38,10 +45,14 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     if plot == 'auto':
         plot = in_notebook()
     animator = None
-    history, train_seconds, eval_seconds, examples = [], 0.0, 0.0, 0
-    batches = bar(total=num_epochs * len(train_iter), enabled=progress,
-                  desc='train', unit='batch')
-    for epoch in range(num_epochs):
+    history, train_seconds, eval_seconds, examples = (
+        list(history or []), 0.0, 0.0, 0)
+    for row in history:  # a resumed run reports its last evaluation
+        metrics = {m: v for m, v in row.items()
+                   if m not in ('epoch', 'loss')} or metrics
+    batches = bar(total=(num_epochs - start_epoch) * len(train_iter),
+                  enabled=progress, desc='train', unit='batch')
+    for epoch in range(start_epoch, num_epochs):
         metric, l = d2l.Accumulator(3), 0.
         tic = time.perf_counter()
         if not protocol.cumulative_timer:
@@ -57,6 +68,12 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 ls = [loss(p, n) for p, n in zip(p_pos, p_neg)]
             [l.backward(retain_graph=False) for l in ls]
             batch_loss = sum([l.asnumpy() for l in ls])
+            if not numpy.isfinite(batch_loss).all():
+                batches.close()
+                raise NonFiniteLossError(
+                    f'epoch {epoch + 1}, batch {i + 1}: the loss is '
+                    f'{float(batch_loss.sum())}; training stopped before '
+                    f'this update (try a smaller lr)')
             if protocol.running_loss_sum:  # the chapter's bookkeeping
                 l += batch_loss.mean() / len(devices)
             else:  # this batch's summed loss: the epoch mean is exact
@@ -88,9 +105,12 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                                 for m in metrics])
                     animator.add(epoch + 1, tuple(metrics.values()))
         history.append(row)
+        if epoch_end is not None:
+            epoch_end(epoch + 1, history)
     batches.close()
     if protocol.cumulative_timer:  # the chapter's figure
-        examples_per_sec = metric[2] * num_epochs / timer.sum()
+        examples_per_sec = (metric[2] * (num_epochs - start_epoch)
+                            / timer.sum())
     else:
         examples_per_sec = examples / timer.sum()
     print(f'train loss {metric[0] / metric[1]:.3f}, ' + ', '.join(
@@ -103,6 +123,10 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                  'train_seconds': train_seconds,
                  'eval_seconds': eval_seconds},
                 **{m: float(v) for m, v in metrics.items()})
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; names the epoch and batch."""
 
 
 def score_negatives(net, users, negatives):

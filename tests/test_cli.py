@@ -7,6 +7,7 @@ import matplotlib.image
 import pytest
 
 from d2l_ncf import cli
+from synthetic import make_ratings
 
 SMALL = ['--epochs', '2', '--batch-size', '32', '--num-factors', '4',
          '--hiddens', '4', '4', '--no-progress']
@@ -22,7 +23,9 @@ def test_train_end_to_end_writes_metrics_and_plot(synthetic_dir, tmp_path,
     assert stdout[-2].startswith('train loss ')
     assert stdout[-1].endswith('examples/sec on [cpu(0), cpu(1)]')
     record = json.loads((out / 'metrics.json').read_text())
-    assert set(record) == {'config', 'versions', 'history', 'final'}
+    assert set(record) == {'config', 'data', 'versions', 'history',
+                           'final'}
+    assert record['data']['interactions'] == len(make_ratings())
     config = record['config']
     assert config['seed'] == 5 and config['num_epochs'] == 2
     assert config['resolved_devices'] == ['cpu(0)', 'cpu(1)']
@@ -62,12 +65,34 @@ def test_out_folder_is_not_overwritten(synthetic_dir, tmp_path, capsys):
     (['--devices', 'cpu:3'], 'does not split evenly over 3 devices'),
     (['--loss', 'mse'], 'invalid choice'),
     (['--optimizer', 'nosuchopt'], 'unknown optimizer'),
+    (['--protocol', 'paper'], 'invalid choice'),
+    (['--dataset', 'ml-10m'], 'invalid choice'),
+    (['--data', 'x.csv', '--columns', 'user,rating'],
+     'columns must name user and item'),
 ])
 def test_bad_options_are_usage_errors(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(['train'] + args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--protocol', 'corrected', '--k', '41'],
+     '--k 41 is larger than the 40 items'),
+    (['--protocol', 'corrected', '--eval', 'sampled'],
+     'needs 99 unseen items per user'),
+])
+def test_options_too_large_for_the_data_stop_before_training(
+        synthetic_dir, tmp_path, args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['train', '--data-dir', synthetic_dir, '--out',
+                  str(tmp_path / 'run')] + SMALL + args)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert 'train loss' not in captured.out
+    assert not (tmp_path / 'run').exists()
 
 
 def test_missing_data_is_a_clear_error(tmp_path, capsys):

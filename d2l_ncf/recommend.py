@@ -1,0 +1,92 @@
+"""Top-k recommendations from a checkpoint, in the data's own ids."""
+import os
+
+import numpy
+
+from .checkpoint import CheckpointError, load_checkpoint, restore
+from .data import DATASETS, item_titles
+from .devices import parse_devices
+from .ranking import score_pairs
+
+
+class UnknownUserError(KeyError):
+    """A user id the checkpoint's data does not hold."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
+    """The `k` items `user` has not interacted with that NeuMF ranks first.
+
+    `checkpoint` is a folder written by ``train(..., save=...)`` (or
+    ``d2l-ncf train --save``); `user` is an original user id of the data.
+    Returns a list of dicts: ``rank``, ``item`` (original id), ``score``
+    and, for MovieLens, ``title`` (from ``u.item`` or ``movies.dat`` in
+    `data_dir`, else in the folder the checkpoint was trained from).
+    """
+    from .run import build_net, config_from_dict  # run imports us not
+    ckpt = load_checkpoint(checkpoint)
+    config = config_from_dict(ckpt['config'])
+    mapping = ckpt['mapping']
+    user_ids, item_ids = mapping['user_ids'], mapping['item_ids']
+    u = _index_of(user_ids, user)
+    if u is None:
+        raise UnknownUserError(
+            f'user {user} is not in the data {checkpoint} was trained on '
+            f'({len(user_ids)} users, ids {user_ids.min()} to '
+            f'{user_ids.max()})')
+    seen = mapping['seen_indices'][
+        mapping['seen_indptr'][u]:mapping['seen_indptr'][u + 1]]
+    unseen = numpy.setdiff1d(numpy.arange(len(item_ids)), seen)
+    if k > len(unseen):
+        raise ValueError(f'k = {k} is more than the {len(unseen)} items '
+                         f'user {user} has not interacted with')
+    ctx = parse_devices(devices)
+    config.reference = True  # no need to compile for one user
+    net = build_net(config, len(user_ids), len(item_ids), ctx)
+    restore(ckpt, net, ctx)
+    scores = score_pairs(net, numpy.full(len(unseen), u), unseen, ctx)
+    # highest score first; equal scores keep ascending index
+    order = numpy.argsort(-scores, kind='stable')[:k]
+    top, top_scores = unseen[order], scores[order]
+    titles = _titles(config, ckpt, data_dir)
+    return [dict({'rank': r + 1, 'item': _plain(item_ids[i]),
+                  'score': float(s)},
+                 **({'title': titles.get(int(item_ids[i]), '')}
+                    if titles else {}))
+            for r, (i, s) in enumerate(zip(top, top_scores))]
+
+
+def _index_of(ids, value):
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    pos = int(numpy.searchsorted(ids, value))
+    return pos if pos < len(ids) and ids[pos] == value else None
+
+
+def _plain(x):
+    return int(x) if isinstance(x, numpy.integer) else x
+
+
+def _titles(config, ckpt, data_dir):
+    """Titles for MovieLens data, {} for other files or no title file."""
+    if config.data is not None or config.dataset not in DATASETS:
+        return {}
+    folder = data_dir or os.path.dirname(ckpt['state'].get('source', ''))
+    try:
+        return item_titles(folder, config.dataset) if folder else {}
+    except OSError as err:
+        raise CheckpointError(f'cannot read titles in {folder}: {err}')
+
+
+def format_recommendations(rows, user):
+    """A table for the terminal."""
+    lines = [f'top {len(rows)} for user {user}:',
+             f"{'rank':>4}  {'item':>8}  {'score':>9}  title"]
+    for row in rows:
+        lines.append(f"{row['rank']:>4}  {row['item']:>8}  "
+                     f"{row['score']:>9.4f}  {row.get('title', '')}")
+    return '\n'.join(lines)

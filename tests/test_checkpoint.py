@@ -1,0 +1,194 @@
+"""Checkpoints: resume equals an uninterrupted run; damage is refused."""
+import json
+import os
+
+import pytest
+
+import d2l_ncf.losses
+from d2l_ncf import cli
+from d2l_ncf.checkpoint import CheckpointError, load_checkpoint
+from d2l_ncf.config import TrainConfig
+from d2l_ncf.run import train
+from d2l_ncf.training import NonFiniteLossError
+from synthetic import make_ratings, write_udata
+
+SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4', '4',
+         '--no-progress', '--protocol', 'corrected']
+
+
+def run(args, capsys=None):
+    code = cli.main(['train'] + SMALL + args)
+    return code
+
+
+def history(out):
+    record = json.loads((out / 'metrics.json').read_text())
+    return record['history'], record['final']
+
+
+@pytest.mark.parametrize('extra', [[], ['--loss', 'log', '--num-neg', '3'],
+                                   ['--devices', 'cpu:2']])
+def test_resume_equals_an_uninterrupted_run(synthetic_dir, tmp_path,
+                                            extra):
+    data = ['--data-dir', synthetic_dir] + extra
+    assert run(data + ['--epochs', '4', '--out', str(tmp_path / 'whole')]
+               ) == 0
+    ck = str(tmp_path / 'ck')
+    assert run(data + ['--epochs', '2', '--save', ck]) == 0
+    assert load_checkpoint(ck)['state']['epoch'] == 2
+    # the resumed run takes its settings from the checkpoint
+    assert run(['--data-dir', synthetic_dir, '--epochs', '4', '--resume',
+                ck, '--save', ck, '--out', str(tmp_path / 'resumed')]) == 0
+    whole, whole_final = history(tmp_path / 'whole')
+    resumed, resumed_final = history(tmp_path / 'resumed')
+    assert [r['epoch'] for r in resumed] == [1, 2, 3, 4]
+    assert resumed == whole
+    for key in ('loss', 'hit_rate', 'auc', 'ndcg'):
+        assert resumed_final[key] == whole_final[key]
+    assert load_checkpoint(ck)['state']['epoch'] == 4
+
+
+def test_resume_refuses_other_settings(synthetic_dir, tmp_path, capsys):
+    ck = str(tmp_path / 'ck')
+    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save', ck]
+               ) == 0
+    code = run(['--data-dir', synthetic_dir, '--epochs', '3', '--resume', ck,
+                '--lr', '0.5'])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert 'trained with other settings: lr 0.5 (checkpoint: 0.01)' in err
+
+
+def test_resume_needs_more_epochs(synthetic_dir, tmp_path, capsys):
+    ck = str(tmp_path / 'ck')
+    assert run(['--data-dir', synthetic_dir, '--epochs', '2', '--save', ck]
+               ) == 0
+    with pytest.raises(SystemExit) as exit_info:
+        run(['--data-dir', synthetic_dir, '--epochs', '2', '--resume', ck])
+    assert exit_info.value.code == 2
+    assert 'has trained 2 epochs already' in capsys.readouterr().err
+
+
+def test_resume_refuses_other_data(synthetic_dir, tmp_path, capsys):
+    ck = str(tmp_path / 'ck')
+    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save', ck]
+               ) == 0
+    other = write_udata(tmp_path / 'other', make_ratings(num_users=30))
+    code = run(['--data-dir', other, '--epochs', '2', '--resume', ck])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert 'was trained on other data (24 users, 40 items' in err
+    assert 'this data has 30 users' in err
+
+
+def test_save_does_not_overwrite_another_checkpoint(synthetic_dir, tmp_path,
+                                                    capsys):
+    ck = tmp_path / 'ck'
+    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
+                str(ck)]) == 0
+    before = (ck / 'model.params').read_bytes()
+    code = run(['--data-dir', synthetic_dir, '--epochs', '1', '--seed', '3',
+                '--save', str(ck)])
+    assert code == 1
+    assert 'already holds a checkpoint' in capsys.readouterr().err
+    assert (ck / 'model.params').read_bytes() == before
+
+
+@pytest.fixture
+def checkpoint(synthetic_dir, tmp_path):
+    ck = tmp_path / 'ck'
+    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
+                str(ck)]) == 0
+    return ck
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda ck: (ck / 'model.params').write_bytes(
+        (ck / 'model.params').read_bytes()[:100]),
+     r'model\.params has 100 bytes, expected \d+: the file is truncated'),
+    (lambda ck: (ck / 'config.json').write_text(
+        (ck / 'config.json').read_text().replace('"lr": 0.01',
+                                                 '"lr": 0.02')),
+     r'config\.json does not match its SHA-256'),
+    (lambda ck: os.remove(ck / 'manifest.json'),
+     r'manifest\.json is missing \(it is written last'),
+    (lambda ck: os.remove(ck / 'trainer.states'),
+     r'trainer\.states is missing'),
+    (lambda ck: (ck / 'manifest.json').write_text('{"model.params": '),
+     r'manifest\.json, line 1: not valid JSON'),
+])
+def test_damaged_checkpoints_are_refused(checkpoint, synthetic_dir, damage,
+                                         message, capsys):
+    damage(checkpoint)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(str(checkpoint))
+    code = run(['--data-dir', synthetic_dir, '--epochs', '2', '--resume',
+                str(checkpoint)])
+    assert code == 1
+    assert 'd2l-ncf: error:' in capsys.readouterr().err
+
+
+def test_parameters_of_another_shape_are_refused(checkpoint, synthetic_dir,
+                                                 tmp_path, capsys):
+    # a checkpoint whose files are intact but whose network is larger
+    ck = tmp_path / 'big'
+    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
+                str(ck), '--num-factors', '6']) == 0
+    saved = load_checkpoint(str(ck))
+    from d2l_ncf.checkpoint import restore
+    from d2l_ncf.run import build_net
+    import mxnet as mx
+    net = build_net(TrainConfig(num_factors=4, nums_hiddens=(4, 4)),
+                    24, 40, [mx.cpu()])
+    with pytest.raises(CheckpointError, match='do not fit this network'):
+        restore(saved, net, [mx.cpu()])
+
+
+def test_a_crash_while_saving_keeps_the_last_checkpoint(
+        checkpoint, synthetic_dir, monkeypatch, capsys):
+    before = {p.name: p.read_bytes() for p in checkpoint.iterdir()}
+    import mxnet.gluon
+
+    def crash(self, fname):
+        with open(fname, 'wb') as f:
+            f.write(b'half')
+        raise OSError('disk full')
+    monkeypatch.setattr(mxnet.gluon.Trainer, 'save_states', crash)
+    code = run(['--data-dir', synthetic_dir, '--epochs', '3', '--resume',
+                str(checkpoint), '--save', str(checkpoint)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert 'could not write the checkpoint (OSError: disk full)' in err
+    assert sorted(p.name for p in checkpoint.parent.iterdir()
+                  if p.name.startswith('ck')) == ['ck']
+    after = {p.name: p.read_bytes() for p in checkpoint.iterdir()}
+    assert after == before
+    assert load_checkpoint(str(checkpoint))['state']['epoch'] == 1
+
+
+class NaNAfter(d2l_ncf.losses.LogLoss):
+    """The log loss, NaN from the `bad`-th call on."""
+    calls = 0
+    bad = 10
+
+    def forward(self, positive, negative):
+        NaNAfter.calls += 1
+        loss = super().forward(positive, negative)
+        return loss * float('nan') if NaNAfter.calls >= self.bad else loss
+
+
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(
+        synthetic_dir, tmp_path, monkeypatch):
+    # 184 training pairs / batch 32 = 5 batches an epoch: call 10 is
+    # epoch 2, batch 5, after epoch 1's checkpoint was written
+    monkeypatch.setitem(d2l_ncf.losses.LOSSES, 'log', NaNAfter)
+    monkeypatch.setattr('d2l_ncf.run.LOSSES', d2l_ncf.losses.LOSSES)
+    NaNAfter.calls = 0
+    ck = tmp_path / 'ck'
+    config = TrainConfig(protocol='corrected', loss='log', batch_size=32,
+                         num_factors=4, nums_hiddens=(4, 4), num_epochs=3,
+                         data_dir=synthetic_dir, devices='cpu')
+    with pytest.raises(NonFiniteLossError,
+                       match=r'epoch 2, batch 5: the loss is nan'):
+        train(config, save=str(ck), progress=False)
+    assert load_checkpoint(str(ck))['state']['epoch'] == 1
