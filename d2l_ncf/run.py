@@ -166,6 +166,11 @@ def check_fits_data(config, data):
     if config.k is not None and config.k > data.num_items:
         raise UsageError(f'--k {config.k} is larger than the '
                          f'{data.num_items} items of the data')
+    if config.batch_size > len(data.users_train):
+        raise UsageError(
+            f'--batch-size {config.batch_size} is larger than the '
+            f'{len(data.users_train)} training interactions: an epoch would '
+            f'hold no batch')
     if config.protocol == 'book' and data.num_users > data.num_items:
         raise UsageError(
             f"the book protocol ranks the item indices below the number of "

@@ -179,7 +179,7 @@ class NaNAfter(d2l_ncf.losses.LogLoss):
 
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(
         synthetic_dir, tmp_path, monkeypatch):
-    # 184 training pairs / batch 32 = 5 batches an epoch: call 10 is
+    # 168 training pairs / batch 32 = 5 batches an epoch: call 10 is
     # epoch 2, batch 5, after epoch 1's checkpoint was written
     monkeypatch.setitem(d2l_ncf.losses.LOSSES, 'log', NaNAfter)
     monkeypatch.setattr('d2l_ncf.run.LOSSES', d2l_ncf.losses.LOSSES)

@@ -82,6 +82,7 @@ def test_bad_options_are_usage_errors(args, message, capsys):
      '--k 41 is larger than the 40 items'),
     (['--protocol', 'corrected', '--eval', 'sampled'],
      'needs 99 unseen items per user'),
+    (['--batch-size', '500'], 'larger than the 168 training interactions'),
 ])
 def test_options_too_large_for_the_data_stop_before_training(
         synthetic_dir, tmp_path, args, message, capsys):

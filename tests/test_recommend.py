@@ -1,0 +1,99 @@
+"""Recommendations from a checkpoint, in the data's own ids."""
+import pytest
+
+from d2l_ncf import cli
+from d2l_ncf.checkpoint import load_checkpoint
+from d2l_ncf.recommend import UnknownUserError, recommend
+from synthetic import make_ratings, write_udata
+
+SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
+         '--no-progress', '--protocol', 'corrected', '--epochs', '3']
+TITLES = {i: f'Movie number {i} (199{i % 10})' for i in range(1, 41)}
+
+
+@pytest.fixture
+def movielens_checkpoint(tmp_path):
+    """A checkpoint of synthetic u.data with a u.item of titles."""
+    rows = make_ratings()
+    folder = write_udata(tmp_path / 'ml', rows)
+    with open(f'{folder}/u.item', 'w', encoding='latin-1') as f:
+        for i, title in TITLES.items():
+            f.write(f'{i}|{title}|01-Jan-1995||http://x|0|1\n')
+    ck = tmp_path / 'ck'
+    assert cli.main(['train', '--data-dir', folder, '--save', str(ck)]
+                    + SMALL) == 0
+    return str(ck), rows
+
+
+def test_top_k_are_unseen_items_with_titles(movielens_checkpoint):
+    ck, rows = movielens_checkpoint
+    seen = {i for u, i, _, _ in rows if u == 3}
+    top = recommend(ck, 3, k=10)
+    assert [r['rank'] for r in top] == list(range(1, 11))
+    items = [r['item'] for r in top]
+    assert len(set(items)) == 10 and not set(items) & seen
+    assert all(1 <= i <= 40 for i in items)
+    scores = [r['score'] for r in top]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r['title'] == TITLES[r['item']] for r in top)
+    # every unseen item is ranked when k asks for all of them
+    assert len(recommend(ck, 3, k=40 - len(seen))) == 40 - len(seen)
+
+
+def test_scores_match_the_network_order(movielens_checkpoint):
+    # the first item beats every unseen item left out of the top 5
+    ck, rows = movielens_checkpoint
+    seen = {i for u, i, _, _ in rows if u == 7}
+    everything = recommend(ck, 7, k=40 - len(seen))
+    assert recommend(ck, 7, k=5) == everything[:5]
+
+
+def test_unknown_user_and_too_large_k(movielens_checkpoint):
+    ck, _ = movielens_checkpoint
+    with pytest.raises(UnknownUserError,
+                       match=r'user 99 is not in the data .* \(24 users, '
+                             r'ids 1 to 24\)'):
+        recommend(ck, 99)
+    with pytest.raises(UnknownUserError):
+        recommend(ck, 'alice')
+    with pytest.raises(ValueError, match='k = 39 is more than the 32 items'):
+        recommend(ck, 1, k=39)
+
+
+def test_recommend_command(movielens_checkpoint, capsys):
+    ck, _ = movielens_checkpoint
+    capsys.readouterr()
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '5',
+                     '-k', '3']) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == 'top 3 for user 5:'
+    assert len(lines) == 5
+    top = recommend(ck, 5, k=3)
+    for line, row in zip(lines[2:], top):
+        assert line.split()[:2] == [str(row['rank']), str(row['item'])]
+        assert line.endswith(row['title'])
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '0']) == 1
+    assert 'user 0 is not in the data' in capsys.readouterr().err
+    assert cli.main(['recommend', '--checkpoint', ck + 'x', '--user', '1']
+                    ) == 1
+    assert 'no such checkpoint folder' in capsys.readouterr().err
+
+
+def test_sparse_ids_come_back_as_original_ids(tmp_path):
+    # ids far beyond the counts: 6 users with ids 1000.., items 150000..
+    rows = [(1000 + u, 150000 + i * 37, 4, t)
+            for u, i, t in ((u, (u * 3 + j) % 12, u * 100 + j)
+                            for u in range(6) for j in range(5))]
+    path = tmp_path / 'sparse.csv'
+    path.write_text('user,item,rating,timestamp\n' + ''.join(
+        f'{u},{i},{r},{t}\n' for u, i, r, t in rows))
+    ck = tmp_path / 'ck'
+    assert cli.main(['train', '--data', str(path), '--save', str(ck)]
+                    + SMALL + ['--batch-size', '8']) == 0
+    mapping = load_checkpoint(str(ck))['mapping']
+    assert mapping['item_ids'].max() == 150000 + 11 * 37
+    top = recommend(str(ck), 1002, k=5)
+    seen = {i for u, i, _, _ in rows if u == 1002}
+    assert all(r['item'] in mapping['item_ids'] for r in top)
+    assert not {r['item'] for r in top} & seen
+    assert all('title' not in r for r in top)
