@@ -175,6 +175,9 @@ def add_run_options(p, d):
                    help='learning rate (default: %(default)s)')
     p.add_argument('--wd', type=non_negative_float, default=d.wd,
                    help='weight decay (default: %(default)s)')
+    p.add_argument('--reg', type=non_negative_float, default=d.reg,
+                   help='L2 penalty on the embedding rows each batch uses '
+                        '(corrected protocol) (default: %(default)s)')
     p.add_argument('--optimizer', default=d.optimizer,
                    help='a gluon optimizer name (default: %(default)s)')
     p.add_argument('--batch-size', type=positive_int, default=d.batch_size,
@@ -196,7 +199,7 @@ def config_from_args(args):
     return TrainConfig(
         num_factors=args.num_factors, nums_hiddens=tuple(args.hiddens),
         init_sigma=args.init_sigma, optimizer=args.optimizer, lr=args.lr,
-        wd=args.wd, batch_size=args.batch_size, num_epochs=args.epochs,
+        wd=args.wd, reg=args.reg, batch_size=args.batch_size, num_epochs=args.epochs,
         loss=args.loss, eval_step=args.eval_step, devices=args.devices,
         seed=args.seed, num_workers=args.num_workers,
         data_dir=args.data_dir, num_neg=args.num_neg,

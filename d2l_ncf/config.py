@@ -23,6 +23,9 @@ class TrainConfig:
     optimizer: str = 'adam'  # the chapter's value
     lr: float = 0.01  # the chapter's value
     wd: float = 1e-5  # the chapter's value
+    # Ours: L2 penalty on the embedding rows each batch uses (corrected
+    # protocol; model.embedding_l2); 0 adds nothing, as in the chapter.
+    reg: float = 0.0
     batch_size: int = 1024  # the chapter's value
     num_epochs: int = 10  # the chapter's value
     # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the
@@ -71,6 +74,7 @@ class TrainConfig:
             (self.init_sigma > 0, 'init_sigma must be > 0'),
             (self.lr > 0, 'lr must be > 0'),
             (self.wd >= 0, 'wd must be >= 0'),
+            (self.reg >= 0, 'reg must be >= 0'),
             (self.batch_size >= 1, 'batch_size must be >= 1'),
             (self.num_epochs >= 1, 'num_epochs must be >= 1'),
             (self.eval_step >= 1, 'eval_step must be >= 1'),
@@ -83,10 +87,11 @@ class TrainConfig:
             (self.k is None or self.k >= 1, 'k must be >= 1'),
             (self.eval_negatives >= 1, 'eval_negatives must be >= 1'),
             (self.protocol != 'book' or (
-                self.loss != 'log' and self.num_neg == 1
+                self.loss != 'log' and self.num_neg == 1 and self.reg == 0
                 and self.eval == 'full' and self.k in (None, 50)),
              "the book protocol is the chapter's: BPR or hinge loss, one "
-             "negative, full ranking, k = 50; use --protocol corrected"),
+             "negative, no --reg, full ranking, k = 50; use --protocol "
+             "corrected"),
             (not (self.reference and self.eval == 'sampled'),
              "the chapter's evaluator (--reference) ranks all unseen items; "
              "--eval sampled has no reference version"),

@@ -56,3 +56,20 @@ def concatenate(F, arrays):
     """
     return F.concat(*[a.as_nd_ndarray() for a in arrays],
                     dim=1).as_np_ndarray()
+
+
+def embedding_l2(reg):
+    """A training penalty: `reg` times the squared embedding rows a batch
+    uses (users' P and U, positives' and negatives' Q and V).
+
+    Ours, for the corrected protocol. Unlike the optimizer's weight decay,
+    which MXNet applies to every row of an embedding at every step -- the
+    cause of the chapter's collapse (docs/ERRATA.md) -- it shrinks only
+    the rows the batch trains, as matrix-factorisation papers regularise.
+    """
+    def penalty(net, users, items, negatives):
+        negatives = negatives.reshape(-1)
+        rows = [net.P(users), net.U(users), net.Q(items), net.V(items),
+                net.Q(negatives), net.V(negatives)]
+        return reg * sum((r ** 2).sum() for r in rows)
+    return penalty

@@ -18,7 +18,7 @@ from .datasets import summary_line
 from .devices import parse_devices
 from .losses import LOSSES
 from .metrics import evaluate_ranking
-from .model import NeuMF
+from .model import NeuMF, embedding_l2
 from .plotting import save_curves
 from .protocol import get_protocol
 from .ranking import RankingEvaluator
@@ -227,7 +227,8 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None):
         data.num_users, data.num_items, config.num_epochs, devices,
         evaluator, data.candidates, eval_step=config.eval_step,
         protocol=protocol, progress=progress, plot=False,
-        start_epoch=start_epoch, history=history, epoch_end=epoch_end)
+        start_epoch=start_epoch, history=history, epoch_end=epoch_end,
+        penalty=embedding_l2(config.reg) if config.reg else None)
     return net, result
 
 

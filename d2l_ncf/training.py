@@ -20,7 +20,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
                   candidates, eval_step=1, *, protocol='book',
                   progress=False, plot='auto', start_epoch=0, history=None,
-                  epoch_end=None):
+                  epoch_end=None, penalty=None):
     """Train ``net`` with a pairwise loss; evaluate every ``eval_step``.
 
     With ``protocol='book'`` this is the chapter's loop and prints its two
@@ -36,7 +36,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
 
     To continue a run, pass the epochs done as ``start_epoch`` and their
     ``history``. ``epoch_end(epoch, history)`` is called after each epoch
-    (to save a checkpoint). A loss that is not finite raises
+    (to save a checkpoint). ``penalty(net, users, items, negatives)``, if
+    given, is added to each batch's objective but not to the reported
+    loss (e.g. `model.embedding_l2`). A loss that is not finite raises
     `NonFiniteLossError` before the update that would spread it.
     """
     protocol = get_protocol(protocol)
@@ -66,7 +68,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 p_neg = [score_negatives(net, *t)
                          for t in zip(*input_data[:-2], input_data[-1])]
                 ls = [loss(p, n) for p, n in zip(p_pos, p_neg)]
-            [l.backward(retain_graph=False) for l in ls]
+                objectives = ls if penalty is None else [
+                    l + penalty(net, *t) for l, t in zip(ls, zip(*input_data))]
+            [l.backward(retain_graph=False) for l in objectives]
             batch_loss = sum([l.asnumpy() for l in ls])
             if not numpy.isfinite(batch_loss).all():
                 batches.close()

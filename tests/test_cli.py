@@ -66,6 +66,8 @@ def test_out_folder_is_not_overwritten(synthetic_dir, tmp_path, capsys):
     (['--loss', 'mse'], 'invalid choice'),
     (['--optimizer', 'nosuchopt'], 'unknown optimizer'),
     (['--protocol', 'paper'], 'invalid choice'),
+    (['--reg', '0.01'], 'no --reg'),
+    (['--reg', '-1'], 'expected a number >= 0'),
     (['--dataset', 'ml-10m'], 'invalid choice'),
     (['--data', 'x.csv', '--columns', 'user,rating'],
      'columns must name user and item'),
