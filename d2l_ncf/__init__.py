@@ -8,13 +8,18 @@ signatures, so the section's cells run with only the import changed::
 """
 from . import _mxnet  # noqa: F401  (first: a clear error without MXNet)
 from .config import TrainConfig, seed_everything
+from .checkpoint import CheckpointError
 from .data import (PRDataset, load_chapter_data, load_data_ml100k,
-                   read_data_ml100k, split_data_ml100k, DataNotFoundError)
+                   load_dataset, read_data_ml100k, split_data_ml100k,
+                   DataNotFoundError)
+from .datasets import DataFormatError
 from .devices import parse_devices, try_all_gpus
 from .losses import BPRLoss, HingeLossbRec
 from .metrics import evaluate_ranking, hit_and_auc
 from .model import NeuMF
+from .recommend import recommend
 from .training import train_ranking
+from .run import train
 
 __version__ = '0.1.0'
 
@@ -23,5 +28,6 @@ __all__ = [
     'train_ranking', 'BPRLoss', 'HingeLossbRec', 'try_all_gpus',
     'parse_devices', 'read_data_ml100k', 'split_data_ml100k',
     'load_data_ml100k', 'load_chapter_data', 'DataNotFoundError',
-    'TrainConfig', 'seed_everything',
+    'TrainConfig', 'seed_everything', 'load_dataset', 'DataFormatError',
+    'CheckpointError', 'recommend', 'train',
 ]
