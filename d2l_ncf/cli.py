@@ -199,7 +199,8 @@ def config_from_args(args):
     return TrainConfig(
         num_factors=args.num_factors, nums_hiddens=tuple(args.hiddens),
         init_sigma=args.init_sigma, optimizer=args.optimizer, lr=args.lr,
-        wd=args.wd, reg=args.reg, batch_size=args.batch_size, num_epochs=args.epochs,
+        wd=args.wd, reg=args.reg, batch_size=args.batch_size,
+        num_epochs=args.epochs,
         loss=args.loss, eval_step=args.eval_step, devices=args.devices,
         seed=args.seed, num_workers=args.num_workers,
         data_dir=args.data_dir, num_neg=args.num_neg,

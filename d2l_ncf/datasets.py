@@ -246,14 +246,20 @@ def summary_line(summary):
     if summary.get('header'):
         parts.append('skipped a header line')
     if summary.get('blank_lines'):
-        parts.append(f"skipped {summary['blank_lines']} blank lines")
+        parts.append('skipped ' + _count(summary['blank_lines'],
+                                         'blank line'))
     if summary.get('duplicates'):
-        parts.append(f"dropped {summary['duplicates']} repeated (user, "
-                     f"item) lines, keeping each pair's latest")
+        parts.append('dropped ' + _count(summary['duplicates'],
+                                         'repeated (user, item) line')
+                     + ", keeping each pair's latest")
     if not summary.get('contiguous_ids', True):
         parts.append('ids mapped to dense indices')
     if summary.get('excluded_users'):
-        parts.append(f"{summary['excluded_users']} users with a single "
-                     f"interaction left out of evaluation (nothing to "
-                     f"train on)")
+        parts.append(f"{_count(summary['excluded_users'], 'user')} with a "
+                     f"single interaction left out of evaluation (nothing "
+                     f"to train on)")
     return '; '.join(parts)
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"

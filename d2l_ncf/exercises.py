@@ -17,9 +17,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .config import seed_everything
-from .data import load_chapter_data, ml100k_dir
 from .progress import bar
-from .run import check_out_dir, fit, resolve_devices
+from .run import (check_fits_data, check_out_dir, fit, load_data,
+                  resolve_devices)
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
 
@@ -83,7 +83,10 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
     configs = [[dataclasses.replace(base, seed=s, **change).validate()
                 for s in seeds] for _, change in settings]
     devices = resolve_devices(base)
-    data = load_chapter_data(ml100k_dir(base.data_dir))
+    data = load_data(base)
+    for group in configs:  # before the first run, not after some
+        for config in group:
+            check_fits_data(config, data)
     runs = bar(total=len(settings) * len(seeds), enabled=progress,
                desc=f'exercise {name}', unit='run')
     rows = []

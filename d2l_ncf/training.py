@@ -69,7 +69,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                          for t in zip(*input_data[:-2], input_data[-1])]
                 ls = [loss(p, n) for p, n in zip(p_pos, p_neg)]
                 objectives = ls if penalty is None else [
-                    l + penalty(net, *t) for l, t in zip(ls, zip(*input_data))]
+                    l + penalty(net, *t)
+                    for l, t in zip(ls, zip(*input_data))]
             [l.backward(retain_graph=False) for l in objectives]
             batch_loss = sum([l.asnumpy() for l in ls])
             if not numpy.isfinite(batch_loss).all():

@@ -7,7 +7,7 @@ import matplotlib.image
 import pytest
 
 from d2l_ncf import cli
-from synthetic import make_ratings
+from synthetic import make_ratings, write_udata
 
 SMALL = ['--epochs', '2', '--batch-size', '32', '--num-factors', '4',
          '--hiddens', '4', '4', '--no-progress']
@@ -96,6 +96,19 @@ def test_options_too_large_for_the_data_stop_before_training(
     assert message in captured.err
     assert 'train loss' not in captured.out
     assert not (tmp_path / 'run').exists()
+
+
+def test_single_interaction_users_are_counted_in_the_record(tmp_path,
+                                                           capsys):
+    rows = make_ratings() + [(25, 3, 4, 999999999)]
+    folder = write_udata(tmp_path / 'data', rows)
+    assert cli.main(['train', '--data-dir', folder, '--out',
+                     str(tmp_path / 'run')] + SMALL) == 0
+    record = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
+    assert record['data']['excluded_users'] == 1
+    assert record['data']['test_users'] == 24
+    assert '1 user with a single interaction left out of evaluation' in (
+        capsys.readouterr().err)
 
 
 def test_missing_data_is_a_clear_error(tmp_path, capsys):
