@@ -4,12 +4,16 @@ Exit status: 0 when every compared value is within tolerance, 1 when any
 drifts (or is missing from the run), 2 when an input is unreadable or the
 two cannot be compared.
 """
+import dataclasses
 import json
 import math
 import os
 import sys
 
+from .config import TrainConfig
+
 METRICS = ('loss', 'hit_rate', 'auc', 'ndcg')
+DEFAULTS = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
 # Settings that do not change the numbers, left out of the config diff.
 NOT_CONFIG = ('command', 'resolved_data_dir', 'data_dir')
 
@@ -42,10 +46,16 @@ def load_record(path):
 
 
 def config_differences(run, reference):
-    """(section, key, run value, reference value) that differ."""
+    """(section, key, run value, reference value) that differ.
+
+    A setting a record lacks (it predates the setting) counts as its
+    default, which is what that run used.
+    """
     out = []
     for section in ('config', 'versions'):
         a, b = run.get(section, {}), reference.get(section, {})
+        if section == 'config':
+            a, b = dict(DEFAULTS, **a), dict(DEFAULTS, **b)
         for key in sorted(set(a) | set(b)):
             if key in NOT_CONFIG:
                 continue

@@ -100,3 +100,17 @@ def test_nothing_in_common_exits_2(tmp_path, capsys):
     other = {'history': [{'epoch': 7}], 'final': {'x': 1}}
     assert run_compare(write(tmp_path, 'run.json', other), ref) == 2
     assert 'share no epoch' in capsys.readouterr().err
+
+
+def test_a_setting_a_record_predates_counts_as_its_default(tmp_path,
+                                                          capsys):
+    # RECORD has no 'reg' (an older run); reg 0.0 is the default
+    newer = copy.deepcopy(RECORD)
+    newer['config'].update(reg=0.0, dataset='ml-100k')
+    assert run_compare(write(tmp_path, 'new.json', newer),
+                       write(tmp_path, 'old.json', RECORD)) == 0
+    assert 'Settings that differ' not in capsys.readouterr().out
+    newer['config']['reg'] = 0.01
+    run_compare(write(tmp_path, 'new.json', newer),
+                write(tmp_path, 'old.json', RECORD))
+    assert 'config.reg: 0.01 vs 0.0' in capsys.readouterr().out

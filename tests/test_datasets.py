@@ -236,3 +236,13 @@ def test_missing_table_is_named(tmp_path):
     with pytest.raises(DataNotFoundError, match='nope.csv not found'):
         load_dataset(path=str(tmp_path / 'nope.csv'))
 
+
+
+def test_titles_from_movielens_folders(tmp_path):
+    from d2l_ncf.data import item_titles
+    folder = write_ml1m(tmp_path / 'ml-1m', make_ratings(),
+                        {1: 'Toy Story (1995)', 2: 'Jumanji (1995)',
+                         3: 'Amélie (2001)'})
+    assert item_titles(folder, 'ml-1m') == {
+        1: 'Toy Story (1995)', 2: 'Jumanji (1995)', 3: 'Amélie (2001)'}
+    assert item_titles(str(tmp_path), 'ml-100k') == {}  # no u.item
