@@ -42,6 +42,10 @@ def save_checkpoint(folder, net, trainer, config, data, state):
     `config` is a dict, `state` a JSON-able dict (see module doc).
     """
     folder = os.path.abspath(folder)
+    if os.path.isdir(folder) and os.listdir(folder) and not is_checkpoint(
+            folder):
+        raise CheckpointError(f'{folder} holds files that are not a '
+                              f'checkpoint; refusing to replace them')
     tmp = f'{folder}.tmp-{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -82,6 +82,11 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
     if resume is not None:
         checkpoint = load_checkpoint(resume)
         check_resumable(checkpoint, config)
+    if save is not None and os.path.isdir(save) and os.listdir(save) and (
+            not is_checkpoint(save)):
+        raise OutputExistsError(
+            f'{save} holds files that are not a checkpoint; a checkpoint '
+            f'replaces its whole folder, so choose an empty or new folder')
     if save is not None and not overwrite and is_checkpoint(save) and (
             resume is None
             or os.path.abspath(save) != os.path.abspath(resume)):

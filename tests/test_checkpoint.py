@@ -94,6 +94,19 @@ def test_save_does_not_overwrite_another_checkpoint(synthetic_dir, tmp_path,
     assert (ck / 'model.params').read_bytes() == before
 
 
+def test_save_never_replaces_a_folder_of_other_files(synthetic_dir,
+                                                    tmp_path, capsys):
+    folder = tmp_path / 'mine'
+    folder.mkdir()
+    (folder / 'notes.txt').write_text('keep me')
+    for extra in ([], ['--overwrite']):
+        code = run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
+                    str(folder)] + extra)
+        assert code == 1
+        assert 'not a checkpoint' in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ['notes.txt']
+
+
 @pytest.fixture
 def checkpoint(synthetic_dir, tmp_path):
     ck = tmp_path / 'ck'
