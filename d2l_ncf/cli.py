@@ -48,8 +48,10 @@ def build_parser():
         description="Dive into Deep Learning's NeuMF for personalized "
                     "ranking on MovieLens-100K.")
     sub = parser.add_subparsers(dest='command', required=True)
+    # no abbreviated options: --resume needs to see which were typed
     p = sub.add_parser(
         'train', help="train NeuMF with the chapter's settings",
+        allow_abbrev=False,
         description="Train NeuMF on MovieLens-100K (seq-aware split, "
                     "implicit feedback) and print the chapter's two result "
                     "lines. Defaults are the chapter's.")

@@ -59,6 +59,18 @@ def test_resume_refuses_other_settings(synthetic_dir, tmp_path, capsys):
     assert 'trained with other settings: lr 0.5 (checkpoint: 0.01)' in err
 
 
+def test_resume_takes_typed_options_only(synthetic_dir, tmp_path):
+    ck = str(tmp_path / 'ck')
+    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save', ck,
+                '--eval-step', '1']) == 0
+    # --eval-step may change; abbreviations are refused, not ignored
+    assert run(['--data-dir', synthetic_dir, '--epochs=3', '--eval-step',
+                '2', '--resume', ck, '--save', ck]) == 0
+    assert load_checkpoint(ck)['state']['epoch'] == 3
+    with pytest.raises(SystemExit):
+        run(['--data-dir', synthetic_dir, '--epo', '5', '--resume', ck])
+
+
 def test_resume_needs_more_epochs(synthetic_dir, tmp_path, capsys):
     ck = str(tmp_path / 'ck')
     assert run(['--data-dir', synthetic_dir, '--epochs', '2', '--save', ck]
