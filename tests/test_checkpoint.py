@@ -217,3 +217,14 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(
                        match=r'epoch 2, batch 5: the loss is nan'):
         train(config, save=str(ck), progress=False)
     assert load_checkpoint(str(ck))['state']['epoch'] == 1
+
+
+def test_diverging_run_stops_with_epoch_and_batch(synthetic_dir, tmp_path,
+                                                 capsys):
+    ck = tmp_path / 'ck'
+    code = run(['--data-dir', synthetic_dir, '--epochs', '3', '--lr',
+                '1e38', '--save', str(ck)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert 'error: epoch 1, batch 2: the loss is nan' in err
+    assert not ck.exists()  # no epoch finished: nothing to save
