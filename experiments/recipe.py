@@ -1,0 +1,82 @@
+"""The sampled-evaluation recipe of README.md, over several seeds.
+
+Runs ``d2l-ncf train`` with the recipe's options once per seed, in this
+process, and writes each run's history with the mean and standard
+deviation of the final and the best epoch:
+
+    python experiments/recipe.py --seeds 0 1 2 \\
+        --out docs/results/recipe.json
+"""
+import argparse
+import contextlib
+import io
+import json
+import statistics
+import sys
+
+from d2l_ncf import cli
+from d2l_ncf.run import versions
+
+RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
+          '--num-neg', '16', '--num-factors', '64', '--hiddens', '64', '32',
+          '16', '--lr', '0.002', '--batch-size', '1024', '--wd', '0',
+          '--reg', '0.001', '--epochs', '13', '--devices', 'cpu']
+
+
+def summary(values):
+    return {'mean': statistics.mean(values),
+            'sd': statistics.stdev(values) if len(values) > 1 else 0.0,
+            'values': values}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--data-dir', default=None)
+    parser.add_argument('--workdir', default='runs/recipe')
+    parser.add_argument('--out', default=None, help='JSON file to write')
+    args = parser.parse_args(argv)
+    runs = {}
+    for seed in args.seeds:
+        out = f'{args.workdir}/seed{seed}'
+        argv = ['train'] + RECIPE + ['--seed', str(seed), '--out', out,
+                                     '--overwrite', '--no-progress']
+        if args.data_dir:
+            argv += ['--data-dir', args.data_dir]
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            code = cli.main(argv)
+        if code:
+            sys.exit(code)
+        with open(f'{out}/metrics.json') as f:
+            record = json.load(f)
+        history = [(r['hit_rate'], r['ndcg']) for r in record['history']]
+        best = max(range(len(history)), key=lambda e: history[e])
+        runs[seed] = {'lines': printed.getvalue().splitlines(),
+                      'history': history, 'best_epoch': best + 1}
+        print(f'seed {seed}: final HR@10 {history[-1][0]:.4f} NDCG@10 '
+              f'{history[-1][1]:.4f}; best epoch {best + 1}: '
+              f'{history[best][0]:.4f} / {history[best][1]:.4f}')
+    result = {
+        'command': 'd2l-ncf train ' + ' '.join(RECIPE) + ' --seed SEED',
+        'runs': runs,
+        'final': {m: summary([r['history'][-1][j] for r in runs.values()])
+                  for j, m in enumerate(('hit_rate', 'ndcg'))},
+        'best_epoch': {
+            m: summary([r['history'][r['best_epoch'] - 1][j]
+                        for r in runs.values()])
+            for j, m in enumerate(('hit_rate', 'ndcg'))},
+        'versions': versions(),
+    }
+    for part in ('final', 'best_epoch'):
+        print(f"{part}: HR@10 {result[part]['hit_rate']['mean']:.3f} ± "
+              f"{result[part]['hit_rate']['sd']:.3f}, NDCG@10 "
+              f"{result[part]['ndcg']['mean']:.3f} ± "
+              f"{result[part]['ndcg']['sd']:.3f}")
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=2)
+            f.write('\n')
+
+
+if __name__ == '__main__':
+    main()
