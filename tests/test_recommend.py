@@ -1,4 +1,6 @@
 """Recommendations from a checkpoint, in the data's own ids."""
+import os
+
 import pytest
 
 from d2l_ncf import cli
@@ -97,3 +99,26 @@ def test_sparse_ids_come_back_as_original_ids(tmp_path):
     assert all(r['item'] in mapping['item_ids'] for r in top)
     assert not {r['item'] for r in top} & seen
     assert all('title' not in r for r in top)
+
+
+@pytest.mark.slow
+def test_recommend_on_movielens_100k(real_data_dir, tmp_path, capsys):
+    from d2l_ncf.data import load_chapter_data
+    ck = str(tmp_path / 'ck')
+    assert cli.main(['train', '--data-dir', real_data_dir, '--protocol',
+                     'corrected', '--epochs', '2', '--devices', 'cpu',
+                     '--no-progress', '--save', ck]) == 0
+    data = load_chapter_data(real_data_dir)
+    seen = set(data.candidates[0]) | set(data.test_iter[0])  # user id 1
+    top = recommend(ck, 1, k=10)
+    assert len(top) == 10
+    assert not {r['item'] - 1 for r in top} & seen
+    titles = [r['title'] for r in top]
+    with open(os.path.join(real_data_dir, 'u.item'),
+              encoding='latin-1') as f:
+        u_item = dict(line.split('|')[:2] for line in f)
+    assert titles == [u_item[str(r['item'])] for r in top]
+    assert all(titles)
+    capsys.readouterr()
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '1']) == 0
+    assert titles[0] in capsys.readouterr().out
