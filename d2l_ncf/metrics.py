@@ -56,6 +56,8 @@ def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
         num_items if protocol.rank_all_items else num_users)])
     for u in bar(range(num_users), progress, desc='evaluate', leave=False,
                  unit='user'):
+        if u not in test_input:  # ours: no training item, not evaluated
+            continue
         neg_items = list(all_items - set(candidates[int(u)]))
         user_ids, item_ids, x, scores = [], [], [], []
         [item_ids.append(i) for i in neg_items]

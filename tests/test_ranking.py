@@ -104,3 +104,21 @@ def test_book_protocol_refuses_another_k():
         RankingEvaluator('book', k=10)
     with pytest.raises(ValueError, match='corrected'):
         RankingEvaluator('book', eval='sampled')
+
+
+def test_users_left_out_of_evaluation_are_skipped_by_both(tmp_path):
+    # user 25 has one interaction: no training item, not in test_iter;
+    # the chapter's loop would raise KeyError on candidates[24]
+    from synthetic import make_ratings, write_udata
+    rows = make_ratings() + [(25, 3, 4, 999999999)]
+    data = load_chapter_data(write_udata(tmp_path / 'd', rows))
+    assert data.num_users == 25 and 24 not in data.candidates
+    net = NeuMF(4, data.num_users, data.num_items, nums_hiddens=[4],
+                sigmoid_output=False)
+    net.initialize(init=mx.init.Normal(0.1))
+    args = (net, data.test_iter, None, data.candidates, data.num_users,
+            data.num_items, [mx.cpu()])
+    theirs = evaluate_ranking(*args, protocol='corrected', k=7)
+    ours = RankingEvaluator('corrected', k=7)(*args)
+    for m in ours:
+        assert ours[m] == pytest.approx(theirs[m], abs=1e-6), m
