@@ -7,6 +7,8 @@ A checkpoint is a folder:
 - ``config.json``: the resolved `TrainConfig`;
 - ``mapping.npz``: original user and item ids of each index, and every
   user's interacted items (training and test) for recommendations;
+- ``average.npz``: the moving average of the weights (``--ema``; empty
+  without), which evaluation and recommendations use;
 - ``state.json``: epochs done, their history, the sampler's random state
   and leftover batch, and a fingerprint of the data;
 - ``manifest.json``, written last: each file's size and SHA-256.
@@ -25,7 +27,7 @@ import numpy
 
 MANIFEST = 'manifest.json'
 FILES = ('model.params', 'trainer.states', 'config.json', 'mapping.npz',
-         'state.json')
+         'average.npz', 'state.json')
 
 
 class CheckpointError(ValueError):
@@ -36,10 +38,12 @@ def is_checkpoint(folder):
     return os.path.isfile(os.path.join(folder, MANIFEST))
 
 
-def save_checkpoint(folder, net, trainer, config, data, state):
+def save_checkpoint(folder, net, trainer, config, data, state,
+                    average=None):
     """Write a checkpoint of `net` and `trainer` to `folder`, atomically.
 
-    `config` is a dict, `state` a JSON-able dict (see module doc).
+    `config` is a dict, `state` a JSON-able dict (see module doc),
+    `average` the averaged weights (`WeightAverage.state`) if any.
     """
     folder = os.path.abspath(folder)
     if os.path.isdir(folder) and os.listdir(folder) and not is_checkpoint(
@@ -49,7 +53,8 @@ def save_checkpoint(folder, net, trainer, config, data, state):
     tmp = f'{folder}.tmp-{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write_files(tmp, net, trainer, config, data, state)
+        _write_files(tmp, net, trainer, config, data, state,
+                     average or {})
     except Exception as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointError(
@@ -64,7 +69,7 @@ def save_checkpoint(folder, net, trainer, config, data, state):
     return folder
 
 
-def _write_files(tmp, net, trainer, config, data, state):
+def _write_files(tmp, net, trainer, config, data, state, average):
     os.makedirs(tmp)
     net.save_parameters(os.path.join(tmp, 'model.params'))
     trainer.save_states(os.path.join(tmp, 'trainer.states'))
@@ -73,6 +78,7 @@ def _write_files(tmp, net, trainer, config, data, state):
     numpy.savez(os.path.join(tmp, 'mapping.npz'), user_ids=data.user_ids,
                 item_ids=data.item_ids, seen_indptr=indptr,
                 seen_indices=indices)
+    numpy.savez(os.path.join(tmp, 'average.npz'), **average)
     _write_json(os.path.join(tmp, 'state.json'),
                 dict(state, fingerprint=fingerprint(data)))
     _write_json(os.path.join(tmp, MANIFEST), {
@@ -113,16 +119,12 @@ def load_checkpoint(folder):
             raise CheckpointError(
                 f'{path} does not match its SHA-256 in {MANIFEST}: the file '
                 f'is damaged or was changed')
-    try:
-        with numpy.load(os.path.join(folder, 'mapping.npz')) as npz:
-            mapping = {k: npz[k] for k in npz.files}
-    except Exception as err:
-        raise CheckpointError(f'{folder}/mapping.npz cannot be read: '
-                              f'{err}') from None
+    mapping = _read_npz(os.path.join(folder, 'mapping.npz'))
     return {'folder': folder,
             'config': _read_json(os.path.join(folder, 'config.json')),
             'state': _read_json(os.path.join(folder, 'state.json')),
             'mapping': mapping,
+            'average': _read_npz(os.path.join(folder, 'average.npz')),
             'params': os.path.join(folder, 'model.params'),
             'trainer': os.path.join(folder, 'trainer.states')}
 
@@ -173,6 +175,14 @@ def check_same_data(checkpoint, data):
             f"{state.get('source', 'unknown')}); this data has "
             f"{data.num_users} users and {data.num_items} items, from "
             f"{(data.summary or {}).get('source', 'unknown')}")
+
+
+def _read_npz(path):
+    try:
+        with numpy.load(path) as npz:
+            return {k: npz[k] for k in npz.files}
+    except Exception as err:
+        raise CheckpointError(f'{path} cannot be read: {err}') from None
 
 
 def _read_json(path):

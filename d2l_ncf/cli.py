@@ -41,6 +41,18 @@ positive_float = bounded(float, 0, inclusive=False)
 non_negative_float = bounded(float, 0)
 
 
+def unit_interval(text):
+    """An argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f'expected a number >= 0 and < 1, got {text}')
+    return value
+
+
 def build_parser():
     d = TrainConfig()
     parser = argparse.ArgumentParser(
@@ -180,6 +192,10 @@ def add_run_options(p, d):
     p.add_argument('--reg', type=non_negative_float, default=d.reg,
                    help='L2 penalty on the embedding rows each batch uses '
                         '(corrected protocol) (default: %(default)s)')
+    p.add_argument('--ema', type=unit_interval, default=d.ema,
+                   help='evaluate a moving average of the weights with '
+                        'this decay per batch, e.g. 0.99 (corrected '
+                        'protocol; default: %(default)s, off)')
     p.add_argument('--optimizer', default=d.optimizer,
                    help='a gluon optimizer name (default: %(default)s)')
     p.add_argument('--batch-size', type=positive_int, default=d.batch_size,
@@ -201,7 +217,7 @@ def config_from_args(args):
     return TrainConfig(
         num_factors=args.num_factors, nums_hiddens=tuple(args.hiddens),
         init_sigma=args.init_sigma, optimizer=args.optimizer, lr=args.lr,
-        wd=args.wd, reg=args.reg, batch_size=args.batch_size,
+        wd=args.wd, reg=args.reg, ema=args.ema, batch_size=args.batch_size,
         num_epochs=args.epochs,
         loss=args.loss, eval_step=args.eval_step, devices=args.devices,
         seed=args.seed, num_workers=args.num_workers,

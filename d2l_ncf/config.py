@@ -26,6 +26,9 @@ class TrainConfig:
     # Ours: L2 penalty on the embedding rows each batch uses (corrected
     # protocol; model.embedding_l2); 0 adds nothing, as in the chapter.
     reg: float = 0.0
+    # Ours: evaluate a moving average of the weights, with this decay per
+    # batch (averaging.WeightAverage; corrected protocol); 0: off.
+    ema: float = 0.0
     batch_size: int = 1024  # the chapter's value
     num_epochs: int = 10  # the chapter's value
     # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the
@@ -75,6 +78,7 @@ class TrainConfig:
             (self.lr > 0, 'lr must be > 0'),
             (self.wd >= 0, 'wd must be >= 0'),
             (self.reg >= 0, 'reg must be >= 0'),
+            (0 <= self.ema < 1, 'ema must be >= 0 and < 1'),
             (self.batch_size >= 1, 'batch_size must be >= 1'),
             (self.num_epochs >= 1, 'num_epochs must be >= 1'),
             (self.eval_step >= 1, 'eval_step must be >= 1'),
@@ -88,10 +92,11 @@ class TrainConfig:
             (self.eval_negatives >= 1, 'eval_negatives must be >= 1'),
             (self.protocol != 'book' or (
                 self.loss != 'log' and self.num_neg == 1 and self.reg == 0
-                and self.eval == 'full' and self.k in (None, 50)),
+                and self.ema == 0 and self.eval == 'full'
+                and self.k in (None, 50)),
              "the book protocol is the chapter's: BPR or hinge loss, one "
-             "negative, no --reg, full ranking, k = 50; use --protocol "
-             "corrected"),
+             "negative, no --reg or --ema, full ranking, k = 50; use "
+             "--protocol corrected"),
             (not (self.reference and self.eval == 'sampled'),
              "the chapter's evaluator (--reference) ranks all unseen items; "
              "--eval sampled has no reference version"),

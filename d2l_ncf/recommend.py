@@ -3,6 +3,7 @@ import os
 
 import numpy
 
+from .averaging import WeightAverage
 from .checkpoint import CheckpointError, load_checkpoint, restore
 from .data import DATASETS, item_titles
 from .devices import parse_devices
@@ -46,6 +47,11 @@ def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
     config.reference = True  # no need to compile for one user
     net = build_net(config, len(user_ids), len(item_ids), ctx)
     restore(ckpt, net, ctx)
+    if ckpt['average']:  # --ema: the averaged weights were evaluated
+        averager = WeightAverage(net, config.ema)
+        averager.load(ckpt['average'])
+        for s, p in zip(averager.shadow, averager.params):
+            p.set_data(s)
     scores = score_pairs(net, numpy.full(len(unseen), u), unseen, ctx)
     # highest score first; equal scores keep ascending index
     order = numpy.argsort(-scores, kind='stable')[:k]

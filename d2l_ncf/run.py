@@ -18,6 +18,7 @@ from .datasets import summary_line
 from .devices import parse_devices
 from .losses import LOSSES
 from .metrics import evaluate_ranking
+from .averaging import WeightAverage
 from .model import NeuMF, embedding_l2
 from .plotting import save_curves
 from .protocol import get_protocol
@@ -207,10 +208,13 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None):
     loss = LOSSES[config.loss]()
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
                             {'learning_rate': config.lr, 'wd': config.wd})
+    averager = WeightAverage(net, config.ema) if config.ema else None
     start_epoch, history = 0, []
     if checkpoint is not None:
         check_same_data(checkpoint, data)
         restore(checkpoint, net, devices, trainer)
+        if averager is not None:
+            averager.load(checkpoint['average'])
         state = checkpoint['state']
         start_epoch, history = state['epoch'], state['history']
         if state.get('sampler') and hasattr(train_iter, 'set_state'):
@@ -226,14 +230,16 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None):
                 'epoch': epoch, 'history': history,
                 'source': data.summary['source'],
                 'sampler': (train_iter.get_state()
-                            if hasattr(train_iter, 'get_state') else None)})
+                            if hasattr(train_iter, 'get_state') else None)},
+                average=averager.state() if averager else None)
     result = train_ranking(
         net, train_iter, data.test_iter, loss, trainer, None,
         data.num_users, data.num_items, config.num_epochs, devices,
         evaluator, data.candidates, eval_step=config.eval_step,
         protocol=protocol, progress=progress, plot=False,
         start_epoch=start_epoch, history=history, epoch_end=epoch_end,
-        penalty=embedding_l2(config.reg) if config.reg else None)
+        penalty=embedding_l2(config.reg) if config.reg else None,
+        averager=averager)
     return net, result
 
 

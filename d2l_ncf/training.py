@@ -6,6 +6,7 @@ the loss accumulates across batches and the timer is never restarted.
 Beside the printed lines it returns what a run needs to record: a row per
 epoch, and wall-clock training and evaluation seconds measured apart.
 """
+import contextlib
 import time
 
 import numpy
@@ -20,7 +21,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
                   candidates, eval_step=1, *, protocol='book',
                   progress=False, plot='auto', start_epoch=0, history=None,
-                  epoch_end=None, penalty=None):
+                  epoch_end=None, penalty=None, averager=None):
     """Train ``net`` with a pairwise loss; evaluate every ``eval_step``.
 
     With ``protocol='book'`` this is the chapter's loop and prints its two
@@ -38,7 +39,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     ``history``. ``epoch_end(epoch, history)`` is called after each epoch
     (to save a checkpoint). ``penalty(net, users, items, negatives)``, if
     given, is added to each batch's objective but not to the reported
-    loss (e.g. `model.embedding_l2`). A loss that is not finite raises
+    loss (e.g. `model.embedding_l2`). With an ``averager``
+    (`averaging.WeightAverage`), it is updated after every batch and the
+    evaluation scores its averaged weights. A loss that is not finite raises
     `NonFiniteLossError` before the update that would spread it.
     """
     protocol = get_protocol(protocol)
@@ -84,6 +87,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             else:  # this batch's summed loss: the epoch mean is exact
                 l = float(batch_loss.sum())
             trainer.step(values[0].shape[0])
+            if averager is not None:
+                averager.update()
             metric.add(l, values[0].shape[0], values[0].size)
             timer.stop()
             if not protocol.cumulative_timer:
@@ -93,7 +98,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         examples += int(metric[1])
         row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
         batches.set_postfix(epoch=epoch + 1, loss=f'{row["loss"]:.3f}')
-        with autograd.predict_mode():
+        with autograd.predict_mode(), (
+                averager.applied() if averager is not None
+                else contextlib.nullcontext()):
             if (epoch + 1) % eval_step == 0:
                 tic = time.perf_counter()
                 metrics = as_metrics(evaluator(
