@@ -113,9 +113,10 @@ def test_no_user_with_two_interactions_is_an_error(tmp_path):
         load_dataset(path=path, sep='\t')
 
 
-def test_split_equals_d2l_on_synthetic_data(synthetic_dir):
-    ours = load_chapter_data(synthetic_dir)
-    df, num_users, num_items = read_data_ml100k(synthetic_dir)
+def assert_split_equals_d2l(folder):
+    """Our loader's lists and dicts are d2l's, insertion order included."""
+    ours = load_chapter_data(folder)
+    df, num_users, num_items = read_data_ml100k(folder)
     train, test = split_data_ml100k(df, num_users, num_items, 'seq-aware')
     users, items, _, candidates = load_data_ml100k(
         train, num_users, num_items, feedback='implicit')
@@ -124,20 +125,16 @@ def test_split_equals_d2l_on_synthetic_data(synthetic_dir):
     assert ours.users_train == users and ours.items_train == items
     assert ours.candidates == candidates
     assert list(ours.test_iter.items()) == list(test_iter.items())
+    return ours
+
+
+def test_split_equals_d2l_on_synthetic_data(synthetic_dir):
+    assert_split_equals_d2l(synthetic_dir)
 
 
 @pytest.mark.slow
 def test_split_equals_d2l_on_real_data(real_data_dir):
-    ours = load_chapter_data(real_data_dir)
-    df, num_users, num_items = read_data_ml100k(real_data_dir)
-    train, test = split_data_ml100k(df, num_users, num_items, 'seq-aware')
-    users, items, _, candidates = load_data_ml100k(
-        train, num_users, num_items, feedback='implicit')
-    _, _, _, test_iter = load_data_ml100k(test, num_users, num_items,
-                                          feedback='implicit')
-    assert ours.users_train == users and ours.items_train == items
-    assert ours.candidates == candidates
-    assert list(ours.test_iter.items()) == list(test_iter.items())
+    ours = assert_split_equals_d2l(real_data_dir)
     assert ours.summary['duplicates'] == 0
     assert ours.user_ids.tolist() == list(range(1, 944))
 
