@@ -38,12 +38,24 @@ def is_checkpoint(folder):
     return os.path.isfile(os.path.join(folder, MANIFEST))
 
 
-def save_checkpoint(folder, net, trainer, config, data, state,
+def data_record(data):
+    """What a checkpoint keeps of `data`: the id mapping, every user's
+    items and the fingerprint. The data does not change while training,
+    so a run computes this once for all its checkpoints."""
+    indptr, indices = interactions_by_user(data)
+    return {'mapping': {'user_ids': data.user_ids,
+                        'item_ids': data.item_ids, 'seen_indptr': indptr,
+                        'seen_indices': indices},
+            'fingerprint': fingerprint(data)}
+
+
+def save_checkpoint(folder, net, trainer, config, record, state,
                     average=None):
     """Write a checkpoint of `net` and `trainer` to `folder`, atomically.
 
-    `config` is a dict, `state` a JSON-able dict (see module doc),
-    `average` the averaged weights (`WeightAverage.state`) if any.
+    `config` is a dict, `record` what `data_record` returns, `state` a
+    JSON-able dict (see module doc), `average` the averaged weights
+    (`WeightAverage.state`) if any.
     """
     folder = os.path.abspath(folder)
     if os.path.isdir(folder) and os.listdir(folder) and not is_checkpoint(
@@ -53,7 +65,7 @@ def save_checkpoint(folder, net, trainer, config, data, state,
     tmp = f'{folder}.tmp-{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write_files(tmp, net, trainer, config, data, state,
+        _write_files(tmp, net, trainer, config, record, state,
                      average or {})
     except Exception as err:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -69,18 +81,15 @@ def save_checkpoint(folder, net, trainer, config, data, state,
     return folder
 
 
-def _write_files(tmp, net, trainer, config, data, state, average):
+def _write_files(tmp, net, trainer, config, record, state, average):
     os.makedirs(tmp)
     net.save_parameters(os.path.join(tmp, 'model.params'))
     trainer.save_states(os.path.join(tmp, 'trainer.states'))
     _write_json(os.path.join(tmp, 'config.json'), config)
-    indptr, indices = interactions_by_user(data)
-    numpy.savez(os.path.join(tmp, 'mapping.npz'), user_ids=data.user_ids,
-                item_ids=data.item_ids, seen_indptr=indptr,
-                seen_indices=indices)
+    numpy.savez(os.path.join(tmp, 'mapping.npz'), **record['mapping'])
     numpy.savez(os.path.join(tmp, 'average.npz'), **average)
     _write_json(os.path.join(tmp, 'state.json'),
-                dict(state, fingerprint=fingerprint(data)))
+                dict(state, fingerprint=record['fingerprint']))
     _write_json(os.path.join(tmp, MANIFEST), {
         name: {'bytes': os.path.getsize(os.path.join(tmp, name)),
                'sha256': _sha256(os.path.join(tmp, name))}

@@ -11,8 +11,9 @@ import numpy
 from mxnet import gluon
 
 from .config import TrainConfig, seed_everything
-from .checkpoint import (CheckpointError, check_same_data, is_checkpoint,
-                         load_checkpoint, restore, save_checkpoint)
+from .checkpoint import (CheckpointError, check_same_data, data_record,
+                         is_checkpoint, load_checkpoint, restore,
+                         save_checkpoint)
 from .data import load_dataset, make_train_iter
 from .datasets import summary_line
 from .devices import parse_devices
@@ -225,8 +226,10 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None):
                   "from an uninterrupted run's", file=sys.stderr)
     epoch_end = None
     if save is not None:
+        saved_config, saved_data = config_dict(config), data_record(data)
+
         def epoch_end(epoch, history):
-            save_checkpoint(save, net, trainer, config_dict(config), data, {
+            save_checkpoint(save, net, trainer, saved_config, saved_data, {
                 'epoch': epoch, 'history': history,
                 'source': data.summary['source'],
                 'sampler': (train_iter.get_state()
