@@ -44,15 +44,13 @@ def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
         raise ValueError(f'k = {k} is more than the {len(unseen)} items '
                          f'user {user} has not interacted with')
     ctx = parse_devices(devices)
-    config.reference = True  # no need to compile for one user
     net = build_net(config, len(user_ids), len(item_ids), ctx)
     restore(ckpt, net, ctx)
-    if ckpt['average']:  # --ema: the averaged weights were evaluated
-        averager = WeightAverage(net, config.ema)
-        averager.load(ckpt['average'])
-        for s, p in zip(averager.shadow, averager.params):
-            p.set_data(s)
-    scores = score_pairs(net, numpy.full(len(unseen), u), unseen, ctx)
+    # with --ema the averaged weights were evaluated; without, no average
+    averager = WeightAverage(net, config.ema)
+    averager.load(ckpt['average'])
+    with averager.applied():
+        scores = score_pairs(net, numpy.full(len(unseen), u), unseen, ctx)
     # highest score first; equal scores keep ascending index
     order = numpy.argsort(-scores, kind='stable')[:k]
     top, top_scores = unseen[order], scores[order]
