@@ -229,8 +229,7 @@ def config_from_args(args):
 
 
 # TrainConfig field -> the option that sets it (where the names differ)
-OPTION_OF = {'num_factors': 'num_factors', 'nums_hiddens': 'hiddens',
-             'num_epochs': 'epochs'}
+OPTION_OF = {'nums_hiddens': 'hiddens', 'num_epochs': 'epochs'}
 
 
 def explicit_options(parser, argv):

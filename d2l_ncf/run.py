@@ -98,8 +98,8 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
     devices = resolve_devices(config)
     data = load_data(config)
     print(summary_line(data.summary), file=sys.stderr)
-    check_fits_data(config, data)
     seed_everything(config.seed)
+    # fit checks the settings against the data before any work
     net, result = fit(config, data, devices, progress, save=save,
                       checkpoint=checkpoint)
     record = {
