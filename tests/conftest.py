@@ -18,6 +18,22 @@ def synthetic_dir(tmp_path):
     return write_udata(tmp_path / 'synthetic', make_ratings())
 
 
+@pytest.fixture
+def usage_error(capsys):
+    """`check(argv, message)`: d2l-ncf exits 2 (a usage error) with
+    `message` on stderr; returns what it printed."""
+    from d2l_ncf import cli
+
+    def check(argv, message):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert exit_info.value.code == 2
+        printed = capsys.readouterr()
+        assert message in printed.err
+        return printed
+    return check
+
+
 def _network_up(host='files.grouplens.org', port=443):
     try:
         socket.create_connection((host, port), timeout=3).close()

@@ -74,11 +74,8 @@ def test_out_folder_is_not_overwritten(synthetic_dir, tmp_path, capsys):
     (['--data', 'x.csv', '--columns', 'user,rating'],
      'columns must name user and item'),
 ])
-def test_bad_options_are_usage_errors(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(['train'] + args)
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_bad_options_are_usage_errors(args, message, usage_error):
+    usage_error(['train'] + args, message)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -89,13 +86,9 @@ def test_bad_options_are_usage_errors(args, message, capsys):
     (['--batch-size', '500'], 'larger than the 168 training interactions'),
 ])
 def test_options_too_large_for_the_data_stop_before_training(
-        synthetic_dir, tmp_path, args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(['train', '--data-dir', synthetic_dir, '--out',
-                  str(tmp_path / 'run')] + SMALL + args)
-    assert exit_info.value.code == 2
-    captured = capsys.readouterr()
-    assert message in captured.err
+        synthetic_dir, tmp_path, args, message, usage_error):
+    captured = usage_error(['train', '--data-dir', synthetic_dir, '--out',
+                            str(tmp_path / 'run')] + SMALL + args, message)
     assert 'train loss' not in captured.out
     assert not (tmp_path / 'run').exists()
 

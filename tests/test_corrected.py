@@ -78,11 +78,8 @@ def test_book_protocol_learns_nothing(clustered, capsys):
      'no reference version'),
     (['--protocol', 'fixed'], 'invalid choice'),
 ])
-def test_protocol_options_are_checked(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(['train'] + args)
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_protocol_options_are_checked(args, message, usage_error):
+    usage_error(['train'] + args, message)
 
 
 @pytest.mark.parametrize('extra, line', [

@@ -45,13 +45,18 @@ def test_offline_without_copy_says_how_to_fix(monkeypatch, tmp_path):
     assert 'D2L_NCF_DATA_DIR' in message and 'data_dir' in message
 
 
-def test_damaged_download_is_refused(monkeypatch, tmp_path):
-    zip_path = tmp_path / 'ml-100k.zip'
+@pytest.mark.parametrize('name, message', [
+    ('ml-100k', 'SHA-1'), ('ml-1m', 'MD5 .* expected c4d9ee')])
+def test_damaged_download_is_refused(monkeypatch, tmp_path, name, message):
+    zip_path = tmp_path / f'{name}.zip'
     zip_path.write_bytes(b'not a zip')
     monkeypatch.setattr(data_mod.d2l, 'download',
                         lambda *a, **k: str(zip_path))
-    with pytest.raises(DataNotFoundError, match='SHA-1'):
-        data_mod.download_ml100k(str(tmp_path))
+    with pytest.raises(DataNotFoundError, match=message):
+        data_mod.download_movielens(data_mod.DATASETS[name], str(tmp_path))
+    if name == 'ml-100k':  # the chapter's entry point, same check
+        with pytest.raises(DataNotFoundError, match=message):
+            data_mod.download_ml100k(str(tmp_path))
 
 
 def test_seq_aware_split_holds_out_each_users_latest(synthetic_dir):

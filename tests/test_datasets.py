@@ -182,17 +182,6 @@ def test_movielens_1m_missing_folder_names_the_file(tmp_path):
         load_dataset('ml-1m', data_dir=str(tmp_path))
 
 
-def test_movielens_1m_damaged_download_is_refused(monkeypatch, tmp_path):
-    import d2l_ncf.data as data_mod
-    zip_path = tmp_path / 'ml-1m.zip'
-    zip_path.write_bytes(b'not a zip')
-    monkeypatch.setattr(data_mod.d2l, 'download',
-                        lambda *a, **k: str(zip_path))
-    with pytest.raises(DataNotFoundError, match='MD5 .* expected c4d9ee'):
-        data_mod.download_movielens(data_mod.DATASETS['ml-1m'],
-                                    str(tmp_path))
-
-
 @pytest.mark.parametrize('name, sep, text', [
     ('a.csv', None, 'user,item,rating,timestamp\n1,2,3.5,10\n1,3,4,11\n'
                     '2,2,5,12\n2,4,1,13\n'),

@@ -59,11 +59,8 @@ def test_settings_change_the_model(synthetic_dir, tmp_path, capsys):
     (['loss', '--values', 'log', '--protocol', 'book'], 'book protocol'),
     (['colours', '--values', '1'], 'invalid choice'),
 ])
-def test_bad_exercise_values_are_usage_errors(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(['exercise'] + args)
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_bad_exercise_values_are_usage_errors(args, message, usage_error):
+    usage_error(['exercise'] + args, message)
 
 
 def test_exercise_does_not_overwrite(synthetic_dir, tmp_path, capsys):
