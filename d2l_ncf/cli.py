@@ -196,6 +196,16 @@ def add_run_options(p, d):
                    help='evaluate a moving average of the weights with '
                         'this decay per batch, e.g. 0.99 (corrected '
                         'protocol; default: %(default)s, off)')
+    p.add_argument('--recency', type=non_negative_float, default=d.recency,
+                   help="weigh each user's latest training interactions "
+                        'more: 1 + RECENCY * exp(-r / TAU) for an '
+                        'interaction followed by r more of the user\'s '
+                        '(corrected protocol, log loss; default: '
+                        '%(default)s, off)')
+    p.add_argument('--recency-tau', type=positive_float,
+                   default=d.recency_tau, metavar='TAU',
+                   help='how fast the recency weight fades, in '
+                        'interactions (default: %(default)s)')
     p.add_argument('--optimizer', default=d.optimizer,
                    help='a gluon optimizer name (default: %(default)s)')
     p.add_argument('--batch-size', type=positive_int, default=d.batch_size,
@@ -217,7 +227,8 @@ def config_from_args(args):
     return TrainConfig(
         num_factors=args.num_factors, nums_hiddens=tuple(args.hiddens),
         init_sigma=args.init_sigma, optimizer=args.optimizer, lr=args.lr,
-        wd=args.wd, reg=args.reg, ema=args.ema, batch_size=args.batch_size,
+        wd=args.wd, reg=args.reg, ema=args.ema, recency=args.recency,
+        recency_tau=args.recency_tau, batch_size=args.batch_size,
         num_epochs=args.epochs,
         loss=args.loss, eval_step=args.eval_step, devices=args.devices,
         seed=args.seed, num_workers=args.num_workers,

@@ -29,6 +29,13 @@ class TrainConfig:
     # Ours: evaluate a moving average of the weights, with this decay per
     # batch (averaging.WeightAverage; corrected protocol); 0: off.
     ema: float = 0.0
+    # Ours: weigh each user's latest training interactions more: an
+    # example followed by r more of its user's weighs 1 + recency *
+    # exp(-r / recency_tau), scaled to average 1 (sampling.recency_
+    # weights; corrected protocol, log loss). The test item is each user's
+    # latest, and what a user rated last says most about it. 0: off.
+    recency: float = 0.0
+    recency_tau: float = 20.0
     batch_size: int = 1024  # the chapter's value
     num_epochs: int = 10  # the chapter's value
     # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the
@@ -79,6 +86,8 @@ class TrainConfig:
             (self.wd >= 0, 'wd must be >= 0'),
             (self.reg >= 0, 'reg must be >= 0'),
             (0 <= self.ema < 1, 'ema must be >= 0 and < 1'),
+            (self.recency >= 0, 'recency must be >= 0'),
+            (self.recency_tau > 0, 'recency_tau must be > 0'),
             (self.batch_size >= 1, 'batch_size must be >= 1'),
             (self.num_epochs >= 1, 'num_epochs must be >= 1'),
             (self.eval_step >= 1, 'eval_step must be >= 1'),
@@ -92,11 +101,18 @@ class TrainConfig:
             (self.eval_negatives >= 1, 'eval_negatives must be >= 1'),
             (self.protocol != 'book' or (
                 self.loss != 'log' and self.num_neg == 1 and self.reg == 0
-                and self.ema == 0 and self.eval == 'full'
-                and self.k in (None, 50)),
+                and self.ema == 0 and self.recency == 0
+                and self.eval == 'full' and self.k in (None, 50)),
              "the book protocol is the chapter's: BPR or hinge loss, one "
-             "negative, no --reg or --ema, full ranking, k = 50; use "
-             "--protocol corrected"),
+             "negative, no --reg, --ema or --recency, full ranking, "
+             "k = 50; use --protocol corrected"),
+            (self.recency == 0 or self.loss == 'log',
+             "--recency weighs each example's loss, which needs --loss "
+             "log (the chapter's BPR and hinge losses sum the batch and "
+             "take no weights)"),
+            (not (self.reference and self.recency),
+             "the chapter's PRDataset (--reference) has no per-example "
+             "weights; --recency needs the fast sampler"),
             (not (self.reference and self.eval == 'sampled'),
              "the chapter's evaluator (--reference) ranks all unseen items; "
              "--eval sampled has no reference version"),

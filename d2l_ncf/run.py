@@ -24,7 +24,7 @@ from .model import NeuMF, embedding_l2
 from .plotting import save_curves
 from .protocol import get_protocol
 from .ranking import RankingEvaluator
-from .sampling import NegativeSampler, TripleBatches
+from .sampling import NegativeSampler, TripleBatches, recency_weights
 from .training import train_ranking
 
 OUTPUT_FILES = ('metrics.json', 'curves.png')
@@ -152,7 +152,8 @@ RESUMABLE = ('num_epochs', 'eval_step', 'data_dir', 'data', 'num_workers')
 
 def check_resumable(checkpoint, config):
     """Refuse to continue a checkpoint with other settings."""
-    saved = checkpoint['config']
+    # a setting added after the checkpoint was written: its default
+    saved = dict(config_dict(TrainConfig()), **checkpoint['config'])
     mine = config_dict(config)
     differ = [f'{k} {mine[k]!r} (checkpoint: {saved.get(k)!r})'
               for k in mine if k not in RESUMABLE and mine[k] != saved.get(k)]
@@ -272,8 +273,12 @@ def build_iterators(config, data, progress=False):
     rng = numpy.random.RandomState(config.seed)
     sampler = NegativeSampler(data.candidates, data.num_users,
                               data.num_items)
+    weights = (recency_weights(data.users_train, config.recency,
+                               config.recency_tau)
+               if config.recency else None)
     train_iter = TripleBatches(data.users_train, data.items_train, sampler,
-                               config.batch_size, rng, config.num_neg)
+                               config.batch_size, rng, config.num_neg,
+                               weights)
     evaluator = RankingEvaluator(config.protocol, config.k, config.eval,
                                  config.eval_negatives, seed=config.seed)
     return train_iter, evaluator

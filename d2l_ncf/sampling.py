@@ -61,9 +61,19 @@ class TripleBatches:
     ``(batch, num_neg)``.
     """
 
-    def __init__(self, users, items, sampler, batch_size, rng, num_neg=1):
+    def __init__(self, users, items, sampler, batch_size, rng, num_neg=1,
+                 weights=None):
         self.users = numpy.asarray(users, dtype=numpy.int64)
         self.items = numpy.asarray(items, dtype=numpy.int64)
+        # Ours: with per-example `weights`, each batch comes with theirs as
+        # a fourth array (the loss weighs each example's terms by it).
+        self.weights = None if weights is None else numpy.asarray(
+            weights, dtype=numpy.float32)
+        if self.weights is not None and self.weights.shape != (
+                len(self.users),):
+            raise ValueError(f'weights: expected one per example '
+                             f'({len(self.users)}), got shape '
+                             f'{self.weights.shape}')
         self.sampler, self.batch_size = sampler, batch_size
         self.rng, self.num_neg = rng, num_neg
         self._prev = numpy.zeros(0, dtype=numpy.int64)
@@ -80,8 +90,10 @@ class TripleBatches:
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             users = self.users[idx]
             negs = self.sampler.sample(users, self.rng, self.num_neg)
-            yield users, self.items[idx], (
-                negs[:, 0] if self.num_neg == 1 else negs)
+            batch = (users, self.items[idx],
+                     negs[:, 0] if self.num_neg == 1 else negs)
+            yield batch if self.weights is None else (
+                batch + (self.weights[idx],))
 
     def get_state(self):
         """The generator's state and the leftover order, as JSON types."""
@@ -95,3 +107,29 @@ class TripleBatches:
         self.rng.set_state((name, numpy.asarray(keys, dtype=numpy.uint32),
                             pos, has_gauss, gauss))
         self._prev = numpy.asarray(state['leftover'], dtype=numpy.int64)
+
+
+def recency_weights(users, strength, tau):
+    """Per-example weights favouring each user's latest interactions.
+
+    `users` lists the training examples by user, each user's in time
+    order (as `datasets.split_seq_aware` orders them). An example followed
+    by ``r`` more of its user's interactions weighs ``1 + strength *
+    exp(-r / tau)``; the weights are then scaled to average 1, so the
+    loss keeps its scale. ``strength=0`` gives all ones.
+    """
+    users = numpy.asarray(users, dtype=numpy.int64)
+    n = len(users)
+    if n == 0:
+        return numpy.ones(0)
+    change = numpy.flatnonzero(users[1:] != users[:-1]) + 1
+    starts = numpy.concatenate([[0], change])
+    ends = numpy.concatenate([change, [n]])
+    if len(numpy.unique(users[starts])) != len(starts):
+        raise ValueError('recency weights need the examples grouped by '
+                         'user (each user\'s in time order); user '
+                         'blocks repeat')
+    # interactions after this one, within its user's block
+    after = numpy.repeat(ends, ends - starts) - 1 - numpy.arange(n)
+    weights = 1 + strength * numpy.exp(-after / tau)
+    return weights / weights.mean()

@@ -27,7 +27,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     With ``protocol='book'`` this is the chapter's loop and prints its two
     lines; ``'corrected'`` reports the mean loss per example and times
     training batches only. ``train_iter`` yields (users, items, negatives)
-    with negatives of shape (batch,) or (batch, num_neg). ``evaluator``
+    with negatives of shape (batch,) or (batch, num_neg), and optionally
+    a fourth array of per-example weights, passed to ``loss`` as its third
+    argument. ``evaluator``
     returns (hit_rate, auc), as the chapter's, or a dict of metrics.
     ``progress`` shows a bar on stderr; ``plot`` draws d2l's Animator
     (``'auto'``: only inside a notebook). Returns a dict: ``history`` (a
@@ -66,14 +68,18 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             input_data = []
             for v in values:
                 input_data.append(gluon.utils.split_and_load(v, devices))
+            # (users, items, negatives), and per-example weights if the
+            # iterator gives them (ours: sampling.recency_weights)
+            triples, weights = input_data[:3], input_data[3:]
             with autograd.record():
-                p_pos = [net(*t) for t in zip(*input_data[:-1])]
+                p_pos = [net(*t) for t in zip(*triples[:-1])]
                 p_neg = [score_negatives(net, *t)
-                         for t in zip(*input_data[:-2], input_data[-1])]
-                ls = [loss(p, n) for p, n in zip(p_pos, p_neg)]
+                         for t in zip(*triples[:-2], triples[-1])]
+                ls = [loss(p, n, *w) for p, n, *w
+                      in zip(p_pos, p_neg, *weights)]
                 objectives = ls if penalty is None else [
                     l + penalty(net, *t)
-                    for l, t in zip(ls, zip(*input_data))]
+                    for l, t in zip(ls, zip(*triples))]
             [l.backward(retain_graph=False) for l in objectives]
             batch_loss = sum([l.asnumpy() for l in ls])
             if not numpy.isfinite(batch_loss).all():

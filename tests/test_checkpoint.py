@@ -26,7 +26,8 @@ def history(out):
 
 
 @pytest.mark.parametrize('extra', [[], ['--loss', 'log', '--num-neg', '3'],
-                                   ['--devices', 'cpu:2'], ['--ema', '0.9']])
+                                   ['--devices', 'cpu:2'], ['--ema', '0.9'],
+                                   ['--loss', 'log', '--recency', '3']])
 def test_resume_equals_an_uninterrupted_run(synthetic_dir, tmp_path,
                                             extra):
     data = ['--data-dir', synthetic_dir] + extra
