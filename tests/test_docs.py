@@ -38,3 +38,26 @@ def test_every_readme_command_parses():
     assert len(commands) >= 8
     for argv in commands:
         parser.parse_args(argv)
+
+
+def test_validation_data_holds_out_the_second_latest(tmp_path):
+    import validation
+    from d2l_ncf.data import load_chapter_data
+    from synthetic import make_ratings, write_udata
+    rows = make_ratings()
+    source = write_udata(tmp_path / 'full', rows)
+    kept = validation.write_validation_data(source, str(tmp_path / 'val'))
+    users = {r[0] for r in rows}
+    assert kept == len(rows) - len(users)
+    # each user's rows by time: the latest is gone, the one before it is
+    # the new held-out item
+    by_user = {}
+    for u, i, _, t in rows:
+        by_user.setdefault(u, []).append((t, i))
+    data = load_chapter_data(str(tmp_path / 'val'))
+    for index, (item,) in data.test_iter.items():
+        history = sorted(by_user[int(data.user_ids[index])])
+        assert int(data.item_ids[item]) == history[-2][1]
+    assert validation.without_recency(
+        ['--lr', '1', '--recency', '5', '--recency-tau', '20', '--k', '3']
+    ) == ['--lr', '1', '--k', '3']
