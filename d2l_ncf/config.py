@@ -35,7 +35,7 @@ class TrainConfig:
     # weights; corrected protocol, log loss). The test item is each user's
     # latest, and what a user rated last says most about it. 0: off.
     recency: float = 0.0
-    recency_tau: float = 20.0
+    recency_tau: float = 10.0
     batch_size: int = 1024  # the chapter's value
     num_epochs: int = 10  # the chapter's value
     # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the

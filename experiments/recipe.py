@@ -20,7 +20,8 @@ from d2l_ncf.run import versions
 RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
           '--num-neg', '16', '--num-factors', '64', '--hiddens', '64', '32',
           '16', '--lr', '0.002', '--batch-size', '1024', '--wd', '0',
-          '--reg', '0.001', '--epochs', '13', '--devices', 'cpu']
+          '--reg', '0.001', '--recency', '5', '--recency-tau', '10',
+          '--epochs', '14', '--devices', 'cpu']
 
 
 def summary(values):
