@@ -30,6 +30,29 @@ def summary(values):
             'values': values}
 
 
+def run_quietly(options, seed, out, data_dir=None):
+    """`d2l-ncf train` with `options` and `seed` into `out`, its printed
+    lines kept; returns them and (HR@10, NDCG@10) after each epoch."""
+    argv = ['train'] + options + ['--seed', str(seed), '--out', out,
+                                  '--overwrite', '--no-progress']
+    if data_dir:
+        argv += ['--data-dir', data_dir]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = cli.main(argv)
+    if code:
+        sys.exit(code)
+    with open(f'{out}/metrics.json') as f:
+        record = json.load(f)
+    history = [(r['hit_rate'], r['ndcg']) for r in record['history']]
+    return printed.getvalue().splitlines(), history
+
+
+def write_json(result, path):
+    with open(path, 'w') as f:
+        json.dump(result, f, indent=2)
+        f.write('\n')
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
@@ -39,20 +62,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     runs = {}
     for seed in args.seeds:
-        out = f'{args.workdir}/seed{seed}'
-        argv = ['train'] + RECIPE + ['--seed', str(seed), '--out', out,
-                                     '--overwrite', '--no-progress']
-        if args.data_dir:
-            argv += ['--data-dir', args.data_dir]
-        with contextlib.redirect_stdout(io.StringIO()) as printed:
-            code = cli.main(argv)
-        if code:
-            sys.exit(code)
-        with open(f'{out}/metrics.json') as f:
-            record = json.load(f)
-        history = [(r['hit_rate'], r['ndcg']) for r in record['history']]
+        lines, history = run_quietly(
+            RECIPE, seed, f'{args.workdir}/seed{seed}', args.data_dir)
         best = max(range(len(history)), key=lambda e: history[e])
-        runs[seed] = {'lines': printed.getvalue().splitlines(),
+        runs[seed] = {'lines': lines,
                       'history': history, 'best_epoch': best + 1}
         print(f'seed {seed}: final HR@10 {history[-1][0]:.4f} NDCG@10 '
               f'{history[-1][1]:.4f}; best epoch {best + 1}: '
@@ -74,9 +87,7 @@ def main(argv=None):
               f"{result[part]['ndcg']['mean']:.3f} ± "
               f"{result[part]['ndcg']['sd']:.3f}")
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
-            f.write('\n')
+        write_json(result, args.out)
 
 
 if __name__ == '__main__':

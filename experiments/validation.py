@@ -10,21 +10,16 @@ file and runs the recipe on it with several --recency settings:
         --out docs/results/validation.json
 """
 import argparse
-import contextlib
-import io
-import json
 import os
-import sys
 
 import numpy
 
-from d2l_ncf import cli
 from d2l_ncf.data import DATASETS, movielens_dir
 from d2l_ncf.datasets import (UDATA, index_interactions, read_interactions,
                               split_seq_aware)
 from d2l_ncf.run import versions
 
-from recipe import RECIPE
+from recipe import RECIPE, run_quietly, write_json
 
 # (--recency, --recency-tau); (0, 20) is the recipe without it
 VARIANTS = [(0, 20), (3, 20), (5, 20), (10, 20), (5, 10), (5, 40)]
@@ -73,18 +68,11 @@ def main(argv=None):
     base = without_recency(RECIPE)
     runs = []
     for strength, tau in VARIANTS:
-        out = f'{args.workdir}/recency{strength}-tau{tau}'
         options = base + ['--recency', str(strength), '--recency-tau',
                           str(tau)]
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = cli.main(['train'] + options + [
-                '--seed', str(args.seed), '--data-dir', folder, '--out',
-                out, '--overwrite', '--no-progress'])
-        if code:
-            sys.exit(code)
-        with open(f'{out}/metrics.json') as f:
-            history = [(r['hit_rate'], r['ndcg'])
-                       for r in json.load(f)['history']]
+        _, history = run_quietly(
+            options, args.seed, f'{args.workdir}/recency{strength}-tau{tau}',
+            folder)
         runs.append({'recency': strength, 'recency_tau': tau,
                      'history': history})
         print(f'--recency {strength} --recency-tau {tau}: validation '
@@ -96,9 +84,7 @@ def main(argv=None):
                       f'interaction ({kept} interactions)',
               'runs': runs, 'versions': versions()}
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
-            f.write('\n')
+        write_json(result, args.out)
 
 
 if __name__ == '__main__':
