@@ -29,7 +29,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     training batches only. ``train_iter`` yields (users, items, negatives)
     with negatives of shape (batch,) or (batch, num_neg), and optionally
     a fourth array of per-example weights, passed to ``loss`` as its third
-    argument. ``evaluator``
+    argument (the reported loss is then the weighted one). ``evaluator``
     returns (hit_rate, auc), as the chapter's, or a dict of metrics.
     ``progress`` shows a bar on stderr; ``plot`` draws d2l's Animator
     (``'auto'``: only inside a notebook). Returns a dict: ``history`` (a
