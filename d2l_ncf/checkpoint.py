@@ -25,6 +25,8 @@ import shutil
 
 import numpy
 
+from .data import file_digest
+
 MANIFEST = 'manifest.json'
 FILES = ('model.params', 'trainer.states', 'config.json', 'mapping.npz',
          'average.npz', 'state.json')
@@ -36,6 +38,13 @@ class CheckpointError(ValueError):
 
 def is_checkpoint(folder):
     return os.path.isfile(os.path.join(folder, MANIFEST))
+
+
+def holds_other_files(folder):
+    """Does `folder` hold files that are not a checkpoint? A save would
+    replace them all, so it refuses."""
+    return (os.path.isdir(folder) and bool(os.listdir(folder))
+            and not is_checkpoint(folder))
 
 
 def data_record(data):
@@ -58,8 +67,7 @@ def save_checkpoint(folder, net, trainer, config, record, state,
     (`WeightAverage.state`) if any.
     """
     folder = os.path.abspath(folder)
-    if os.path.isdir(folder) and os.listdir(folder) and not is_checkpoint(
-            folder):
+    if holds_other_files(folder):
         raise CheckpointError(f'{folder} holds files that are not a '
                               f'checkpoint; refusing to replace them')
     tmp = f'{folder}.tmp-{os.getpid()}'
@@ -92,7 +100,7 @@ def _write_files(tmp, net, trainer, config, record, state, average):
                 dict(state, fingerprint=record['fingerprint']))
     _write_json(os.path.join(tmp, MANIFEST), {
         name: {'bytes': os.path.getsize(os.path.join(tmp, name)),
-               'sha256': _sha256(os.path.join(tmp, name))}
+               'sha256': file_digest(os.path.join(tmp, name), 'sha256')}
         for name in FILES})
     _fsync_dir(tmp)
 
@@ -124,7 +132,7 @@ def load_checkpoint(folder):
             raise CheckpointError(
                 f'{path} has {size} bytes, expected {entry.get("bytes")}: '
                 f'the file is truncated or was changed')
-        if _sha256(path) != entry.get('sha256'):
+        if file_digest(path, 'sha256') != entry.get('sha256'):
             raise CheckpointError(
                 f'{path} does not match its SHA-256 in {MANIFEST}: the file '
                 f'is damaged or was changed')
@@ -211,14 +219,6 @@ def _write_json(path, obj):
         f.write('\n')
         f.flush()
         os.fsync(f.fileno())
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync_dir(folder):

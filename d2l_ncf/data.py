@@ -103,7 +103,7 @@ def download_movielens(spec, cache_dir=None):
         # d2l checks a cached copy's SHA-1 itself; an MD5 we check below
         fname = os.path.join(cache_dir, zip_name)
         if not (spec.hash_name == 'md5' and os.path.isfile(fname)
-                and _digest(fname, 'md5') == spec.digest):
+                and file_digest(fname, 'md5') == spec.digest):
             fname = d2l.download(spec.url, cache_dir, spec.digest
                                  if spec.hash_name == 'sha1' else None)
     except Exception as err:  # requests raises several kinds offline
@@ -113,7 +113,7 @@ def download_movielens(spec, cache_dir=None):
             f'unzipped folder instead: pass data_dir= (or --data-dir on the '
             f'command line), or set {spec.env}=/path/to/'
             f'{os.path.basename(folder)}') from err
-    digest = _digest(fname, spec.hash_name)
+    digest = file_digest(fname, spec.hash_name)
     if digest != spec.digest:
         raise DataNotFoundError(
             f'{fname} has {spec.hash_name.upper().replace("SHA1", "SHA-1")} '
@@ -125,7 +125,8 @@ def download_movielens(spec, cache_dir=None):
     return folder
 
 
-def _digest(fname, hash_name='sha1'):
+def file_digest(fname, hash_name='sha1'):
+    """The hex digest of a file, read in 1 MiB blocks."""
     digest = hashlib.new(hash_name)
     with open(fname, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):

@@ -12,8 +12,8 @@ from mxnet import gluon
 
 from .config import TrainConfig, seed_everything
 from .checkpoint import (CheckpointError, check_same_data, data_record,
-                         is_checkpoint, load_checkpoint, restore,
-                         save_checkpoint)
+                         holds_other_files, is_checkpoint, load_checkpoint,
+                         restore, save_checkpoint)
 from .data import load_dataset, make_train_iter
 from .datasets import summary_line
 from .devices import parse_devices
@@ -84,8 +84,7 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
     if resume is not None:
         checkpoint = load_checkpoint(resume)
         check_resumable(checkpoint, config)
-    if save is not None and os.path.isdir(save) and os.listdir(save) and (
-            not is_checkpoint(save)):
+    if save is not None and holds_other_files(save):
         raise OutputExistsError(
             f'{save} holds files that are not a checkpoint; a checkpoint '
             f'replaces its whole folder, so choose an empty or new folder')
@@ -152,8 +151,8 @@ RESUMABLE = ('num_epochs', 'eval_step', 'data_dir', 'data', 'num_workers')
 
 def check_resumable(checkpoint, config):
     """Refuse to continue a checkpoint with other settings."""
-    # a setting added after the checkpoint was written: its default
-    saved = dict(config_dict(TrainConfig()), **checkpoint['config'])
+    # a setting added after the checkpoint was written gets its default
+    saved = config_dict(config_from_dict(checkpoint['config']))
     mine = config_dict(config)
     differ = [f'{k} {mine[k]!r} (checkpoint: {saved.get(k)!r})'
               for k in mine if k not in RESUMABLE and mine[k] != saved.get(k)]
