@@ -20,6 +20,19 @@ def run(args):
     return cli.main(['train'] + SMALL + args)
 
 
+def saved(synthetic_dir, tmp_path, epochs, *extra):
+    """A checkpoint of `epochs` epochs on the synthetic data; its folder."""
+    ck = tmp_path / 'ck'
+    assert run(['--data-dir', synthetic_dir, '--epochs', str(epochs),
+                '--save', str(ck), *extra]) == 0
+    return ck
+
+
+@pytest.fixture
+def checkpoint(synthetic_dir, tmp_path):
+    return saved(synthetic_dir, tmp_path, 1)
+
+
 def history(out):
     record = json.loads((out / 'metrics.json').read_text())
     return record['history'], record['final']
@@ -48,12 +61,9 @@ def test_resume_equals_an_uninterrupted_run(synthetic_dir, tmp_path,
     assert load_checkpoint(ck)['state']['epoch'] == 4
 
 
-def test_resume_refuses_other_settings(synthetic_dir, tmp_path, capsys):
-    ck = str(tmp_path / 'ck')
-    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save', ck]
-               ) == 0
-    code = run(['--data-dir', synthetic_dir, '--epochs', '3', '--resume', ck,
-                '--lr', '0.5'])
+def test_resume_refuses_other_settings(checkpoint, synthetic_dir, capsys):
+    code = run(['--data-dir', synthetic_dir, '--epochs', '3', '--resume',
+                str(checkpoint), '--lr', '0.5'])
     assert code == 1
     err = capsys.readouterr().err
     assert 'trained with other settings: lr 0.5 (checkpoint: 0.01)' in err
@@ -61,9 +71,7 @@ def test_resume_refuses_other_settings(synthetic_dir, tmp_path, capsys):
 
 def test_resume_takes_typed_options_only(synthetic_dir, tmp_path,
                                          usage_error):
-    ck = str(tmp_path / 'ck')
-    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save', ck,
-                '--eval-step', '1']) == 0
+    ck = str(saved(synthetic_dir, tmp_path, 1, '--eval-step', '1'))
     # --eval-step may change; abbreviations are refused, not ignored
     assert run(['--data-dir', synthetic_dir, '--epochs=3', '--eval-step',
                 '2', '--resume', ck, '--save', ck]) == 0
@@ -74,31 +82,25 @@ def test_resume_takes_typed_options_only(synthetic_dir, tmp_path,
 
 
 def test_resume_needs_more_epochs(synthetic_dir, tmp_path, usage_error):
-    ck = str(tmp_path / 'ck')
-    assert run(['--data-dir', synthetic_dir, '--epochs', '2', '--save', ck]
-               ) == 0
+    ck = str(saved(synthetic_dir, tmp_path, 2))
     usage_error(['train'] + SMALL + ['--data-dir', synthetic_dir, '--epochs',
                                      '2', '--resume', ck],
                 'has trained 2 epochs already')
 
 
-def test_resume_refuses_other_data(synthetic_dir, tmp_path, capsys):
-    ck = str(tmp_path / 'ck')
-    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save', ck]
-               ) == 0
+def test_resume_refuses_other_data(checkpoint, tmp_path, capsys):
     other = write_udata(tmp_path / 'other', make_ratings(num_users=30))
-    code = run(['--data-dir', other, '--epochs', '2', '--resume', ck])
+    code = run(['--data-dir', other, '--epochs', '2', '--resume',
+                str(checkpoint)])
     assert code == 1
     err = capsys.readouterr().err
     assert 'was trained on other data (24 users, 40 items' in err
     assert 'this data has 30 users' in err
 
 
-def test_save_does_not_overwrite_another_checkpoint(synthetic_dir, tmp_path,
-                                                    capsys):
-    ck = tmp_path / 'ck'
-    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
-                str(ck)]) == 0
+def test_save_does_not_overwrite_another_checkpoint(checkpoint,
+                                                    synthetic_dir, capsys):
+    ck = checkpoint
     before = (ck / 'model.params').read_bytes()
     code = run(['--data-dir', synthetic_dir, '--epochs', '1', '--seed', '3',
                 '--save', str(ck)])
@@ -118,14 +120,6 @@ def test_save_never_replaces_a_folder_of_other_files(synthetic_dir,
         assert code == 1
         assert 'not a checkpoint' in capsys.readouterr().err
     assert sorted(p.name for p in folder.iterdir()) == ['notes.txt']
-
-
-@pytest.fixture
-def checkpoint(synthetic_dir, tmp_path):
-    ck = tmp_path / 'ck'
-    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
-                str(ck)]) == 0
-    return ck
 
 
 @pytest.mark.parametrize('damage, message', [
@@ -154,20 +148,17 @@ def test_damaged_checkpoints_are_refused(checkpoint, synthetic_dir, damage,
     assert 'd2l-ncf: error:' in capsys.readouterr().err
 
 
-def test_parameters_of_another_shape_are_refused(checkpoint, synthetic_dir,
-                                                 tmp_path, capsys):
+def test_parameters_of_another_shape_are_refused(synthetic_dir, tmp_path):
     # a checkpoint whose files are intact but whose network is larger
-    ck = tmp_path / 'big'
-    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
-                str(ck), '--num-factors', '6']) == 0
-    saved = load_checkpoint(str(ck))
+    big = saved(synthetic_dir, tmp_path / 'big', 1, '--num-factors', '6')
+    bigger = load_checkpoint(str(big))
     from d2l_ncf.checkpoint import restore
     from d2l_ncf.run import build_net
     import mxnet as mx
     net = build_net(TrainConfig(num_factors=4, nums_hiddens=(4, 4)),
                     24, 40, [mx.cpu()])
     with pytest.raises(CheckpointError, match='do not fit this network'):
-        restore(saved, net, [mx.cpu()])
+        restore(bigger, net, [mx.cpu()])
 
 
 def test_a_crash_while_saving_keeps_the_last_checkpoint(
