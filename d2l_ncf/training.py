@@ -110,6 +110,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         train_seconds += time.perf_counter() - tic
         examples += int(metric[1])
         check_updated(net, epoch + 1, num_batches)
+        if averager is not None:  # the weights evaluated and saved
+            with averager.applied():
+                check_updated(net, epoch + 1, num_batches)
         row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
         batches.set_postfix(epoch=epoch + 1, loss=f'{row["loss"]:.3f}')
         with autograd.predict_mode(), (
