@@ -228,7 +228,7 @@ class RankingEvaluator:
                 f'item): every hit would be certain; k must be at most '
                 f'{num_neg}')
         self.eval, self.num_neg, self.seed = eval, num_neg, seed
-        self._negatives = None
+        self._negatives, self._checked = None, None
 
     def __call__(self, net, test_input, seq, candidates, num_users,
                  num_items, devices):
@@ -237,11 +237,7 @@ class RankingEvaluator:
             return self._sampled(net, test_input, candidates, num_items,
                                  devices, user_ids)
         num_ranked = num_items if self.protocol.rank_all_items else num_users
-        why = undefined_metrics(*ranked_list_lengths(
-            user_ids, candidates, test_input, num_ranked), self.k,
-            self.protocol.fixed_k, user_ids, name=lambda u: f'index {u}')
-        if why:
-            raise UndefinedMetricError(why)
+        self._check_defined(user_ids, candidates, test_input, num_ranked)
         scores = score_matrix(net, num_users, num_ranked, devices, user_ids)
         hits, auc, ndcg = full_ranking_metrics(
             scores, user_ids, candidates, test_input, num_ranked, self.k)
@@ -249,6 +245,21 @@ class RankingEvaluator:
         if not self.protocol.fixed_k:
             result['ndcg'] = float(ndcg.mean())
         return result
+
+    def _check_defined(self, user_ids, candidates, test_input, num_ranked):
+        """Refuse data whose full-ranking metrics are undefined or certain
+        (once per data: every epoch passes the same)."""
+        done = self._checked
+        if (done is not None and done[0] is candidates
+                and done[1] is test_input
+                and done[2:] == (num_ranked, len(user_ids))):
+            return
+        why = undefined_metrics(*ranked_list_lengths(
+            user_ids, candidates, test_input, num_ranked), self.k,
+            self.protocol.fixed_k, user_ids, name=lambda u: f'index {u}')
+        if why:
+            raise UndefinedMetricError(why)
+        self._checked = (candidates, test_input, num_ranked, len(user_ids))
 
     def _sampled(self, net, test_input, candidates, num_items, devices,
                  user_ids):
