@@ -10,6 +10,7 @@ import mxnet as mx
 import numpy
 from mxnet import gluon
 
+from . import numerics
 from .config import TrainConfig, option, seed_everything
 from .checkpoint import (CheckpointError, check_same_data, data_record,
                          holds_other_files, is_checkpoint, load_checkpoint,
@@ -112,6 +113,7 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
                        command=sys.argv),
         'data': data.summary,
         'versions': versions(),
+        'numerics': numerics.record(),
         'history': result['history'],
         'final': {k: v for k, v in result.items() if k != 'history'},
     }
