@@ -27,7 +27,7 @@ from d2l_ncf.ranking import (RankingEvaluator, UndefinedMetricError,
                              full_ranking_metrics, score_pairs)
 from d2l_ncf.run import check_fits_data, train
 from d2l_ncf.sampling import NegativeSampler
-from synthetic import make_ratings, write_udata
+from synthetic import write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
          '--no-progress', '--devices', 'cpu']
