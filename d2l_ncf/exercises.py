@@ -11,15 +11,16 @@ import dataclasses
 import io
 import os
 import statistics
+import sys
 import time
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .config import seed_everything
+from .config import MAX_SEED, seed_everything
 from .progress import bar
-from .run import (check_fits_data, check_out_dir, fit, load_data,
-                  resolve_devices)
+from .run import (UsageError, check_fits_data, check_out_dir, fit,
+                  load_data, resolve_devices)
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
 
@@ -77,8 +78,13 @@ def settings_for(name, values):
 
 def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
                  overwrite=False):
-    """Train one model per (value, seed); return the table's rows."""
+    """Train one model per (value, seed); return the table's rows.
+
+    A seed given twice is run once: a repeat would be the same run, and
+    counting it twice would shrink the standard deviation.
+    """
     settings = settings_for(name, values)
+    seeds = distinct_seeds(seeds)
     check_out_dir(out, overwrite, OUTPUTS)
     configs = [[dataclasses.replace(base, seed=s, **change).validate()
                 for s in seeds] for _, change in settings]
@@ -105,6 +111,21 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
     if out is not None:
         write_table(rows, name, out)
     return rows
+
+
+def distinct_seeds(seeds):
+    """`seeds` in order, each once; a note on stderr names the repeats."""
+    wrong = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if wrong:
+        raise UsageError(f'--seeds {wrong[0]}: expected whole numbers '
+                         f'from 0 to {MAX_SEED}')
+    distinct = tuple(dict.fromkeys(seeds))
+    if len(distinct) < len(seeds):
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        print(f'note: seed(s) {", ".join(map(str, repeated))} given more '
+              f'than once; each seed is one run, so {len(distinct)} runs '
+              f'per setting', file=sys.stderr)
+    return distinct
 
 
 def summarise(value, results):
