@@ -9,6 +9,8 @@ results only (no training):
 import csv
 import os
 
+import matplotlib
+
 from d2l_ncf.exercises import EXERCISES, exercise_label
 from d2l_ncf.plotting import exercise_figure, neumf_figure
 
@@ -21,9 +23,11 @@ def draw_neumf(folder=os.path.join(REPO, 'docs', 'figures')):
     paths = []
     for ext in ('svg', 'png'):
         path = os.path.join(folder, 'neumf.' + ext)
-        # no date in the SVG, so redrawing changes nothing
-        fig.savefig(path, dpi=110, metadata={'Date': None} if ext == 'svg'
-                    else None)
+        # SVG: text kept as text (searchable), no date (redraws are equal)
+        with matplotlib.rc_context({'svg.fonttype': 'none',
+                                    'svg.hashsalt': 'neumf'}):
+            fig.savefig(path, dpi=110, metadata={'Date': None}
+                        if ext == 'svg' else None)
         paths.append(path)
     return paths
 
