@@ -1,6 +1,5 @@
 """Figures without pyplot's global state: learning curves, exercise
 results, and the NeuMF architecture."""
-import math
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure

@@ -19,7 +19,6 @@ import argparse
 import datetime
 import os
 import platform
-import sys
 import time
 
 import nbformat
@@ -1000,14 +999,15 @@ def main(argv=None):
                         help='run neumf.ipynb on the real data, save it '
                              'with outputs, export docs/neumf.html')
     args = parser.parse_args(argv)
+    data_dir = os.environ.get('D2L_NCF_DATA_DIR')
+    if args.execute and not data_dir:
+        parser.error('--execute needs D2L_NCF_DATA_DIR set to the real '
+                     'MovieLens-100K folder (the committed notebook is the '
+                     'real run)')
     nbformat.write(build_lab(), LAB)
     print(LAB)
     nb = build_notebook()
     if args.execute:
-        data_dir = os.environ.get('D2L_NCF_DATA_DIR')
-        if not data_dir:
-            sys.exit('set D2L_NCF_DATA_DIR to the real MovieLens-100K '
-                     'folder (the executed notebook is the real run)')
         seconds = execute(nb)
         nb.cells[0].source = run_record(nb, seconds, data_dir)
         nbformat.write(nb, NOTEBOOK)

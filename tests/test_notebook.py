@@ -1,8 +1,6 @@
 """The notebook: committed as the generator writes it, executed, with the
 chapter's own code behaving as the package's --reference path."""
-import contextlib
 import importlib.util
-import io
 import os
 import re
 
