@@ -826,7 +826,7 @@ Predict: after training, what hit rate and AUC will the chapter print?
 Better or worse than after its 10 epochs in the book
 (`test hit rate 0.075, test AUC 0.531`)?""",
      "net = book_run()"),
-    ("""## 2. What has the model learned? (a few seconds)
+    ("""## 2. What has the model learned? (about 1 s)
 
 Predict: how many *different* scores does the trained model give to
 2,000 random (user, item) pairs?""",
@@ -855,7 +855,7 @@ users, items, negs = (np.array(a, ctx=devices[0]) for a in
 gap = (net_hinge(users, items) - net_hinge(users, negs)).asnumpy()
 print(f'largest gap {gap.max():.4f}; pairs meeting the margin of 1: '
       f'{(gap >= 1).mean():.3f}')"""),
-    ("""## 5. What does Hit@50 measure here? (a second)
+    ("""## 5. What does Hit@50 measure here? (about 1 s)
 
 The chapter's evaluator ranks only items with id below `num_users`.
 Predict: how many users' test items can it never rank? What is the best

@@ -1,5 +1,6 @@
 """The lab: written by the generator, and it runs on small data."""
 import os
+import re
 
 import nbformat
 import pytest
@@ -30,7 +31,8 @@ def test_every_question_has_a_time_and_an_answer():
     answers = open(os.path.join(REPO, 'notebooks',
                                 'lab_answers.md')).read()
     for n, (question, _) in enumerate(gen.LAB_QUESTIONS, 1):
-        assert question.startswith(f'## {n}.') and 's' in question
+        assert question.startswith(f'## {n}.')
+        assert re.search(r'\(about [\d.]+ (s|minutes)', question), question
         assert 'Predict' in question
         assert f'## {n}.' in answers
 
