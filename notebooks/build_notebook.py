@@ -955,12 +955,16 @@ def run_record(nb, seconds, data_dir):
     and the cells that took longest."""
     from d2l_ncf.run import versions
     v = versions()
-    slow = []
+    slow, heading = [], ''
     for cell in nb.cells:
-        s = cell_seconds(cell) if cell.cell_type == 'code' else None
+        if cell.cell_type == 'markdown':  # the cell's topic, in a few words
+            heading = cell.source.strip().splitlines()[0].replace(
+                '**', '').strip('# ')
+            continue
+        s = cell_seconds(cell)
         if s is not None and s >= 5:
             first = cell.source.strip().splitlines()[0]
-            slow.append(f'  - {s:.0f} s: `{first[:60]}`')
+            slow.append(f'  - {s:.0f} s: {heading[:50]} (`{first[:45]}`)')
     return '\n'.join([
         '*Run record.* Executed by `python notebooks/build_notebook.py '
         '--execute` on',
