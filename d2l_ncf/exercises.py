@@ -14,10 +14,8 @@ import statistics
 import sys
 import time
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from .config import MAX_SEED, seed_everything
+from .plotting import exercise_figure
 from .progress import bar
 from .run import (UsageError, check_fits_data, check_out_dir, fit,
                   load_data, resolve_devices)
@@ -109,7 +107,7 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
         rows.append(summarise(value, results))
     runs.close()
     if out is not None:
-        write_table(rows, name, out)
+        write_table(rows, name, out, base.cutoff)
     return rows
 
 
@@ -145,7 +143,7 @@ def summarise(value, results):
     return row
 
 
-def write_table(rows, name, out):
+def write_table(rows, name, out, k=50):
     os.makedirs(out, exist_ok=True)
     columns = list(rows[0])
     with open(os.path.join(out, 'exercise.csv'), 'w', newline='') as f:
@@ -159,24 +157,26 @@ def write_table(rows, name, out):
             f.write('| ' + ' | '.join(
                 f'{v:.3f}' if isinstance(v, float) else str(v)
                 for v in row.values()) + ' |\n')
-    plot_rows(rows, name, os.path.join(out, 'exercise.png'))
+    plot_rows(rows, name, os.path.join(out, 'exercise.png'), k)
 
 
-def plot_rows(rows, name, path):
-    fig = Figure(figsize=(7, 3.8))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    labels = [str(r['setting']) for r in rows]
-    x = range(len(rows))
-    for m, style in (('hit_rate', 'o-'), ('auc', 's--'), ('ndcg', '^:')):
-        if f'final_{m}' in rows[0]:
-            ax.errorbar(x, [r[f'final_{m}'] for r in rows],
-                        yerr=[r[f'final_{m}_sd'] for r in rows],
-                        fmt=style, capsize=3, label=f'final {m}')
-    ax.set_xticks(list(x))
-    ax.set_xticklabels(labels)
-    ax.set(xlabel=name, ylim=(0, 1), title=EXERCISES[name][0])
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+# How each exercise's setting is named on a plot's x-axis.
+AXIS_LABELS = {'factors': 'latent factors (num_factors)',
+               'hiddens': 'MLP hidden sizes (nums_hiddens)',
+               'optim': 'optimizer:lr:wd', 'loss': 'loss'}
+
+
+def exercise_label(name):
+    """The x-axis label of exercise `name`'s plot."""
+    return AXIS_LABELS.get(name, name)
+
+
+def plot_rows(rows, name, path=None, k=50):
+    """Plot the rows (plotting.exercise_figure); save to `path` if given.
+
+    Returns the figure. `k` is the Hit@k / NDCG@k cut-off of the runs.
+    """
+    fig = exercise_figure(rows, exercise_label(name), k, EXERCISES[name][0])
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
