@@ -35,6 +35,7 @@ MD, CODE, DEF, CHAPTER = 'md', 'code', 'def', 'chapter'
 
 # ---------------------------------------------------------------- chapter
 IMPORTS = """import random
+import d2l_ncf  # ours, before MXNet: portable CPU arithmetic (docs/REPRODUCIBILITY.md)
 import mxnet as mx
 from mxnet import autograd, gluon, np, npx
 from mxnet.gluon import nn
@@ -177,7 +178,8 @@ data_dir = None          # None: $D2L_NCF_DATA_DIR, else download ml-100k
 chapter_evaluator = False  # True: train with the chapter's evaluate_ranking
                            # (about 2 minutes per epoch on a CPU)
 probe_batches = (1, 10, 100)  # evidence (a): when to look at the model
-exercise_epochs = 10     # per run in the exercises (as in the docs)"""
+exercise_epochs = 10     # per run in the exercises (as in the docs)
+k = 50                   # Hit@k and NDCG@k of the corrected runs (the chapter's)"""
 
 SETUP = """import time
 
@@ -264,7 +266,7 @@ trainer = gluon.Trainer(net.collect_params(), 'adam',
                         {'learning_rate': 0.01, 'wd': 1e-5})
 corrected = ncf.train_ranking(
     net, batches, test_iter, d2l.BPRLoss(), trainer, None, num_users,
-    num_items, num_epochs, devices, RankingEvaluator('corrected', k=50),
+    num_items, num_epochs, devices, RankingEvaluator('corrected', k=k),
     candidates, protocol='corrected')
 corrected_net = net"""
 
@@ -337,20 +339,20 @@ hit, auc = evaluator(constant, test_iter, None, candidates, num_users,
 print(f"the book's evaluator ({evaluator.__name__}): hit rate "
       f"{float(hit):.3f}, AUC {float(auc):.3f} "
       f"({time.perf_counter() - tic:.0f} s)")
-every = RankingEvaluator('corrected', k=50)(
+every = RankingEvaluator('corrected', k=k)(
     constant, test_iter, None, candidates, num_users, num_items, devices)
-print(f"all {num_items} items ranked, ties by id: Hit@50 "
+print(f"all {num_items} items ranked, ties by id: Hit@{k} "
       f"{every['hit_rate']:.3f}, AUC {every['auc']:.3f}")
 unseen = numpy.array([num_items - len(set(candidates[u])) for u in test_iter])
-print(f"all items, ties at random (what a constant deserves): Hit@50 "
-      f"{numpy.mean(numpy.minimum(50, unseen) / unseen):.3f}, AUC 0.500")
+print(f"all items, ties at random (what a constant deserves): Hit@{k} "
+      f"{numpy.mean(numpy.minimum(k, unseen) / unseen):.3f}, AUC 0.500")
 beyond = sum(1 for (g,) in test_iter.values() if g >= num_users)
 print(f'{beyond} of {len(test_iter)} test items have an id >= {num_users}: '
       f'the chapter never ranks them')"""
 
 EVIDENCE_C = """table = {'book evaluator (ids < num_users)': RankingEvaluator('book'),
          'corrected evaluator (all items)': RankingEvaluator('corrected',
-                                                             k=50)}
+                                                             k=k)}
 models = {'book model (sigmoid)': book_net,
           'corrected model (logits)': corrected_net}
 print(f"{'Hit@50 / AUC':26}" + ''.join(f'{name:>36}' for name in table))
@@ -440,16 +442,16 @@ def exercise(name, values):
     epochs, one evaluation at the end, seed 0; a table and a plot.\"\"\"
     base = ncf.TrainConfig(protocol='corrected', num_epochs=exercise_epochs,
                            batch_size=batch_size, devices='cpu',
-                           data_dir=data_dir, eval_step=exercise_epochs)
+                           data_dir=data_dir, eval_step=exercise_epochs, k=k)
     tic = time.perf_counter()
     rows = run_exercise(name, values, base, progress=False)
     for r in rows:
-        print(f"{r['setting']:>16}: Hit@50 {r['final_hit_rate']:.3f}, "
-              f"AUC {r['final_auc']:.3f}, NDCG@50 {r['final_ndcg']:.3f}, "
+        print(f"{r['setting']:>16}: Hit@{k} {r['final_hit_rate']:.3f}, "
+              f"AUC {r['final_auc']:.3f}, NDCG@{k} {r['final_ndcg']:.3f}, "
               f"loss {r['final_loss']:.3f}")
     print(f'({time.perf_counter() - tic:.0f} s, one seed: differences '
           f'below about 0.03 of Hit@50 are noise)')
-    display(plot_rows(rows, name, k=50))
+    display(plot_rows(rows, name, k=k))
     return rows  # a dict per setting: every column of exercise.csv"""
 
 EQUATIONS = r"""## The evaluator
@@ -777,7 +779,8 @@ Plan: setup and the chapter's code, 10 min; questions 1-2, 15 min;
 LAB_PARAMETERS = """data_dir = None          # None: $D2L_NCF_DATA_DIR, else download ml-100k
 devices_spec = 'cpu:2'   # the book's two devices, as two CPU contexts
 batch_size = 1024        # the chapter's value
-lab_epochs = 3           # per training run in the lab (the chapter: 10)"""
+lab_epochs = 3           # per training run in the lab (the chapter: 10)
+k = 50                   # Hit@k of the all-items evaluator (the chapter's)"""
 
 LAB_SETUP_MD = """## Setup (10 minutes)
 
@@ -796,7 +799,7 @@ LAB_HELPERS = """def fast_evaluate_ranking(net, test_input, seq, candidates, num
 def all_items_evaluate(net, test_input, seq, candidates, num_users,
                        num_items, devices):
     \"\"\"Hit@50 and AUC ranking every unseen item (the corrected list).\"\"\"
-    result = RankingEvaluator('corrected', k=50)(
+    result = RankingEvaluator('corrected', k=k)(
         net, test_input, seq, candidates, num_users, num_items, devices)
     return result['hit_rate'], result['auc']
 

@@ -41,7 +41,7 @@ def test_every_question_has_a_time_and_an_answer():
 def test_lab_runs(synthetic_dir, tmp_path):
     from nbclient import NotebookClient
     nb = with_parameters(nbformat.read(LAB, as_version=4), batch_size=32,
-                         data_dir=synthetic_dir, lab_epochs=2)
+                         data_dir=synthetic_dir, lab_epochs=2, k=10)
     NotebookClient(nb, timeout=900, kernel_name='python3',
                    resources={'metadata': {'path': str(tmp_path)}}).execute()
     nbformat.write(nb, str(tmp_path / 'executed.ipynb'))
