@@ -1,6 +1,8 @@
 """The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
 import argparse
+import contextlib
 import dataclasses
+import signal
 import sys
 
 from .compare import METRICS, main_compare
@@ -12,8 +14,8 @@ from .datasets import FIELDS
 from .devices import DeviceError
 from .exercises import EXERCISES, run_exercise, settings_for
 from .recommend import UnknownUserError, format_recommendations, recommend
-from .run import (OutputExistsError, UsageError, config_from_dict,
-                  resolve_devices, train)
+from .run import (OutputExistsError, RunStopped, Stopped, UsageError,
+                  config_from_dict, resolve_devices, train)
 from .training import NonFiniteLossError
 
 
@@ -276,6 +278,38 @@ def main(argv=None):
                             args.metrics)
     if args.command == 'recommend':
         return main_recommend(args)
+    with stopping_signals():
+        try:
+            return main_run(args, argv, parser)
+        except RunStopped as err:
+            print(f'd2l-ncf: {err}', file=sys.stderr)
+            return err.exit_code
+        except KeyboardInterrupt as err:
+            signum = getattr(err, 'signum', signal.SIGINT)
+            print(f'd2l-ncf: stopped by {signal.Signals(signum).name}',
+                  file=sys.stderr)
+            return 128 + signum
+
+
+@contextlib.contextmanager
+def stopping_signals():
+    """SIGINT and SIGTERM raise `Stopped` while a run goes; once caught,
+    further ones are ignored until the command returns."""
+    def stop(signum, frame):
+        for s in previous:  # the run cleans up undisturbed
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+    previous = {s: signal.signal(s, stop)
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main_run(args, argv, parser):
+    """train or exercise: errors are messages, never tracebacks."""
     try:
         if args.command == 'train' and args.resume is not None:
             config = resumed_config(args, argv, parser)
