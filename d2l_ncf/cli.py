@@ -12,7 +12,8 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .data import DATASETS, DataFormatError, DataNotFoundError
 from .datasets import FIELDS
 from .devices import DeviceError
-from .exercises import EXERCISES, run_exercise, settings_for
+from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
+                        settings_for)
 from .recommend import UnknownUserError, format_recommendations, recommend
 from .run import (OutputExistsError, RunStopped, Stopped, UsageError,
                   config_from_dict, resolve_devices, train)
@@ -328,13 +329,15 @@ def main_run(args, argv, parser):
         parser.error(str(err))
     try:
         if args.command == 'exercise':
-            rows = run_exercise(args.exercise, args.values, config,
-                                tuple(args.seeds), args.out,
-                                progress=not args.no_progress,
-                                overwrite=args.overwrite)
-            for row in rows:
-                print(', '.join(f'{k} {v:.3f}' if isinstance(v, float)
-                                else f'{k} {v}' for k, v in row.items()))
+            try:
+                rows = run_exercise(args.exercise, args.values, config,
+                                    tuple(args.seeds), args.out,
+                                    progress=not args.no_progress,
+                                    overwrite=args.overwrite)
+            except ExerciseFailed as err:
+                print_rows(err.rows)
+                raise
+            print_rows(rows)
         else:
             train(config, out=args.out, progress=not args.no_progress,
                   overwrite=args.overwrite, save=args.save,
@@ -346,6 +349,12 @@ def main_run(args, argv, parser):
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     return 0
+
+
+def print_rows(rows):
+    for row in rows:
+        print(', '.join(f'{k} {v:.3f}' if isinstance(v, float)
+                        else f'{k} {v}' for k, v in row.items()))
 
 
 def main_recommend(args):

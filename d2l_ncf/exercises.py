@@ -16,12 +16,21 @@ import time
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .checkpoint import deferred_signals
 from .config import seed_everything
 from .progress import bar
 from .run import (check_fits_data, check_out_dir, fit, load_data,
                   resolve_devices)
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
+
+
+class ExerciseFailed(ValueError):
+    """A value's run failed; `rows` holds the finished values' rows."""
+
+    def __init__(self, message, rows):
+        super().__init__(message)
+        self.rows = rows
 
 
 def parse_hiddens(text):
@@ -93,18 +102,39 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
     for (value, _), group in zip(settings, configs):
         results = []
         for config in group:
-            seed_everything(config.seed)
-            tic = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                _, result = fit(config, data, devices)
-            result['wall_seconds'] = time.perf_counter() - tic
-            results.append(result)
+            try:
+                results.append(timed_fit(config, data, devices))
+            except Exception as err:
+                runs.close()
+                raise ExerciseFailed(
+                    f'{name} value {value!r} (seed {config.seed}) failed: '
+                    f'{err}; ' + kept(rows, out), rows) from err
             runs.update()
         rows.append(summarise(value, results))
+        if out is not None:  # the finished rows survive a later failure
+            write_table(rows, name, out)
     runs.close()
-    if out is not None:
-        write_table(rows, name, out)
     return rows
+
+
+def timed_fit(config, data, devices):
+    seed_everything(config.seed)
+    tic = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, result = fit(config, data, devices)
+    result['wall_seconds'] = time.perf_counter() - tic
+    return result
+
+
+def kept(rows, out):
+    """What a failed exercise keeps, in words."""
+    if not rows:
+        return 'no value had finished, so nothing was written'
+    done = ', '.join(repr(r['setting']) for r in rows)
+    where = (f'; they are in {os.path.join(out, "exercise.csv")}'
+             if out is not None else '')
+    return f'the rows of {done} are kept{where}'
+
 
 
 def summarise(value, results):
@@ -125,20 +155,35 @@ def summarise(value, results):
 
 
 def write_table(rows, name, out):
+    """exercise.csv, .md and .png in `out`, each replaced whole."""
     os.makedirs(out, exist_ok=True)
     columns = list(rows[0])
-    with open(os.path.join(out, 'exercise.csv'), 'w', newline='') as f:
+    with deferred_signals(), replaced(os.path.join(out, 'exercise.csv'),
+                                      newline='') as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
-    with open(os.path.join(out, 'exercise.md'), 'w') as f:
+    with deferred_signals(), replaced(os.path.join(out, 'exercise.md')) \
+            as f:
         f.write('| ' + ' | '.join(columns) + ' |\n')
         f.write('|' + '---|' * len(columns) + '\n')
         for row in rows:
             f.write('| ' + ' | '.join(
                 f'{v:.3f}' if isinstance(v, float) else str(v)
                 for v in row.values()) + ' |\n')
-    plot_rows(rows, name, os.path.join(out, 'exercise.png'))
+    png = os.path.join(out, 'exercise.png')
+    with deferred_signals():
+        plot_rows(rows, name, f'{png}.tmp-{os.getpid()}.png')
+        os.replace(f'{png}.tmp-{os.getpid()}.png', png)
+
+
+@contextlib.contextmanager
+def replaced(path, **kwargs):
+    """A text file written beside `path`, renamed over it when done."""
+    tmp = f'{path}.tmp-{os.getpid()}'
+    with open(tmp, 'w', **kwargs) as f:
+        yield f
+    os.replace(tmp, path)
 
 
 def plot_rows(rows, name, path):
