@@ -76,7 +76,8 @@ def build_parser():
     p.add_argument('--save', default=None, metavar='DIR',
                    help='write a checkpoint (parameters, optimizer and '
                         'sampler state, config, id mapping) to DIR after '
-                        'every epoch; each write replaces the last whole')
+                        "every epoch; each replaces only the last "
+                        "checkpoint's own files (docs/RELIABILITY.md)")
     p.add_argument('--resume', default=None, metavar='DIR',
                    help="continue training from checkpoint DIR with its "
                         "settings; --epochs is the new total")

@@ -156,6 +156,9 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
     try:
         with (SaveLock(save) if save is not None
               else contextlib.nullcontext()):
+            # again under the lock: a run that just finished may have
+            # saved there since the first look
+            check_save_dir(save, resume, overwrite)
             return _train(config, out, progress, save, resume, position)
     except KeyboardInterrupt as err:
         signum = getattr(err, 'signum', signal.SIGINT)
