@@ -361,3 +361,23 @@ def test_sigterm_before_the_first_epoch_ends_says_nothing_was_saved(
                     r'of \d+|before training);', line)
     assert line.endswith(f'no epoch finished, so {ck} holds no checkpoint')
     assert not ck.exists()  # the folder it made, empty, is gone
+
+
+def test_a_checkpoint_saved_while_waiting_for_the_lock_is_not_replaced(
+        ck, synthetic_dir, tmp_path, monkeypatch, capsys):
+    # another run saves into the folder between the first look and the
+    # lock: the folder is looked at again once locked
+    import d2l_ncf.run
+    target = tmp_path / 'new'
+
+    class LateLock(SaveLock):
+        def acquire(self):
+            os.replace(ck, target)  # a checkpoint appears meanwhile
+            super().acquire()
+    monkeypatch.setattr(d2l_ncf.run, 'SaveLock', LateLock)
+    before = tree(target if target.exists() else ck)
+    code = run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
+                str(target)])
+    assert code == 1
+    assert 'already holds a checkpoint' in capsys.readouterr().err
+    assert tree(target) == before
