@@ -303,10 +303,9 @@ def save_checkpoint(folder, net, trainer, config, record, state,
                 'format': FORMAT, 'version': VERSION,
                 'epoch': int(state['epoch']), 'folder': name,
                 'files': files}, atomic=True)
-            if old is not None:
-                _remove_files(os.path.join(folder, old['folder']),
-                              old['files'], old['files']
-                              if old['version'] == 1 else None)
+            if old is not None:  # only our file names, whatever it lists
+                _remove_files(os.path.join(folder, old['folder']), FILES,
+                              old['files'] if old['version'] == 1 else None)
                 if old['version'] > 1:
                     with contextlib.suppress(OSError):
                         os.rmdir(os.path.join(folder, old['folder']))

@@ -381,3 +381,20 @@ def test_a_checkpoint_saved_while_waiting_for_the_lock_is_not_replaced(
     assert code == 1
     assert 'already holds a checkpoint' in capsys.readouterr().err
     assert tree(target) == before
+
+
+def test_a_manifest_listing_other_names_deletes_nothing_else(
+        ck, synthetic_dir, tmp_path):
+    # a save deletes only the checkpoint's own file names, whatever the
+    # old manifest lists
+    victim = tmp_path / 'victim.txt'
+    victim.write_text('keep')
+    (ck / 'notes.txt').write_text('keep too')
+    m = manifest(ck)
+    m['files']['../../victim.txt'] = {'bytes': 4, 'sha256': 'x'}
+    m['files']['../notes.txt'] = {'bytes': 8, 'sha256': 'x'}
+    (ck / 'manifest.json').write_text(json.dumps(m))
+    assert run(['--data-dir', synthetic_dir, '--epochs', '2', '--resume',
+                str(ck), '--save', str(ck)]) == 0
+    assert victim.read_text() == 'keep'
+    assert (ck / 'notes.txt').read_text() == 'keep too'
