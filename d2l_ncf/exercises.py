@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import io
 import os
+import signal
 import statistics
 import time
 
@@ -19,8 +20,8 @@ from matplotlib.figure import Figure
 from .checkpoint import deferred_signals
 from .config import seed_everything
 from .progress import bar
-from .run import (check_fits_data, check_out_dir, fit, load_data,
-                  resolve_devices)
+from .run import (RunStopped, check_fits_data, check_out_dir, fit,
+                  load_data, resolve_devices)
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
 
@@ -104,6 +105,13 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
         for config in group:
             try:
                 results.append(timed_fit(config, data, devices))
+            except KeyboardInterrupt as err:  # SIGINT, SIGTERM
+                runs.close()
+                signum = getattr(err, 'signum', signal.SIGINT)
+                raise RunStopped(
+                    f'stopped by {signal.Signals(signum).name} in {name} '
+                    f'value {value!r} (seed {config.seed}); '
+                    + kept(rows, out), signum) from None
             except Exception as err:
                 runs.close()
                 raise ExerciseFailed(

@@ -398,3 +398,39 @@ def test_a_manifest_listing_other_names_deletes_nothing_else(
                 str(ck), '--save', str(ck)]) == 0
     assert victim.read_text() == 'keep'
     assert (ck / 'notes.txt').read_text() == 'keep too'
+
+
+def test_an_interrupted_exercise_keeps_the_finished_rows(
+        synthetic_dir, tmp_path, monkeypatch, capsys):
+    import d2l_ncf.exercises
+    from d2l_ncf.run import Stopped
+    real_fit, calls = d2l_ncf.exercises.fit, []
+
+    def fit(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Stopped(signal.SIGTERM)
+        return real_fit(*args, **kwargs)
+    monkeypatch.setattr(d2l_ncf.exercises, 'fit', fit)
+    out = tmp_path / 'ex'
+    code = cli.main(['exercise', 'factors', '--values', '4', '8',
+                     '--data-dir', synthetic_dir, '--out', str(out)]
+                    + SMALL + ['--epochs', '1'])
+    assert code == 143
+    err = capsys.readouterr().err
+    assert ("d2l-ncf: stopped by SIGTERM in factors value '8' (seed 0); "
+            "the rows of '4' are kept") in err and 'Traceback' not in err
+    with open(out / 'exercise.csv') as f:
+        assert [r['setting'] for r in csv.DictReader(f)] == ['4']
+
+
+def test_a_signal_during_a_write_waits_for_the_write_to_finish():
+    from d2l_ncf.checkpoint import deferred_signals
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            done.append('written')  # not cut short
+    assert done == ['written']
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
