@@ -1,6 +1,7 @@
 """Checkpoints: a trained NeuMF with everything needed to use or resume it.
 
-A checkpoint is a folder:
+A checkpoint is a folder holding ``manifest.json`` and one epoch folder
+(``epoch-N``) of files:
 
 - ``model.params``: the network's parameters (``net.save_parameters``);
 - ``trainer.states``: the optimizer's state (Adam's moments and step);
@@ -10,41 +11,254 @@ A checkpoint is a folder:
 - ``average.npz``: the moving average of the weights (``--ema``; empty
   without), which evaluation and recommendations use;
 - ``state.json``: epochs done, their history, the sampler's random state
-  and leftover batch, and a fingerprint of the data;
-- ``manifest.json``, written last: each file's size and SHA-256.
+  and leftover batch, and a fingerprint of the data.
 
-It is written into a temporary sibling folder and renamed into place, so
-a crash leaves either the old checkpoint or the new one, never a mix; a
-checkpoint whose files do not match its manifest is refused.
+The manifest names the format (``d2l_ncf-checkpoint``) and its version,
+the epoch folder, and each file's size and SHA-256; a folder is this
+package's checkpoint only if its manifest says so. A save writes the new
+epoch folder under a temporary name, renames it, then replaces the
+manifest atomically and deletes only the files the old manifest listed:
+a crash leaves the old checkpoint or the new one, never a mix, and any
+other file in the folder (notes, a run's --out files, data) is kept.
+A lock file (``d2l_ncf.lock``, holding the pid) lets one run at a time
+save into a folder. Version 1 (flat files, a manifest of sizes and
+digests only) is still read, and upgraded by the next save into it.
 """
+import contextlib
+import errno
+import fcntl
 import glob
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import threading
 
 import numpy
 
 from .data import file_digest
 
 MANIFEST = 'manifest.json'
+LOCK = 'd2l_ncf.lock'
+FORMAT = 'd2l_ncf-checkpoint'
+VERSION = 2
+READS = (1, 2)  # the versions this code loads
 FILES = ('model.params', 'trainer.states', 'config.json', 'mapping.npz',
          'average.npz', 'state.json')
+EPOCH_FOLDER = re.compile(r'epoch-\d+(-\d+)?\Z')
+# temporaries a save leaves if killed: epoch-N.tmp-PID, manifest.json.tmp-PID
+TEMPORARY = re.compile(r'(epoch-\d+(-\d+)?|manifest\.json)\.tmp-(\d+)\Z')
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, damaged or for other data."""
 
 
+class CheckpointBusyError(CheckpointError):
+    """Another run is saving into the same folder."""
+
+
+def read_manifest(folder):
+    """The manifest of `folder` if this package wrote it, else None.
+
+    Raises `CheckpointError` for a checkpoint of a newer format version.
+    """
+    try:
+        with open(os.path.join(folder, MANIFEST)) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return _ours(manifest, os.path.join(folder, MANIFEST))
+
+
+def _ours(manifest, path):
+    if not isinstance(manifest, dict):
+        return None
+    if manifest.get('format') == FORMAT:
+        if manifest.get('version') not in READS:
+            raise CheckpointError(
+                f'{path}: checkpoint format version '
+                f'{manifest.get("version")!r}, written by another version '
+                f'of d2l_ncf; this one reads versions '
+                f'{", ".join(map(str, READS))}')
+        if (not isinstance(manifest.get('files'), dict)
+                or not EPOCH_FOLDER.match(str(manifest.get('folder')))):
+            raise CheckpointError(f'{path}: a {FORMAT} manifest without '
+                                  f'a valid folder and file list')
+        return manifest
+    # version 1 named no format: exactly our files with size and digest
+    if set(manifest) == set(FILES) and all(
+            isinstance(v, dict) and {'bytes', 'sha256'} <= set(v)
+            for v in manifest.values()):
+        return {'format': FORMAT, 'version': 1, 'folder': '.',
+                'files': manifest}
+    return None
+
+
 def is_checkpoint(folder):
-    return os.path.isfile(os.path.join(folder, MANIFEST))
+    return read_manifest(folder) is not None
+
+
+def _package_entry(name):
+    return name == LOCK or TEMPORARY.match(name) is not None
+
+
+def other_files(folder):
+    """The entries of `folder` a save must not replace: all of them
+    unless it is a checkpoint (its lock and temporaries aside)."""
+    if not os.path.isdir(folder) or is_checkpoint(folder):
+        return []
+    return sorted(n for n in os.listdir(folder) if not _package_entry(n))
 
 
 def holds_other_files(folder):
-    """Does `folder` hold files that are not a checkpoint? A save would
-    replace them all, so it refuses."""
-    return (os.path.isdir(folder) and bool(os.listdir(folder))
-            and not is_checkpoint(folder))
+    """Does `folder` hold files that are not a checkpoint? A save refuses
+    to write among them."""
+    return bool(other_files(folder))
+
+
+class SaveLock:
+    """One run at a time saves into `folder`: an exclusive ``flock`` on
+    ``folder/d2l_ncf.lock``, which holds the owner's pid. The kernel
+    drops the lock when its process dies, so a killed run blocks nobody.
+    Creates `folder` if needed and removes it again if it stays empty."""
+
+    def __init__(self, folder):
+        self.folder = os.path.abspath(folder)
+        self.path = os.path.join(self.folder, LOCK)
+        self.fd, self.created = None, False
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def acquire(self):
+        if not os.path.isdir(self.folder):
+            os.makedirs(self.folder)
+            self.created = True
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                owner = os.pread(fd, 32, 0).decode(errors='replace').strip()
+                os.close(fd)
+                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                raise CheckpointBusyError(
+                    f'{self.folder} is being saved into by another run '
+                    f'(pid {owner or "unknown"}, see {LOCK}); wait for it '
+                    f'to finish or choose another folder') from None
+            try:  # the file we locked may have been removed meanwhile
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        self.fd = fd
+        _HELD[self.folder] = self
+
+    def release(self):
+        if self.fd is None:
+            return
+        _HELD.pop(self.folder, None)
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self.fd)
+        self.fd = None
+        if self.created:
+            with contextlib.suppress(OSError):  # only if still empty
+                os.rmdir(self.folder)
+
+
+_HELD = {}
+
+
+@contextlib.contextmanager
+def deferred_signals(signums=(signal.SIGINT, signal.SIGTERM)):
+    """Hold SIGINT and SIGTERM back while the block runs, then deliver
+    them: a save or an output file is never left half-written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught, previous = [], {}
+
+    def note(signum, frame):
+        caught.append(signum)
+    for s in signums:
+        previous[s] = signal.signal(s, note)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(caught):
+            handler = previous[s]
+            if callable(handler):
+                handler(s, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), s)
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return False  # our own earlier, failed save
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(folder):
+    """Delete the temporaries a killed save left: ``epoch-N.tmp-PID``
+    and ``manifest.json.tmp-PID`` in `folder` and version 1's sibling
+    ``folder.tmp-PID``, when process PID is gone; only our files."""
+    folder = os.path.abspath(folder)
+    found = [(os.path.join(folder, n), TEMPORARY.match(n).group(3))
+             for n in (os.listdir(folder) if os.path.isdir(folder) else ())
+             if TEMPORARY.match(n)]
+    prefix = os.path.basename(folder) + '.tmp-'
+    found += [(p, p.rsplit('.tmp-', 1)[1]) for p in glob.glob(
+        glob.escape(folder) + '.tmp-*')
+        if os.path.basename(p)[len(prefix):].isdigit()]
+    for path, pid in found:
+        if _pid_alive(int(pid)):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            _remove_files(path, FILES)
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+        elif os.path.isfile(path):
+            os.remove(path)
+
+
+def _remove_files(folder, names, expected=None):
+    """Remove `names` from `folder` (those whose size and digest match
+    `expected`, if given)."""
+    for name in names:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path) or os.path.islink(path):
+            continue
+        if expected is not None and not _matches(path, expected.get(name)):
+            continue
+        os.remove(path)
+
+
+def _matches(path, entry):
+    return (isinstance(entry, dict)
+            and os.path.getsize(path) == entry.get('bytes')
+            and file_digest(path, 'sha256') == entry.get('sha256'))
 
 
 def data_record(data):
@@ -64,50 +278,93 @@ def save_checkpoint(folder, net, trainer, config, record, state,
 
     `config` is a dict, `record` what `data_record` returns, `state` a
     JSON-able dict (see module doc), `average` the averaged weights
-    (`WeightAverage.state`) if any.
+    (`WeightAverage.state`) if any. Only files of an earlier checkpoint
+    in `folder` are replaced; a folder of other files is refused.
     """
     folder = os.path.abspath(folder)
-    if holds_other_files(folder):
-        raise CheckpointError(f'{folder} holds files that are not a '
-                              f'checkpoint; refusing to replace them')
-    tmp = f'{folder}.tmp-{os.getpid()}'
-    shutil.rmtree(tmp, ignore_errors=True)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise CheckpointError(f'{folder} is a file, not a checkpoint folder')
+    others = other_files(folder)
+    if others:
+        raise CheckpointError(
+            f'{folder} holds files that are not a checkpoint '
+            f'({", ".join(others[:5])}); refusing to write among them')
+    held = folder in _HELD
+    with contextlib.ExitStack() as stack:
+        if not held:
+            stack.enter_context(SaveLock(folder))
+        with deferred_signals():
+            clean_stale(folder)
+            old = read_manifest(folder)
+            name = _free_name(folder, f"epoch-{int(state['epoch'])}")
+            files = _write_epoch(folder, name, net, trainer, config, record,
+                                 state, average or {})
+            _write_json(os.path.join(folder, MANIFEST), {
+                'format': FORMAT, 'version': VERSION,
+                'epoch': int(state['epoch']), 'folder': name,
+                'files': files}, atomic=True)
+            if old is not None:  # only our file names, whatever it lists
+                _remove_files(os.path.join(folder, old['folder']), FILES,
+                              old['files'] if old['version'] == 1 else None)
+                if old['version'] > 1:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(os.path.join(folder, old['folder']))
+    return folder
+
+
+def _free_name(folder, name):
+    """`name`, or `name-2`, ... if a folder of that name is there."""
+    candidate, n = name, 1
+    while os.path.lexists(os.path.join(folder, candidate)):
+        n += 1
+        candidate = f'{name}-{n}'
+    return candidate
+
+
+def _write_epoch(folder, name, net, trainer, config, record, state,
+                 average):
+    """The epoch's files in `folder/name`, via a temporary folder;
+    returns their sizes and digests."""
+    tmp = os.path.join(folder, f'{name}.tmp-{os.getpid()}')
     try:
-        _write_files(tmp, net, trainer, config, record, state,
-                     average or {})
+        os.mkdir(tmp)
+        net.save_parameters(os.path.join(tmp, 'model.params'))
+        trainer.save_states(os.path.join(tmp, 'trainer.states'))
+        _write_json(os.path.join(tmp, 'config.json'), config)
+        numpy.savez(os.path.join(tmp, 'mapping.npz'), **record['mapping'])
+        numpy.savez(os.path.join(tmp, 'average.npz'), **average)
+        _write_json(os.path.join(tmp, 'state.json'),
+                    dict(state, fingerprint=record['fingerprint']))
+        files = {n: {'bytes': os.path.getsize(os.path.join(tmp, n)),
+                     'sha256': file_digest(os.path.join(tmp, n), 'sha256')}
+                 for n in FILES}
+        _fsync_dir(tmp)
+        os.rename(tmp, os.path.join(folder, name))
     except Exception as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointError(
             f'{folder}: could not write the checkpoint ({type(err).__name__}'
             f': {err}); the previous checkpoint there, if any, is intact'
         ) from err
-    old = f'{folder}.old-{os.getpid()}'
-    if os.path.exists(folder):
-        os.rename(folder, old)  # a crash here leaves `old` intact
-    os.rename(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
-
-
-def _write_files(tmp, net, trainer, config, record, state, average):
-    os.makedirs(tmp)
-    net.save_parameters(os.path.join(tmp, 'model.params'))
-    trainer.save_states(os.path.join(tmp, 'trainer.states'))
-    _write_json(os.path.join(tmp, 'config.json'), config)
-    numpy.savez(os.path.join(tmp, 'mapping.npz'), **record['mapping'])
-    numpy.savez(os.path.join(tmp, 'average.npz'), **average)
-    _write_json(os.path.join(tmp, 'state.json'),
-                dict(state, fingerprint=record['fingerprint']))
-    _write_json(os.path.join(tmp, MANIFEST), {
-        name: {'bytes': os.path.getsize(os.path.join(tmp, name)),
-               'sha256': file_digest(os.path.join(tmp, name), 'sha256')}
-        for name in FILES})
-    _fsync_dir(tmp)
+    return files
 
 
 def load_checkpoint(folder):
     """Check `folder` against its manifest; return its config, state and
     mapping, and the paths of the parameter files."""
+    for attempt in range(3):
+        try:
+            return _load(folder)
+        except _Moved:  # a save replaced it while we read: read again
+            continue
+    return _load(folder)
+
+
+class _Moved(Exception):
+    pass
+
+
+def _load(folder):
     if not os.path.isdir(folder):
         left = sorted(glob.glob(glob.escape(os.path.abspath(folder))
                                 + '.old-*'))
@@ -119,13 +376,21 @@ def load_checkpoint(folder):
         raise CheckpointError(
             f'{folder} is not a complete checkpoint: {MANIFEST} is missing '
             f'(it is written last, so the save did not finish)')
-    manifest = _read_json(manifest_path)
+    raw = _read_json(manifest_path)
+    manifest = _ours(raw, manifest_path)
+    if manifest is None:
+        raise CheckpointError(
+            f'{manifest_path} is not a d2l_ncf checkpoint manifest (it '
+            f'names no format {FORMAT!r}): {folder} is not a checkpoint')
+    base = os.path.join(folder, manifest['folder'])
     for name in FILES:
-        path = os.path.join(folder, name)
-        entry = manifest.get(name) if isinstance(manifest, dict) else None
-        if entry is None:
+        path = os.path.join(base, name)
+        entry = manifest['files'].get(name)
+        if not isinstance(entry, dict):
             raise CheckpointError(f'{manifest_path}: lists no {name}')
         if not os.path.isfile(path):
+            if _read_json(manifest_path) != raw:
+                raise _Moved()
             raise CheckpointError(f'{path} is missing')
         size = os.path.getsize(path)
         if size != entry.get('bytes'):
@@ -136,14 +401,14 @@ def load_checkpoint(folder):
             raise CheckpointError(
                 f'{path} does not match its SHA-256 in {MANIFEST}: the file '
                 f'is damaged or was changed')
-    mapping = _read_npz(os.path.join(folder, 'mapping.npz'))
-    return {'folder': folder,
-            'config': _read_json(os.path.join(folder, 'config.json')),
-            'state': _read_json(os.path.join(folder, 'state.json')),
+    mapping = _read_npz(os.path.join(base, 'mapping.npz'))
+    return {'folder': folder, 'version': manifest['version'],
+            'config': _read_json(os.path.join(base, 'config.json')),
+            'state': _read_json(os.path.join(base, 'state.json')),
             'mapping': mapping,
-            'average': _read_npz(os.path.join(folder, 'average.npz')),
-            'params': os.path.join(folder, 'model.params'),
-            'trainer': os.path.join(folder, 'trainer.states')}
+            'average': _read_npz(os.path.join(base, 'average.npz')),
+            'params': os.path.join(base, 'model.params'),
+            'trainer': os.path.join(base, 'trainer.states')}
 
 
 def restore(checkpoint, net, devices, trainer=None):
@@ -213,12 +478,17 @@ def _read_json(path):
         raise CheckpointError(f'{path}: cannot read it ({err})') from None
 
 
-def _write_json(path, obj):
+def _write_json(path, obj, atomic=False):
+    """`obj` as JSON to `path`, synced; with `atomic`, through a
+    temporary file renamed over `path`."""
+    target, path = path, (f'{path}.tmp-{os.getpid()}' if atomic else path)
     with open(path, 'w') as f:
         json.dump(obj, f, indent=2)
         f.write('\n')
         f.flush()
         os.fsync(f.fileno())
+    if atomic:
+        os.replace(path, target)
 
 
 def _fsync_dir(folder):

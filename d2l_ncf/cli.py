@@ -1,7 +1,9 @@
 """The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
 import argparse
+import contextlib
 import dataclasses
 import os
+import signal
 import sys
 
 from .compare import METRICS, main_compare
@@ -12,10 +14,11 @@ from .data import DATASETS, DataFormatError, DataNotFoundError
 from .datasets import FIELDS
 from .devices import DeviceError
 from . import numerics
-from .exercises import EXERCISES, run_exercise, settings_for
+from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
+                        settings_for)
 from .recommend import UnknownUserError, format_recommendations, recommend
-from .run import (OutputExistsError, UsageError, config_from_dict,
-                  resolve_devices, train)
+from .run import (OutputExistsError, RunStopped, Stopped, UsageError,
+                  config_from_dict, resolve_devices, train)
 from .training import NonFiniteLossError
 
 
@@ -75,7 +78,8 @@ def build_parser():
     p.add_argument('--save', default=None, metavar='DIR',
                    help='write a checkpoint (parameters, optimizer and '
                         'sampler state, config, id mapping) to DIR after '
-                        'every epoch; each write replaces the last whole')
+                        "every epoch; each replaces only the last "
+                        "checkpoint's own files (docs/RELIABILITY.md)")
     p.add_argument('--resume', default=None, metavar='DIR',
                    help="continue training from checkpoint DIR with its "
                         "settings; --epochs is the new total")
@@ -298,6 +302,38 @@ def main(argv=None):
                             args.metrics)
     if args.command == 'recommend':
         return main_recommend(args)
+    with stopping_signals():
+        try:
+            return main_run(args, argv, parser)
+        except RunStopped as err:
+            print(f'd2l-ncf: {err}', file=sys.stderr)
+            return err.exit_code
+        except KeyboardInterrupt as err:
+            signum = getattr(err, 'signum', signal.SIGINT)
+            print(f'd2l-ncf: stopped by {signal.Signals(signum).name}',
+                  file=sys.stderr)
+            return 128 + signum
+
+
+@contextlib.contextmanager
+def stopping_signals():
+    """SIGINT and SIGTERM raise `Stopped` while a run goes; once caught,
+    further ones are ignored until the command returns."""
+    def stop(signum, frame):
+        for s in previous:  # the run cleans up undisturbed
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+    previous = {s: signal.signal(s, stop)
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main_run(args, argv, parser):
+    """train or exercise: errors are messages, never tracebacks."""
     try:
         if args.command == 'train' and args.resume is not None:
             config = resumed_config(args, argv, parser)
@@ -316,13 +352,15 @@ def main(argv=None):
         parser.error(str(err))
     try:
         if args.command == 'exercise':
-            rows = run_exercise(args.exercise, args.values, config,
-                                tuple(args.seeds), args.out,
-                                progress=not args.no_progress,
-                                overwrite=args.overwrite)
-            for row in rows:
-                print(', '.join(f'{k} {v:.3f}' if isinstance(v, float)
-                                else f'{k} {v}' for k, v in row.items()))
+            try:
+                rows = run_exercise(args.exercise, args.values, config,
+                                    tuple(args.seeds), args.out,
+                                    progress=not args.no_progress,
+                                    overwrite=args.overwrite)
+            except ExerciseFailed as err:
+                print_rows(err.rows)
+                raise
+            print_rows(rows)
         else:
             train(config, out=args.out, progress=not args.no_progress,
                   overwrite=args.overwrite, save=args.save,
@@ -334,6 +372,12 @@ def main(argv=None):
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     return 0
+
+
+def print_rows(rows):
+    for row in rows:
+        print(', '.join(f'{k} {v:.3f}' if isinstance(v, float)
+                        else f'{k} {v}' for k, v in row.items()))
 
 
 def main_recommend(args):

@@ -10,17 +10,28 @@ import csv
 import dataclasses
 import io
 import os
+import signal
 import statistics
 import sys
 import time
 
+from .checkpoint import deferred_signals
 from .config import MAX_SEED, seed_everything
 from .plotting import exercise_figure
 from .progress import bar
-from .run import (UsageError, check_fits_data, check_out_dir, fit,
+from .run import (RunStopped, UsageError, check_fits_data, check_out_dir,
+                  fit,
                   load_data, resolve_devices)
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
+
+
+class ExerciseFailed(ValueError):
+    """A value's run failed; `rows` holds the finished values' rows."""
+
+    def __init__(self, message, rows):
+        super().__init__(message)
+        self.rows = rows
 
 
 def parse_hiddens(text):
@@ -97,17 +108,25 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
     for (value, _), group in zip(settings, configs):
         results = []
         for config in group:
-            seed_everything(config.seed)
-            tic = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                _, result = fit(config, data, devices)
-            result['wall_seconds'] = time.perf_counter() - tic
-            results.append(result)
+            try:
+                results.append(timed_fit(config, data, devices))
+            except KeyboardInterrupt as err:  # SIGINT, SIGTERM
+                runs.close()
+                signum = getattr(err, 'signum', signal.SIGINT)
+                raise RunStopped(
+                    f'stopped by {signal.Signals(signum).name} in {name} '
+                    f'value {value!r} (seed {config.seed}); '
+                    + kept(rows, out), signum) from None
+            except Exception as err:
+                runs.close()
+                raise ExerciseFailed(
+                    f'{name} value {value!r} (seed {config.seed}) failed: '
+                    f'{err}; ' + kept(rows, out), rows) from err
             runs.update()
         rows.append(summarise(value, results))
+        if out is not None:  # the finished rows survive a later failure
+            write_table(rows, name, out, base.cutoff)
     runs.close()
-    if out is not None:
-        write_table(rows, name, out, base.cutoff)
     return rows
 
 
@@ -124,6 +143,26 @@ def distinct_seeds(seeds):
               f'than once; each seed is one run, so {len(distinct)} runs '
               f'per setting', file=sys.stderr)
     return distinct
+
+
+def timed_fit(config, data, devices):
+    seed_everything(config.seed)
+    tic = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, result = fit(config, data, devices)
+    result['wall_seconds'] = time.perf_counter() - tic
+    return result
+
+
+def kept(rows, out):
+    """What a failed exercise keeps, in words."""
+    if not rows:
+        return 'no value had finished, so nothing was written'
+    done = ', '.join(repr(r['setting']) for r in rows)
+    where = (f'; they are in {os.path.join(out, "exercise.csv")}'
+             if out is not None else '')
+    return f'the rows of {done} are kept{where}'
+
 
 
 def summarise(value, results):
@@ -144,20 +183,36 @@ def summarise(value, results):
 
 
 def write_table(rows, name, out, k=50):
+    """exercise.csv, .md and .png in `out`, each replaced whole; `k` is
+    the runs' Hit@k cut-off."""
     os.makedirs(out, exist_ok=True)
     columns = list(rows[0])
-    with open(os.path.join(out, 'exercise.csv'), 'w', newline='') as f:
+    with deferred_signals(), replaced(os.path.join(out, 'exercise.csv'),
+                                      newline='') as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
-    with open(os.path.join(out, 'exercise.md'), 'w') as f:
+    with deferred_signals(), replaced(os.path.join(out, 'exercise.md')) \
+            as f:
         f.write('| ' + ' | '.join(columns) + ' |\n')
         f.write('|' + '---|' * len(columns) + '\n')
         for row in rows:
             f.write('| ' + ' | '.join(
                 f'{v:.3f}' if isinstance(v, float) else str(v)
                 for v in row.values()) + ' |\n')
-    plot_rows(rows, name, os.path.join(out, 'exercise.png'), k)
+    png = os.path.join(out, 'exercise.png')
+    with deferred_signals():
+        plot_rows(rows, name, f'{png}.tmp-{os.getpid()}.png', k)
+        os.replace(f'{png}.tmp-{os.getpid()}.png', png)
+
+
+@contextlib.contextmanager
+def replaced(path, **kwargs):
+    """A text file written beside `path`, renamed over it when done."""
+    tmp = f'{path}.tmp-{os.getpid()}'
+    with open(tmp, 'w', **kwargs) as f:
+        yield f
+    os.replace(tmp, path)
 
 
 # How each exercise's setting is named on a plot's x-axis.

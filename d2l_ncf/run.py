@@ -1,9 +1,11 @@
 """The chapter's main job: data, NeuMF, training; a record of the run."""
+import contextlib
 import dataclasses
 import functools
 import json
 import os
 import platform
+import signal
 import sys
 
 import mxnet as mx
@@ -12,8 +14,9 @@ from mxnet import gluon
 
 from . import numerics
 from .config import TrainConfig, option, seed_everything
-from .checkpoint import (CheckpointError, check_same_data, data_record,
-                         holds_other_files, is_checkpoint, load_checkpoint,
+from .checkpoint import (CheckpointError, SaveLock, check_same_data,
+                         data_record, deferred_signals, is_checkpoint,
+                         load_checkpoint, other_files,
                          restore, save_checkpoint)
 from .data import load_dataset, make_train_iter
 from .datasets import summary_line
@@ -36,15 +39,70 @@ class OutputExistsError(FileExistsError):
     """The output folder already holds a run's files."""
 
 
-def check_out_dir(out, overwrite=False, files=OUTPUT_FILES):
-    """Refuse to write over an earlier run's `files` unless told to."""
-    if out is None or overwrite:
+class UsageError(ValueError):
+    """Settings that cannot work with this data; found before training."""
+
+
+def check_out_dir(out, overwrite=False, files=OUTPUT_FILES,
+                  option='--out'):
+    """Check that folder `out` can be written, before any work; refuse
+    to write over an earlier run's `files` unless told to."""
+    if out is None:
+        return
+    check_writable_folder(out, option)
+    if overwrite:
         return
     taken = [f for f in files if os.path.exists(os.path.join(out, f))]
     if taken:
         raise OutputExistsError(
             f'{out} already holds {", ".join(taken)} from an earlier run; '
             f'choose another folder or pass --overwrite')
+
+
+def check_writable_folder(path, option):
+    """`path` is a folder, or can be made one, that we may write in."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f'{option} {path} is a file, not a folder; '
+                         f'choose a folder (the file was not changed)')
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError(f'{option} {path}: {parent} is a file, so no '
+                         f'folder can be made there')
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f'{option} {path}: {parent} is not writable '
+                         f'(permissions or a read-only file system)')
+
+
+def check_save_dir(save, resume=None, overwrite=False):
+    """Refuse, before any work, a --save folder that is a file, that
+    holds anything but a checkpoint (whatever --overwrite says), or that
+    holds another checkpoint without --overwrite."""
+    if save is None:
+        return
+    if os.path.exists(save) and not os.path.isdir(save):
+        raise UsageError(
+            f'--save {save} is a file; a checkpoint is a folder: choose a '
+            f'new or empty folder (the file was not changed)')
+    check_writable_folder(save, '--save')
+    try:
+        others = other_files(save)
+    except CheckpointError as err:  # a newer format version
+        raise UsageError(f'--save {save}: {err}') from None
+    if others:
+        shown = ', '.join(others[:5]) + (', ...' if len(others) > 5 else '')
+        raise UsageError(
+            f'--save {save} holds files that are not a d2l_ncf checkpoint '
+            f'({shown}); a checkpoint is written only into a new or empty '
+            f'folder or over an earlier checkpoint, even with --overwrite: '
+            f'choose another folder')
+    if not overwrite and is_checkpoint(save) and (
+            resume is None
+            or os.path.abspath(save) != os.path.abspath(resume)):
+        raise OutputExistsError(
+            f'{save} already holds a checkpoint; resume from it '
+            f'(--resume {save}), choose another folder or pass --overwrite')
 
 
 def resolve_devices(config):
@@ -67,8 +125,21 @@ def versions():
             'pandas': pandas.__version__, 'platform': platform.platform()}
 
 
-class UsageError(ValueError):
-    """Settings that cannot work with this data; found before training."""
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM, as the command line raises them."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class RunStopped(Exception):
+    """A run stopped by a signal; the message says where and what is
+    saved, `exit_code` is 128 + the signal number."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.signum, self.exit_code = signum, 128 + signum
 
 
 def train(config=None, out=None, progress=True, overwrite=False, save=None,
@@ -82,27 +153,33 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
     """
     config = (config or TrainConfig()).validate()
     check_out_dir(out, overwrite)
+    check_save_dir(save, resume, overwrite)
+    position = Position(save, resume)
+    try:
+        with (SaveLock(save) if save is not None
+              else contextlib.nullcontext()):
+            # again under the lock: a run that just finished may have
+            # saved there since the first look
+            check_save_dir(save, resume, overwrite)
+            return _train(config, out, progress, save, resume, position)
+    except KeyboardInterrupt as err:
+        signum = getattr(err, 'signum', signal.SIGINT)
+        raise RunStopped(position.describe(signum), signum) from None
+
+
+def _train(config, out, progress, save, resume, position):
     checkpoint = None
     if resume is not None:
         checkpoint = load_checkpoint(resume)
         check_resumable(checkpoint, config)
-    if save is not None and holds_other_files(save):
-        raise OutputExistsError(
-            f'{save} holds files that are not a checkpoint; a checkpoint '
-            f'replaces its whole folder, so choose an empty or new folder')
-    if save is not None and not overwrite and is_checkpoint(save) and (
-            resume is None
-            or os.path.abspath(save) != os.path.abspath(resume)):
-        raise OutputExistsError(
-            f'{save} already holds a checkpoint; resume from it '
-            f'(--resume {save}), choose another folder or pass --overwrite')
+        position.saved = (resume, checkpoint['state']['epoch'])
     devices = resolve_devices(config)
     data = load_data(config)
     print(summary_line(data.summary), file=sys.stderr)
     seed_everything(config.seed)
     # fit checks the settings against the data before any work
     net, result = fit(config, data, devices, progress, save=save,
-                      checkpoint=checkpoint)
+                      checkpoint=checkpoint, position=position)
     record = {
         'config': dict(config_dict(config),
                        resolved_devices=[str(d) for d in devices],
@@ -121,8 +198,58 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
         record['resumed_from'] = {'checkpoint': os.path.abspath(resume),
                                   'epoch': checkpoint['state']['epoch']}
     if out is not None:
-        write_outputs(record, out)
+        position.stage = 'writing --out'
+        with deferred_signals():
+            write_outputs(record, out)
     return record
+
+
+class Position:
+    """Where a run is (epoch, batch) and which checkpoint holds its last
+    finished epoch: what a stopped run reports."""
+
+    def __init__(self, save=None, resume=None):
+        self.save, self.epoch, self.batch, self.batches = save, 0, 0, 0
+        self.stage, self.saved = 'before training', None
+
+    def describe(self, signum):
+        name = signal.Signals(signum).name
+        if self.stage == 'training':
+            where = (f'in epoch {self.epoch}, batch {self.batch} of '
+                     f'{self.batches}')
+        elif self.stage == 'evaluating':
+            where = f'in epoch {self.epoch}, after its batches'
+        else:
+            where = self.stage
+        if self.saved is not None:
+            folder, epoch = self.saved
+            kept = (f'checkpoint {folder} holds epoch {epoch}; continue '
+                    f'with --resume {folder}')
+        elif self.save is not None:
+            kept = f'no epoch finished, so {self.save} holds no checkpoint'
+        else:
+            kept = 'no checkpoint holds the finished epochs (no --save)'
+        return f'stopped by {name} {where}; {kept}'
+
+
+class _Counted:
+    """Batches that tell a `Position` which epoch and batch is running."""
+
+    def __init__(self, batches, position, start_epoch):
+        self.batches, self.position = batches, position
+        position.epoch = start_epoch
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        p = self.position
+        p.epoch, p.batch, p.batches = p.epoch + 1, 0, len(self.batches)
+        p.stage = 'training'
+        for values in self.batches:
+            p.batch += 1
+            yield values
+        p.stage = 'evaluating'
 
 
 def load_data(config):
@@ -245,13 +372,15 @@ def check_full_ranking(config, data):
               f'corrected --k K measures it', file=sys.stderr)
 
 
-def fit(config, data, devices, progress=False, save=None, checkpoint=None):
+def fit(config, data, devices, progress=False, save=None, checkpoint=None,
+        position=None):
     """Build NeuMF, its loss and trainer from `config`; train on `data`.
 
     Returns ``(net, result)`` with `result` as `train_ranking` returns it.
     Seed the generators first (`seed_everything`) for a repeatable run.
     `checkpoint` (as `load_checkpoint` returns it) continues a run; `save`
-    names the folder for a checkpoint after every epoch.
+    names the folder for a checkpoint after every epoch; `position` (a
+    `Position`) is kept up to date with the epoch, batch and checkpoint.
     """
     check_fits_data(config, data)
     protocol = get_protocol(config.protocol)
@@ -280,15 +409,24 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None):
         saved_config, saved_data = config_dict(config), data_record(data)
 
         def epoch_end(epoch, history):
+            with deferred_signals():  # the position says what is saved
+                _save(epoch, history)
+                if position is not None:
+                    position.saved = (save, epoch)
+                    position.stage = f'after epoch {epoch}'
+
+        def _save(epoch, history):
             save_checkpoint(save, net, trainer, saved_config, saved_data, {
                 'epoch': epoch, 'history': history,
                 'source': data.summary['source'],
                 'sampler': (train_iter.get_state()
                             if hasattr(train_iter, 'get_state') else None)},
                 average=averager.state() if averager else None)
+    batches = (train_iter if position is None
+               else _Counted(train_iter, position, start_epoch))
     try:
         result = train_ranking(
-            net, train_iter, data.test_iter, loss, trainer, None,
+            net, batches, data.test_iter, loss, trainer, None,
             data.num_users, data.num_items, config.num_epochs, devices,
             evaluator, data.candidates, eval_step=config.eval_step,
             protocol=protocol, progress=progress, plot=False,
