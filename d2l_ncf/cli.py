@@ -10,6 +10,9 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .data import DATASETS, DataFormatError, DataNotFoundError
 from .datasets import FIELDS
 from .devices import DeviceError
+from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
+                          check_launched)
+from .launch import main as launch_main
 from .exercises import EXERCISES, run_exercise, settings_for
 from .recommend import UnknownUserError, format_recommendations, recommend
 from .run import (OutputExistsError, UsageError, config_from_dict,
@@ -77,6 +80,16 @@ def build_parser():
     p.add_argument('--resume', default=None, metavar='DIR',
                    help="continue training from checkpoint DIR with its "
                         "settings; --epochs is the new total")
+    p.add_argument('--kvstore', choices=KVSTORES, default=DEFAULT_KVSTORE,
+                   help="gluon.Trainer's kvstore; dist_sync and dist_async "
+                        "train on a parameter-server job started by "
+                        "'d2l-ncf launch' (default: %(default)s, gluon's "
+                        "and so the chapter's)")
+    sub.add_parser(
+        'launch', add_help=False,
+        help='start a distributed train job on MXNet parameter servers: '
+             'd2l-ncf launch --workers W --servers S -- train --kvstore '
+             'dist_sync ... (d2l-ncf launch -h for more)')
     r = sub.add_parser(
         'recommend', help="top-k items for a user from a checkpoint",
         description="Print the k items a user has not interacted with "
@@ -270,6 +283,8 @@ def resumed_config(args, argv, parser):
 def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['launch']:
+        return launch_main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == 'compare':
         return main_compare(args.run, args.reference, args.rtol, args.atol,
@@ -287,10 +302,12 @@ def main(argv=None):
     try:
         config.validate()
         resolve_devices(config)
+        if args.command == 'train':
+            check_kvstore(args)
         if args.command == 'exercise':
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
-    except (ValueError, DeviceError) as err:
+    except (ValueError, DeviceError, ClusterError) as err:
         parser.error(str(err))
     try:
         if args.command == 'exercise':
@@ -304,14 +321,25 @@ def main(argv=None):
         else:
             train(config, out=args.out, progress=not args.no_progress,
                   overwrite=args.overwrite, save=args.save,
-                  resume=args.resume)
-    except UsageError as err:
+                  resume=args.resume, kvstore=args.kvstore)
+    except (UsageError, ClusterError) as err:
         parser.error(str(err))
     except (DataNotFoundError, DataFormatError, OutputExistsError,
             CheckpointError, NonFiniteLossError, ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     return 0
+
+
+def check_kvstore(args):
+    """A dist kvstore needs a launched job, and keeps no optimizer state
+    on the workers in async mode."""
+    check_launched(args.kvstore)
+    if args.kvstore == 'dist_async' and (args.save or args.resume):
+        raise ClusterError(
+            '--kvstore dist_async updates the weights on the servers, '
+            'where the optimizer state cannot be saved: --save and '
+            '--resume need dist_sync')
 
 
 def main_recommend(args):
