@@ -282,6 +282,28 @@ def test_killing_one_worker_stops_the_job(synthetic_dir, tag):
         time.sleep(1)
 
 
+def test_sigterm_to_the_launcher_stops_every_process(synthetic_dir, tag):
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
+            synthetic_dir, '--epochs', '2000'),
+        env=env_with(tag), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
+            time.sleep(1)  # the launcher and its four processes
+        assert len(tagged_pids(tag)) >= 5
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert 'stopped by SIGTERM' in err
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        time.sleep(1)
+
+
 def test_dist_async_learns(synthetic_dir, tmp_path, tag):
     code, out, err = run_launch(tag, dist_train(
         synthetic_dir, '--epochs', '8', '--k', '3', '--lr', '0.05',
