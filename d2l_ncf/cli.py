@@ -12,7 +12,8 @@ from .datasets import FIELDS
 from .devices import DeviceError
 from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
                           check_launched)
-from .launch import main as launch_main
+from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
+from .launch import add_launch_options, main as launch_main
 from .exercises import EXERCISES, run_exercise, settings_for
 from .recommend import UnknownUserError, format_recommendations, recommend
 from .run import (OutputExistsError, UsageError, config_from_dict,
@@ -85,11 +86,13 @@ def build_parser():
                         "train on a parameter-server job started by "
                         "'d2l-ncf launch' (default: %(default)s, gluon's "
                         "and so the chapter's)")
-    sub.add_parser(
-        'launch', add_help=False,
-        help='start a distributed train job on MXNet parameter servers: '
-             'd2l-ncf launch --workers W --servers S -- train --kvstore '
-             'dist_sync ... (d2l-ncf launch -h for more)')
+    # main hands 'launch' to launch.main, which finds the '--'
+    la = sub.add_parser(
+        'launch', allow_abbrev=False, description=LAUNCH_DESCRIPTION,
+        help='start a distributed train job on MXNet parameter servers')
+    add_launch_options(la)
+    la.add_argument('train_command', nargs=argparse.REMAINDER,
+                    help="'--' then the train command")
     r = sub.add_parser(
         'recommend', help="top-k items for a user from a checkpoint",
         description="Print the k items a user has not interacted with "

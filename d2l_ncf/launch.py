@@ -35,13 +35,21 @@ class LaunchError(ValueError):
     """Settings that cannot start a job."""
 
 
+DESCRIPTION = ('Start a scheduler, servers and workers for a distributed '
+               'train command (MXNet parameter server) and watch them: '
+               'd2l-ncf launch --workers 2 --servers 1 -- train --kvstore '
+               'dist_sync ...')
+
+
 def build_parser():
-    p = argparse.ArgumentParser(
-        prog='d2l-ncf launch', allow_abbrev=False,
-        description='Start a scheduler, servers and workers for a '
-                    'distributed train command (MXNet parameter server) '
-                    'and watch them: d2l-ncf launch --workers 2 '
-                    '--servers 1 -- train --kvstore dist_sync ...')
+    p = argparse.ArgumentParser(prog='d2l-ncf launch', allow_abbrev=False,
+                                description=DESCRIPTION)
+    add_launch_options(p)
+    return p
+
+
+def add_launch_options(p):
+    """The launcher's own options (before the ``--``)."""
     p.add_argument('--workers', type=int, required=True,
                    help='worker processes (W >= 1)')
     p.add_argument('--servers', type=int, default=1,
@@ -56,7 +64,6 @@ def build_parser():
                         '(default: this one)')
     p.add_argument('--ssh', default='ssh',
                    help='the ssh program for --hosts (default: ssh)')
-    return p
 
 
 def split_command(argv):
