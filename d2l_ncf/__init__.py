@@ -6,7 +6,9 @@ signatures, so the section's cells run with only the import changed::
     from d2l_ncf import (NeuMF, PRDataset, hit_and_auc, evaluate_ranking,
                          train_ranking, BPRLoss, try_all_gpus)
 """
-from . import _mxnet  # noqa: F401  (first: a clear error without MXNet)
+from . import numerics
+numerics.configure()  # before MXNet starts: it fixes the CPU arithmetic
+from . import _mxnet  # noqa: E402,F401  (a clear error without MXNet)
 from .config import TrainConfig, seed_everything
 from .checkpoint import CheckpointError
 from .data import (PRDataset, load_chapter_data, load_data_ml100k,

@@ -1,6 +1,7 @@
 """The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
 import argparse
 import dataclasses
+import os
 import sys
 
 from .compare import METRICS, main_compare
@@ -10,6 +11,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .data import DATASETS, DataFormatError, DataNotFoundError
 from .datasets import FIELDS
 from .devices import DeviceError
+from . import numerics
 from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
                           check_launched)
 from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
@@ -237,6 +239,13 @@ def add_run_options(p, d):
                         'the chapter uses 4)')
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bars on stderr')
+    p.add_argument('--numerics', choices=numerics.MODES, default=None,
+                   help="'portable' fixes the CPU arithmetic (oneDNN "
+                        "capped at AVX2, one thread) so the same seed gives "
+                        "the same bits on any x86-64 CPU with AVX2; "
+                        "'native' leaves it to the environment and the CPU, "
+                        f"for speed (default: ${numerics.ENV}, else "
+                        f"{numerics.DEFAULT_MODE})")
 
 
 def config_from_args(args):
@@ -285,10 +294,23 @@ def resumed_config(args, argv, parser):
 
 def main(argv=None):
     parser = build_parser()
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ['launch']:
         return launch_main(argv[1:])
     args = parser.parse_args(argv)
+    wanted = getattr(args, 'numerics', None)
+    if wanted and wanted != numerics.mode():
+        if not as_program:
+            parser.error(
+                f'--numerics {wanted}: this process already runs MXNet in '
+                f'{numerics.mode()} mode; set {numerics.ENV}={wanted} '
+                f'before it starts')
+        # MXNet reads these settings when it loads: start again with them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, '-m', 'd2l_ncf'] + argv,
+                  dict(os.environ, **{numerics.ENV: wanted}))
     if args.command == 'compare':
         return main_compare(args.run, args.reference, args.rtol, args.atol,
                             args.metrics)

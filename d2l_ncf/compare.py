@@ -10,6 +10,7 @@ import math
 import os
 import sys
 
+from . import numerics
 from .config import TrainConfig
 
 METRICS = ('loss', 'hit_rate', 'auc', 'ndcg')
@@ -95,8 +96,30 @@ def compare(run, reference, rtol=0.0, atol=1e-6, metrics=METRICS):
     return rows
 
 
-def format_report(rows, differences, rtol, atol):
-    lines = []
+def numerics_report(run, reference):
+    """Lines on the two runs' CPU arithmetic, and what a drift means."""
+    a, b = run.get('numerics'), reference.get('numerics')
+    differ = numerics.differences(a, b)
+    if not differ:
+        if (a or {}).get('mode') == 'portable':
+            return ['Numerics: the same (portable) on both: the runs should '
+                    'be bit-identical, so any drift below is a real change.',
+                    '']
+        return ['Numerics: the same on both (native): a drift below is a '
+                'real change, or the CPUs differ in what is not recorded.',
+                '']
+    lines = ['Numerics that differ (run vs reference), listed first because '
+             'they move the last bits:']
+    for key, mine, theirs in differ:
+        lines.append(f'  {key}: {mine} vs {theirs}')
+    lines.append('  A drift in the last digits is expected from these '
+                 '(docs/REPRODUCIBILITY.md); compare with a tolerance.')
+    lines.append('')
+    return lines
+
+
+def format_report(rows, differences, rtol, atol, preface=()):
+    lines = list(preface)
     if differences:
         lines.append('Settings that differ (run vs reference):')
         for section, key, a, b in differences:
@@ -128,5 +151,5 @@ def main_compare(run_path, reference_path, rtol=0.0, atol=1e-6,
         print(f'd2l-ncf compare: error: {err}', file=sys.stderr)
         return 2
     print(format_report(rows, config_differences(run, reference), rtol,
-                        atol))
+                        atol, numerics_report(run, reference)))
     return 0 if all(row[-1] for row in rows) else 1

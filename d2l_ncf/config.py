@@ -1,5 +1,6 @@
 """Every setting of a run, in one place, with where each default is from."""
 import dataclasses
+import math
 import random
 from typing import Optional, Tuple
 
@@ -13,6 +14,18 @@ from .protocol import PROTOCOLS
 
 LOSSES = tuple(losses.LOSSES)  # ('bpr', 'hinge', 'log')
 EVALS = ranking.EVALS  # ('full', 'sampled')
+# MXNet takes a seed as a C int, NumPy one in [0, 2**32): beyond both,
+# seeds would wrap or be refused after the data is read.
+MAX_SEED = 2 ** 31 - 1
+FLOAT_OPTIONS = ('init_sigma', 'lr', 'wd', 'reg', 'ema', 'recency',
+                 'recency_tau')
+# Gluon optimizers that cannot train NeuMF, and why.
+CANNOT_TRAIN = {
+    'groupadagrad': 'MXNet\'s GroupAdaGrad updates 2-D weights only; '
+                    'NeuMF\'s dense layers have 1-D biases',
+    'test': 'MXNet\'s Test optimizer adds the gradient (it climbs the '
+            'loss); it exists to test MXNet, not to train',
+}
 
 
 @dataclasses.dataclass
@@ -76,7 +89,19 @@ class TrainConfig:
 
     def validate(self):
         """Raise ValueError naming the first setting that cannot work."""
+        for name in FLOAT_OPTIONS:  # inf or nan passes every bound below
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f'{option(name)} must be a finite number, '
+                                 f'got {value}')
         checks = [
+            (0 <= self.seed <= MAX_SEED and self.seed == int(self.seed),
+             f'--seed must be a whole number from 0 to {MAX_SEED} (the '
+             f'range NumPy and MXNet both take as it is), got '
+             f'{self.seed}'),
+            (self.optimizer.lower() not in CANNOT_TRAIN,
+             f'--optimizer {self.optimizer}: '
+             f'{CANNOT_TRAIN.get(self.optimizer.lower())}'),
             (self.num_factors >= 1, 'num_factors must be >= 1'),
             (len(self.nums_hiddens) >= 1
              and all(h >= 1 for h in self.nums_hiddens),
@@ -142,3 +167,10 @@ def seed_everything(seed):
     random.seed(seed)
     numpy.random.seed(seed)
     mx.random.seed(seed)
+
+
+def option(name):
+    """The command-line option that sets config field `name`."""
+    name = {'nums_hiddens': 'hiddens', 'num_epochs': 'epochs'}.get(name,
+                                                                   name)
+    return '--' + name.replace('_', '-')

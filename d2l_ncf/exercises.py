@@ -11,15 +11,14 @@ import dataclasses
 import io
 import os
 import statistics
+import sys
 import time
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from .config import seed_everything
+from .config import MAX_SEED, seed_everything
+from .plotting import exercise_figure
 from .progress import bar
-from .run import (check_fits_data, check_out_dir, fit, load_data,
-                  resolve_devices)
+from .run import (UsageError, check_fits_data, check_out_dir, fit,
+                  load_data, resolve_devices)
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
 
@@ -77,8 +76,13 @@ def settings_for(name, values):
 
 def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
                  overwrite=False):
-    """Train one model per (value, seed); return the table's rows."""
+    """Train one model per (value, seed); return the table's rows.
+
+    A seed given twice is run once: a repeat would be the same run, and
+    counting it twice would shrink the standard deviation.
+    """
     settings = settings_for(name, values)
+    seeds = distinct_seeds(seeds)
     check_out_dir(out, overwrite, OUTPUTS)
     configs = [[dataclasses.replace(base, seed=s, **change).validate()
                 for s in seeds] for _, change in settings]
@@ -103,8 +107,23 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
         rows.append(summarise(value, results))
     runs.close()
     if out is not None:
-        write_table(rows, name, out)
+        write_table(rows, name, out, base.cutoff)
     return rows
+
+
+def distinct_seeds(seeds):
+    """`seeds` in order, each once; a note on stderr names the repeats."""
+    wrong = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if wrong:
+        raise UsageError(f'--seeds {wrong[0]}: expected whole numbers '
+                         f'from 0 to {MAX_SEED}')
+    distinct = tuple(dict.fromkeys(seeds))
+    if len(distinct) < len(seeds):
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        print(f'note: seed(s) {", ".join(map(str, repeated))} given more '
+              f'than once; each seed is one run, so {len(distinct)} runs '
+              f'per setting', file=sys.stderr)
+    return distinct
 
 
 def summarise(value, results):
@@ -124,7 +143,7 @@ def summarise(value, results):
     return row
 
 
-def write_table(rows, name, out):
+def write_table(rows, name, out, k=50):
     os.makedirs(out, exist_ok=True)
     columns = list(rows[0])
     with open(os.path.join(out, 'exercise.csv'), 'w', newline='') as f:
@@ -138,24 +157,26 @@ def write_table(rows, name, out):
             f.write('| ' + ' | '.join(
                 f'{v:.3f}' if isinstance(v, float) else str(v)
                 for v in row.values()) + ' |\n')
-    plot_rows(rows, name, os.path.join(out, 'exercise.png'))
+    plot_rows(rows, name, os.path.join(out, 'exercise.png'), k)
 
 
-def plot_rows(rows, name, path):
-    fig = Figure(figsize=(7, 3.8))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    labels = [str(r['setting']) for r in rows]
-    x = range(len(rows))
-    for m, style in (('hit_rate', 'o-'), ('auc', 's--'), ('ndcg', '^:')):
-        if f'final_{m}' in rows[0]:
-            ax.errorbar(x, [r[f'final_{m}'] for r in rows],
-                        yerr=[r[f'final_{m}_sd'] for r in rows],
-                        fmt=style, capsize=3, label=f'final {m}')
-    ax.set_xticks(list(x))
-    ax.set_xticklabels(labels)
-    ax.set(xlabel=name, ylim=(0, 1), title=EXERCISES[name][0])
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+# How each exercise's setting is named on a plot's x-axis.
+AXIS_LABELS = {'factors': 'latent factors (num_factors)',
+               'hiddens': 'MLP hidden sizes (nums_hiddens)',
+               'optim': 'optimizer:lr:wd', 'loss': 'loss'}
+
+
+def exercise_label(name):
+    """The x-axis label of exercise `name`'s plot."""
+    return AXIS_LABELS.get(name, name)
+
+
+def plot_rows(rows, name, path=None, k=50):
+    """Plot the rows (plotting.exercise_figure); save to `path` if given.
+
+    Returns the figure. `k` is the Hit@k / NDCG@k cut-off of the runs.
+    """
+    fig = exercise_figure(rows, exercise_label(name), k, EXERCISES[name][0])
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig

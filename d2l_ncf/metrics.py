@@ -7,10 +7,13 @@ protocol ranks every item and takes ``k``; see docs/ERRATA.md.
 """
 import math
 
+import numpy
 from mxnet import gluon, np
 
+from .model import check_finite
 from .progress import bar
 from .protocol import get_protocol
+from .ranking import check_finite_scores, split_rows
 
 
 def hit_and_auc(rankedlist, test_matrix, k):
@@ -18,12 +21,16 @@ def hit_and_auc(rankedlist, test_matrix, k):
 
     The AUC is the fraction of the other positions ranked below the first
     test item found: ``(len - 1 - position) / (len - 1)``, 0 if none.
+    Ours: NaN (undefined) for a list of the test item alone, where the
+    chapter's code divides by zero.
     """
     hits_k = [(idx, val) for idx, val in enumerate(rankedlist[:k])
               if val in set(test_matrix)]
     hits_all = [(idx, val) for idx, val in enumerate(rankedlist)
                 if val in set(test_matrix)]
     max = len(rankedlist) - 1
+    if hits_all and max == 0:
+        return len(hits_k), float('nan')
     auc = 1.0 * (max - hits_all[0][0]) / max if len(hits_all) > 0 else 0
     return len(hits_k), auc
 
@@ -49,6 +56,7 @@ def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
     ``progress=True`` shows a bar over the users (one DataLoader each).
     """
     protocol = get_protocol(protocol)
+    check_finite(net)  # ours: NaN scores would rank the test item first
     if protocol.fixed_k:
         k = 50  # the chapter's hard-coded cut-off
     ranked_list, ranked_items, hit_rate, auc, ndcg = {}, {}, [], [], []
@@ -70,10 +78,11 @@ def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
             gluon.data.ArrayDataset(*x), shuffle=False, last_batch="keep",
             batch_size=1024)
         for index, values in enumerate(test_data_iter):
-            x = [gluon.utils.split_and_load(v, devices, even_split=False)
-                 for v in values]
+            # ours: split_rows leaves no device an empty slice
+            x = [split_rows(v, devices) for v in values]
             scores.extend([list(net(*t).asnumpy()) for t in zip(*x)])
         scores = [item for sublist in scores for item in sublist]
+        check_finite_scores(numpy.asarray(scores, dtype=numpy.float32))
         item_scores = list(zip(item_ids, scores))
         ranked_list[u] = sorted(item_scores, key=lambda t: t[1], reverse=True)
         ranked_items[u] = [r[0] for r in ranked_list[u]]

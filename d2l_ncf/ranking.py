@@ -16,21 +16,45 @@ import math
 import numpy
 from mxnet import gluon
 
+from .model import NonFiniteModelError, check_finite
 from .protocol import get_protocol
 
 EVALS = ('full', 'sampled')
 
 
+def split_rows(array, devices):
+    """`array`'s rows over `devices`, leaving none empty: with fewer rows
+    than devices, only the first few devices get one each."""
+    devices = devices[:max(1, min(len(devices), len(array)))]
+    return gluon.utils.split_and_load(array, devices, even_split=False)
+
+
 def score_pairs(net, users, items, devices, batch_size=1 << 17):
-    """Scores of ``net(users[j], items[j])`` as a float32 NumPy vector."""
+    """Scores of ``net(users[j], items[j])`` as a float32 NumPy vector.
+
+    Refuses (`NonFiniteModelError`) a network whose parameters or scores
+    are not finite: NaN scores would rank the held-out item first.
+    """
+    check_finite(net)
     out = []
     for start in range(0, len(users), batch_size):
         u = users[start:start + batch_size]
         i = items[start:start + batch_size]
-        us = gluon.utils.split_and_load(u, devices, even_split=False)
-        its = gluon.utils.split_and_load(i, devices, even_split=False)
-        out.extend(net(a, b).asnumpy().reshape(-1) for a, b in zip(us, its))
-    return numpy.concatenate(out) if out else numpy.zeros(0, 'float32')
+        out.extend(net(a, b).asnumpy().reshape(-1) for a, b in zip(
+            split_rows(u, devices), split_rows(i, devices)))
+    scores = numpy.concatenate(out) if out else numpy.zeros(0, 'float32')
+    check_finite_scores(scores)
+    return scores
+
+
+def check_finite_scores(scores):
+    """Raise `NonFiniteModelError` if any score is NaN or infinite."""
+    bad = numpy.count_nonzero(~numpy.isfinite(scores))
+    if bad:
+        raise NonFiniteModelError(
+            f'{bad} of {len(scores)} scores are not finite (NaN or inf): '
+            f'the network overflows, and a ranking of such scores is '
+            f'meaningless, so it is not evaluated')
 
 
 def score_matrix(net, num_users, num_items, devices, user_ids=None):
@@ -59,7 +83,8 @@ def full_ranking_metrics(scores, user_ids, candidates, test_input,
     """Hit@k, AUC and NDCG@k per user, as the chapter ranks.
 
     `scores` is (len(user_ids), num_items); items with id >= `num_ranked`
-    and the user's training items are not ranked. Returns three arrays.
+    and the user's training items are not ranked. Returns three arrays;
+    a user whose list holds only its test item has AUC NaN (undefined).
     """
     num_rows = len(user_ids)
     ranked = numpy.ones((num_rows, num_ranked), dtype=bool)
@@ -89,12 +114,61 @@ def full_ranking_metrics(scores, user_ids, candidates, test_input,
     found = first < numpy.iinfo(numpy.int64).max
     denom = numpy.maximum(length - 1, 1)
     auc[found] = (length[found] - 1 - first[found]) / denom[found]
+    # a list holding only the test item ranks it against nothing
+    auc[found & (length < 2)] = numpy.nan
     num_test = numpy.bincount(rows, minlength=num_rows)
     ideal = numpy.array([sum(1.0 / math.log2(i + 2)
                              for i in range(min(n, k))) for n in num_test])
     ndcg = numpy.divide(dcg, ideal, out=numpy.zeros(num_rows),
                         where=ideal > 0)
     return hits, auc, ndcg
+
+
+class UndefinedMetricError(ValueError):
+    """A metric the data cannot measure: undefined or certain."""
+
+
+def ranked_list_lengths(user_ids, candidates, test_input, num_ranked):
+    """For each of `user_ids`: how many items its full-ranking list holds
+    (ids below `num_ranked` it has not trained on), and whether its test
+    item is among them. Two arrays."""
+    lengths = numpy.empty(len(user_ids), dtype=numpy.int64)
+    listed = numpy.empty(len(user_ids), dtype=bool)
+    for r, u in enumerate(user_ids):
+        seen = numpy.unique(numpy.asarray(candidates.get(u, []),
+                                          dtype=numpy.int64))
+        lengths[r] = num_ranked - numpy.count_nonzero(seen < num_ranked)
+        test = numpy.asarray(test_input[u], dtype=numpy.int64)
+        listed[r] = ((test < num_ranked) & ~numpy.isin(test, seen)).any()
+    return lengths, listed
+
+
+def undefined_metrics(lengths, listed, k, fixed_k, user_ids, name=str,
+                      k_text=None):
+    """Why the full ranking cannot measure these users, or None.
+
+    A listed test item alone in its list has no AUC (0 / 0); a list of at
+    most `k` items makes a hit certain (checked unless `fixed_k`: the
+    book's k = 50 is the chapter's). `name(u)` says a user in words,
+    `k_text` the cut-off (default ``k = K``).
+    """
+    alone = numpy.flatnonzero(listed & (lengths < 2))
+    if len(alone):
+        return (f'user {name(user_ids[alone[0]])} (and '
+                f'{len(alone) - 1} more) has no unseen item but the '
+                f'held-out one, so its AUC is undefined (nothing to rank '
+                f'it against) and its hit certain')
+    if fixed_k:
+        return None
+    short = numpy.flatnonzero(lengths <= k)
+    if len(short):
+        r = short[numpy.argmin(lengths[short])]
+        return (f'{k_text or f"k = {k}"} is at or above the '
+                f'{lengths[r]} items ranked for user {name(user_ids[r])} '
+                f'(its unseen items and the held-out one; {len(short)} '
+                f'user(s) rank at most {k}), so a hit would be certain; '
+                f'k must be below {int(lengths.min())}')
+    return None
 
 
 def sample_eval_negatives(candidates, test_input, num_items, user_ids, rng,
@@ -147,8 +221,14 @@ class RankingEvaluator:
             raise ValueError('the book protocol fixes k = 50, as the '
                              'chapter does; use the corrected protocol')
         self.k = default_k if k is None else k
+        if eval == 'sampled' and self.k > num_neg:
+            raise UndefinedMetricError(
+                f'k = {self.k} is at or above the {num_neg + 1} items of '
+                f'each sampled list ({num_neg} negatives and the held-out '
+                f'item): every hit would be certain; k must be at most '
+                f'{num_neg}')
         self.eval, self.num_neg, self.seed = eval, num_neg, seed
-        self._negatives = None
+        self._negatives, self._checked = None, None
 
     def __call__(self, net, test_input, seq, candidates, num_users,
                  num_items, devices):
@@ -157,6 +237,7 @@ class RankingEvaluator:
             return self._sampled(net, test_input, candidates, num_items,
                                  devices, user_ids)
         num_ranked = num_items if self.protocol.rank_all_items else num_users
+        self._check_defined(user_ids, candidates, test_input, num_ranked)
         scores = score_matrix(net, num_users, num_ranked, devices, user_ids)
         hits, auc, ndcg = full_ranking_metrics(
             scores, user_ids, candidates, test_input, num_ranked, self.k)
@@ -164,6 +245,21 @@ class RankingEvaluator:
         if not self.protocol.fixed_k:
             result['ndcg'] = float(ndcg.mean())
         return result
+
+    def _check_defined(self, user_ids, candidates, test_input, num_ranked):
+        """Refuse data whose full-ranking metrics are undefined or certain
+        (once per data: every epoch passes the same)."""
+        done = self._checked
+        if (done is not None and done[0] is candidates
+                and done[1] is test_input
+                and done[2:] == (num_ranked, len(user_ids))):
+            return
+        why = undefined_metrics(*ranked_list_lengths(
+            user_ids, candidates, test_input, num_ranked), self.k,
+            self.protocol.fixed_k, user_ids, name=lambda u: f'index {u}')
+        if why:
+            raise UndefinedMetricError(why)
+        self._checked = (candidates, test_input, num_ranked, len(user_ids))
 
     def _sampled(self, net, test_input, candidates, num_items, devices,
                  user_ids):

@@ -10,7 +10,8 @@ import mxnet as mx
 import numpy
 from mxnet import gluon
 
-from .config import TrainConfig, seed_everything
+from . import numerics
+from .config import TrainConfig, option, seed_everything
 from .checkpoint import (CheckpointError, check_same_data, data_record,
                          holds_other_files, is_checkpoint, load_checkpoint,
                          restore, save_checkpoint)
@@ -22,12 +23,13 @@ from .distributed import (DEFAULT_KVSTORE, Cluster, connect,
 from .losses import LOSSES
 from .metrics import evaluate_ranking
 from .averaging import WeightAverage
-from .model import NeuMF, embedding_l2
+from .model import NeuMF, NonFiniteModelError, embedding_l2
 from .plotting import save_curves
 from .protocol import get_protocol
-from .ranking import RankingEvaluator
+from .ranking import (RankingEvaluator, ranked_list_lengths,
+                      undefined_metrics)
 from .sampling import NegativeSampler, TripleBatches, recency_weights
-from .training import train_ranking
+from .training import NonFiniteLossError, train_ranking
 
 OUTPUT_FILES = ('metrics.json', 'curves.png')
 
@@ -120,6 +122,7 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
                        command=sys.argv),
         'data': data.summary,
         'versions': versions(),
+        'numerics': numerics.record(),
         'history': result['history'],
         'final': {k: v for k, v in result.items() if k != 'history'},
     }
@@ -201,6 +204,54 @@ def check_fits_data(config, data):
                 f'--eval sampled needs {config.eval_negatives} unseen items '
                 f'per user; some user has only {fewest} of the '
                 f'{data.num_items} items unseen: lower --eval-negatives')
+        if config.cutoff > config.eval_negatives:
+            raise UsageError(
+                f'--k {config.cutoff}{default_note(config)} is at or above '
+                f'the {config.eval_negatives + 1} items of each sampled '
+                f'list (--eval-negatives {config.eval_negatives} and the '
+                f'held-out item): every hit would be certain; use --k '
+                f'{config.eval_negatives} or less, or more --eval-negatives')
+    else:
+        check_full_ranking(config, data)
+    if config.recency:
+        try:
+            recency_weights(data.users_train, config.recency,
+                            config.recency_tau)
+        except ValueError as err:
+            raise UsageError(
+                f'--recency {config.recency:g} (--recency-tau '
+                f'{config.recency_tau:g}) is too large for this data: '
+                f'{err}') from None
+
+
+def default_note(config):
+    return ' (the default)' if config.k is None else ''
+
+
+def check_full_ranking(config, data):
+    """Refuse a full ranking whose metrics are undefined or certain; under
+    the book protocol, whose k = 50 is the chapter's, say so instead."""
+    protocol = get_protocol(config.protocol)
+    user_ids = sorted(data.test_iter)
+    num_ranked = (data.num_items if protocol.rank_all_items
+                  else data.num_users)
+    lengths, listed = ranked_list_lengths(user_ids, data.candidates,
+                                          data.test_iter, num_ranked)
+    name = ((lambda u: str(data.user_ids[u])) if data.user_ids is not None
+            else (lambda u: f'index {u}'))
+    why = undefined_metrics(lengths, listed, config.cutoff,
+                            protocol.fixed_k, user_ids, name,
+                            f'--k {config.cutoff}{default_note(config)}')
+    if why:
+        raise UsageError(why)
+    certain = numpy.count_nonzero(listed & (lengths <= config.cutoff))
+    if protocol.fixed_k and certain:
+        print(f'note: under the book protocol {certain} of {len(user_ids)} '
+              f'users rank at most {config.cutoff} items (item indices '
+              f'below the {data.num_users} users, as the chapter does), so '
+              f'their hit is certain whenever their test item is ranked: '
+              f'the chapter\'s fixed k = {config.cutoff}; --protocol '
+              f'corrected --k K measures it', file=sys.stderr)
 
 
 def fit(config, data, devices, progress=False, save=None, checkpoint=None,
@@ -251,17 +302,34 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
                 'sampler': (train_iter.get_state()
                             if hasattr(train_iter, 'get_state') else None)},
                 average=averager.state() if averager else None)
-    result = train_ranking(
-        net, train_iter, data.test_iter, loss, trainer, None,
-        data.num_users, data.num_items, config.num_epochs, devices,
-        evaluator, data.candidates, eval_step=config.eval_step,
-        protocol=protocol, progress=progress, plot=False,
-        start_epoch=start_epoch, history=history, epoch_end=epoch_end,
-        penalty=embedding_l2(config.reg) if config.reg else None,
-        averager=averager, cluster=cluster)
+    try:
+        result = train_ranking(
+            net, train_iter, data.test_iter, loss, trainer, None,
+            data.num_users, data.num_items, config.num_epochs, devices,
+            evaluator, data.candidates, eval_step=config.eval_step,
+            protocol=protocol, progress=progress, plot=False,
+            start_epoch=start_epoch, history=history, epoch_end=epoch_end,
+            penalty=embedding_l2(config.reg) if config.reg else None,
+            averager=averager, cluster=cluster)
+    except (NonFiniteLossError, NonFiniteModelError) as err:
+        raise type(err)(f'{err}. Settings that can make a run diverge: '
+                        f'{divergence_settings(config)}') from None
     if cluster is not None:
         cluster.finish()
     return net, result
+
+
+def divergence_settings(config):
+    """The options that can drive a loss or a weight to NaN or inf."""
+    named = [('lr', config.lr), ('optimizer', config.optimizer),
+             ('wd', config.wd), ('init_sigma', config.init_sigma),
+             ('loss', config.loss)]
+    named += [(n, getattr(config, n)) for n in ('reg', 'recency')
+              if getattr(config, n)]
+    if config.recency:
+        named.append(('recency_tau', config.recency_tau))
+    return ', '.join(f'{option(n)} {v:g}' if isinstance(v, float)
+                     else f'{option(n)} {v}' for n, v in named)
 
 
 def build_net(config, num_users, num_items, devices):

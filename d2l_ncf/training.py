@@ -13,6 +13,7 @@ import numpy
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
+from .model import NonFiniteModelError, non_finite_parameters
 from .progress import bar, in_notebook
 from .protocol import get_protocol
 
@@ -45,7 +46,11 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     loss (e.g. `model.embedding_l2`). With an ``averager``
     (`averaging.WeightAverage`), it is updated after every batch and the
     evaluation scores its averaged weights. A loss that is not finite raises
-    `NonFiniteLossError` before the update that would spread it.
+    `NonFiniteLossError` before the update that would spread it; parameters
+    that are not finite after an epoch's last update raise
+    `model.NonFiniteModelError` before the net is evaluated or saved. A
+    metric never measured (``eval_step`` above the epochs) is left out of
+    the result, not reported as 0.
     With a `distributed.Cluster`, ``train_iter`` gives this worker's part
     of each batch, the loss is summed over the workers, and only worker 0
     evaluates and prints.
@@ -55,7 +60,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     scale = 1 if cluster is None else cluster.scale
     reporter = cluster is None or cluster.is_reporter
     k = getattr(evaluator, 'k', 50)
-    timer, metrics = d2l.Timer(), {'hit_rate': 0, 'auc': 0}
+    timer, metrics = d2l.Timer(), {}
     if plot == 'auto':
         plot = in_notebook()
     animator = None
@@ -71,7 +76,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         tic = time.perf_counter()
         if not protocol.cumulative_timer:
             timer.start()
+        num_batches = 0
         for i, values in enumerate(train_iter):
+            num_batches = i + 1
             input_data = []
             for v in values:
                 input_data.append(gluon.utils.split_and_load(v, devices))
@@ -96,7 +103,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 raise NonFiniteLossError(
                     f'epoch {epoch + 1}, batch {i + 1}: the loss is '
                     f'{float(batch_loss.sum())}; training stopped before '
-                    f'this update (try a smaller lr)')
+                    f'this update')
             if protocol.running_loss_sum:  # the chapter's bookkeeping
                 l += batch_loss.mean() / (len(devices) * scale)
             else:  # this batch's summed loss: the epoch mean is exact
@@ -111,6 +118,10 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             batches.update()
         train_seconds += time.perf_counter() - tic
         examples += int(metric[1])
+        check_updated(net, epoch + 1, num_batches)
+        if averager is not None:  # the weights evaluated and saved
+            with averager.applied():
+                check_updated(net, epoch + 1, num_batches)
         row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
         batches.set_postfix(epoch=epoch + 1, loss=f'{row["loss"]:.3f}')
         with autograd.predict_mode(), (
@@ -118,9 +129,13 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 else contextlib.nullcontext()):
             if (epoch + 1) % eval_step == 0 and reporter:
                 tic = time.perf_counter()
-                metrics = as_metrics(evaluator(
-                    net, test_iter, test_seq_iter, candidates, num_users,
-                    num_items, devices))
+                try:
+                    metrics = as_metrics(evaluator(
+                        net, test_iter, test_seq_iter, candidates,
+                        num_users, num_items, devices))
+                except NonFiniteModelError as err:
+                    raise NonFiniteModelError(
+                        f'epoch {epoch + 1}, evaluation: {err}') from None
                 eval_seconds += time.perf_counter() - tic
                 row.update(metrics)
                 if plot:
@@ -141,9 +156,11 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     else:
         examples_per_sec = examples / timer.sum()
     if reporter:
-        print(f'train loss {metric[0] / metric[1]:.3f}, ' + ', '.join(
+        print(f'train loss {metric[0] / metric[1]:.3f}, ' + (', '.join(
             f'test {metric_label(m, k, protocol)} {float(v):.3f}'
-            for m, v in metrics.items()))
+            for m, v in metrics.items()) or (
+            f'not evaluated (evaluation every {eval_step} epochs, '
+            f'{num_epochs} epochs)')))
         print(f'{examples_per_sec:.1f} examples/sec '
               f'on {str(devices)}')
     return dict({'history': history, 'loss': metric[0] / metric[1],
@@ -155,6 +172,17 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; names the epoch and batch."""
+
+
+def check_updated(net, epoch, batches):
+    """Refuse parameters that are NaN or infinite after an epoch."""
+    bad = non_finite_parameters(net)
+    if bad:
+        raise NonFiniteModelError(
+            f'epoch {epoch}, batch {batches} (its last; parameters are '
+            f'checked after each epoch): parameters are not finite '
+            f'({", ".join(bad[:4])}{" ..." if len(bad) > 4 else ""}); '
+            f'training stopped before this model was evaluated or saved')
 
 
 def score_negatives(net, users, negatives):

@@ -14,7 +14,7 @@ import json
 import statistics
 import sys
 
-from d2l_ncf import cli
+from d2l_ncf import cli, numerics
 from d2l_ncf.run import versions
 
 RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
@@ -80,6 +80,7 @@ def main(argv=None):
                         for r in runs.values()])
             for j, m in enumerate(('hit_rate', 'ndcg'))},
         'versions': versions(),
+        'numerics': numerics.record(),
     }
     for part in ('final', 'best_epoch'):
         print(f"{part}: HR@10 {result[part]['hit_rate']['mean']:.3f} ± "

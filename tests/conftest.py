@@ -4,6 +4,10 @@ import sys
 
 import pytest
 
+# d2l_ncf first: it fixes MXNet's CPU arithmetic before MXNet loads, and a
+# test module that imports mxnet itself must not load it earlier.
+import d2l_ncf  # noqa: E402,F401
+
 sys.path.insert(0, os.path.dirname(__file__))
 
 from synthetic import make_ratings, write_udata  # noqa: E402

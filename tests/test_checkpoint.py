@@ -13,7 +13,7 @@ from d2l_ncf.training import NonFiniteLossError
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4', '4',
-         '--no-progress', '--protocol', 'corrected']
+         '--no-progress', '--protocol', 'corrected', '--k', '10']
 
 
 def run(args):
@@ -204,6 +204,7 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(
     ck = tmp_path / 'ck'
     config = TrainConfig(protocol='corrected', loss='log', batch_size=32,
                          num_factors=4, nums_hiddens=(4, 4), num_epochs=3,
+                         k=10,
                          data_dir=synthetic_dir, devices='cpu')
     with pytest.raises(NonFiniteLossError,
                        match=r'epoch 2, batch 5: the loss is nan'):

@@ -23,8 +23,9 @@ def test_train_end_to_end_writes_metrics_and_plot(synthetic_dir, tmp_path,
     assert stdout[-2].startswith('train loss ')
     assert stdout[-1].endswith('examples/sec on [cpu(0), cpu(1)]')
     record = json.loads((out / 'metrics.json').read_text())
-    assert set(record) == {'config', 'data', 'versions', 'history',
-                           'final'}
+    assert set(record) == {'config', 'data', 'versions', 'numerics',
+                           'history', 'final'}
+    assert record['numerics']['mode'] == 'portable'
     assert record['data']['interactions'] == len(make_ratings())
     config = record['config']
     assert config['seed'] == 5 and config['num_epochs'] == 2

@@ -22,7 +22,7 @@ from d2l_ncf.distributed import (ClusterError, ShardedBatches,
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TAG_ENV = 'D2L_NCF_TEST_TAG'
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4', '4',
-         '--no-progress', '--protocol', 'corrected', '--seed', '3']
+         '--no-progress', '--protocol', 'corrected', '--seed', '3', '--k', '5']
 BOOK_LINE = 'train loss 16.982, test hit rate 0.075, test AUC 0.531'
 
 

@@ -70,3 +70,62 @@ def test_exercise_does_not_overwrite(synthetic_dir, tmp_path, capsys):
     assert code == 1
     assert 'already holds exercise.csv' in capsys.readouterr().err
     assert (tmp_path / 'exercise.csv').read_text() == 'keep'
+
+
+def _rows(settings):
+    return [{'setting': s, 'seeds': '3', 'final_hit_rate': '0.3',
+             'final_hit_rate_sd': '0.01', 'final_auc': '0.8',
+             'final_auc_sd': '0.02', 'final_ndcg': '0.1',
+             'final_ndcg_sd': '0.005'} for s in settings]
+
+
+def _joined(ax):
+    """Lines drawn between points (not error bars or markers alone)."""
+    return [line for line in ax.get_lines()
+            if line.get_linestyle() not in ('None', 'none', '')
+            and len(line.get_xdata()) > 2]
+
+
+def test_categorical_settings_are_points_not_lines():
+    from d2l_ncf.exercises import plot_rows
+    fig = plot_rows(_rows(['adam:0.01:1e-5', 'sgd:0.1:0', 'adam:0.01:0']),
+                    'optim', k=50)
+    ax = fig.axes[0]
+    assert not _joined(ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        'adam:0.01:1e-5', 'sgd:0.1:0', 'adam:0.01:0']
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        'Hit@50', 'AUC', 'NDCG@50']
+    assert ax.get_xlabel() == 'optimizer:lr:wd'
+
+
+def test_factor_sizes_go_on_a_numeric_axis():
+    from d2l_ncf.exercises import plot_rows
+    fig = plot_rows(_rows(['16', '4', '64']), 'factors', k=10)
+    ax = fig.axes[0]
+    lines = _joined(ax)
+    assert lines and list(lines[0].get_xdata()) == [4, 16, 64]  # sorted
+    assert ax.get_xscale() == 'log'
+    assert 'Hit@10' in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_saved_exercise_plots_redraw_from_their_tables(tmp_path):
+    import importlib.util
+    import os
+    import shutil
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        'draw_figures', os.path.join(repo, 'notebooks', 'draw_figures.py'))
+    draw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(draw)
+    (tmp_path / 'loss').mkdir()
+    shutil.copy(os.path.join(repo, 'docs', 'exercises', 'loss',
+                             'exercise.csv'), tmp_path / 'loss')
+    assert draw.redraw_exercises(str(tmp_path)) == [
+        str(tmp_path / 'loss' / 'exercise.png')]
+    image = matplotlib.image.imread(str(tmp_path / 'loss' / 'exercise.png'))
+    assert image.shape[0] > 300
+    svg, png = draw.draw_neumf(str(tmp_path / 'figures'))
+    text = open(svg).read()
+    for word in ('GMF', 'MLP', 'prediction layer', 'element-wise product'):
+        assert word in text

@@ -110,7 +110,7 @@ def test_recency_changes_training_and_is_recorded(synthetic_dir, tmp_path):
     import json
     from d2l_ncf import cli
     base = SMALL + ['--data-dir', synthetic_dir, '--protocol', 'corrected',
-                    '--loss', 'log', '--num-neg', '2']
+                    '--loss', 'log', '--num-neg', '2', '--k', '10']
     assert cli.main(base + ['--out', str(tmp_path / 'plain')]) == 0
     assert cli.main(base + ['--recency', '5', '--recency-tau', '3',
                             '--out', str(tmp_path / 'recent')]) == 0

@@ -9,7 +9,8 @@ from d2l_ncf.recommend import UnknownUserError, recommend
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
-         '--no-progress', '--protocol', 'corrected', '--epochs', '3']
+         '--no-progress', '--protocol', 'corrected', '--epochs', '3',
+         '--k', '10']
 TITLES = {i: f'Movie number {i} (199{i % 10})' for i in range(1, 41)}
 
 
@@ -91,7 +92,7 @@ def test_sparse_ids_come_back_as_original_ids(tmp_path):
         f'{u},{i},{r},{t}\n' for u, i, r, t in rows))
     ck = tmp_path / 'ck'
     assert cli.main(['train', '--data', str(path), '--save', str(ck)]
-                    + SMALL + ['--batch-size', '8']) == 0
+                    + SMALL + ['--batch-size', '8', '--k', '5']) == 0
     mapping = load_checkpoint(str(ck))['mapping']
     assert mapping['item_ids'].max() == 150000 + 11 * 37
     top = recommend(str(ck), 1002, k=5)
