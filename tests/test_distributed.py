@@ -249,7 +249,11 @@ def test_workers_with_other_seeds_stop_before_training(synthetic_dir, tag):
             p.wait(timeout=10)
 
 
-def test_killing_one_worker_stops_the_job(synthetic_dir, tag):
+@pytest.mark.parametrize('role, rank, marker', [
+    ('worker', 1, b'D2L_NCF_WORKER_RANK=1'),
+    ('server', 0, b'DMLC_ROLE=server')])
+def test_killing_one_process_stops_the_job(synthetic_dir, tag, role, rank,
+                                           marker):
     proc = subprocess.Popen(
         [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
             synthetic_dir, '--epochs', '2000'),
@@ -263,10 +267,9 @@ def test_killing_one_worker_stops_the_job(synthetic_dir, tag):
             for pid in tagged_pids(tag):
                 with open(f'/proc/{pid}/environ', 'rb') as f:
                     env = f.read().split(b'\0')
-                if (b'DMLC_ROLE=worker' in env
-                        and b'D2L_NCF_WORKER_RANK=1' in env):
+                if f'DMLC_ROLE={role}'.encode() in env and marker in env:
                     victim = pid
-        assert victim is not None, 'worker 1 never started'
+        assert victim is not None, f'{role} {rank} never started'
         time.sleep(8)  # data loaded, training under way
         assert proc.poll() is None, 'the job ended before the kill'
         os.kill(victim, signal.SIGKILL)
@@ -274,7 +277,7 @@ def test_killing_one_worker_stops_the_job(synthetic_dir, tag):
         _, err = proc.communicate(timeout=60)
         assert time.monotonic() - killed_at < 60
         assert proc.returncode != 0
-        assert 'worker 1 was killed by SIGKILL' in err
+        assert f'{role} {rank} was killed by SIGKILL' in err
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
