@@ -69,10 +69,13 @@ def main(argv=None):
     p.add_argument('--servers', type=int, nargs='+', default=[1, 2])
     p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--batch-size', type=int, default=1024)
+    p.add_argument('--k', default=None,
+                   help='Hit@k cut-off, for data with few items')
     p.add_argument('--timeout', type=int, default=1800)
     p.add_argument('--out', default=None, help='JSON file (else stdout)')
     args = p.parse_args(argv)
     data = ['--data-dir', args.data_dir] if args.data_dir else []
+    data += ['--k', args.k] if args.k else []
     common = TRAIN + data + ['--epochs', str(args.epochs), '--eval-step',
                              str(args.epochs)]
     config = TrainConfig(data_dir=args.data_dir, protocol='corrected')

@@ -334,6 +334,28 @@ def test_resume_under_dist_sync_continues_bit_for_bit(synthetic_dir,
     assert history(part) == history(whole)
 
 
+def test_bench_dist_reports_steps_and_bytes(synthetic_dir, tmp_path, tag,
+                                           monkeypatch):
+    sys.path.insert(0, os.path.join(REPO, 'benchmarks'))
+    import bench_dist
+    monkeypatch.setenv(TAG_ENV, tag)  # its jobs inherit the tag
+    monkeypatch.setenv('PYTHONPATH', REPO)
+    out = tmp_path / 'dist.json'
+    bench_dist.main(['--data-dir', synthetic_dir, '--workers', '2',
+                     '--servers', '1', '--epochs', '1', '--batch-size',
+                     '32', '--k', '5', '--out', str(out)])
+    result = json.loads(out.read_text())
+    # four 10-factor tables over 24 users and 40 items, MLP 20-10-10-10
+    # (210 + 110 + 110) and the prediction layer's 20 weights
+    assert result['parameters'] == 2 * 10 * (24 + 40) + 430 + 20
+    (run,) = result['runs']
+    assert (run['workers'], run['servers']) == (2, 1)
+    assert run['bytes_per_worker_step'] == 2 * 4 * (1730 + 1)
+    assert run['examples_per_sec'] > 0 and run['step_ms'] > 0
+    assert run['communication_ms'] == pytest.approx(
+        run['step_ms'] - run['compute_ms'])
+
+
 @pytest.mark.slow
 def test_dist_sync_two_workers_print_the_books_line(real_data_dir, tag):
     code, out, err = run_launch(tag, [
