@@ -134,7 +134,7 @@ class Cluster:
                     if k not in LOCAL_SETTINGS}
         settings.update(
             data_fingerprint=fingerprint(data),
-            devices_per_worker=len(devices),
+            devices_per_worker=len(devices), kvstore=self.kv.type,
             start_epoch=checkpoint['state']['epoch'] if checkpoint else 0)
         self.check_same(settings)
         return self.shard(batches)
@@ -174,7 +174,8 @@ class Cluster:
         if differ:
             raise ClusterError(
                 f'the {self.num_workers} workers were started with other '
-                f'settings or data ({", ".join(differ)} differ between '
+                f'settings or data ({", ".join(differ)} '
+                f'{"differs" if len(differ) == 1 else "differ"} between '
                 f'workers; worker {self.rank} has ' + ', '.join(
                     f'{n}={settings[n]!r}' for n in differ)
                 + '): start every worker with the same train options '

@@ -238,7 +238,8 @@ def test_workers_with_other_seeds_stop_before_training(synthetic_dir, tag):
         outputs = [w.communicate(timeout=120) for w in workers]
         for w, (_, err) in zip(workers, outputs):
             assert w.returncode == 2, err
-            assert 'seed differ between workers' in err
+            assert 'seed differs between workers' in err
+            assert f'worker {workers.index(w)} has seed=' in err
             assert 'train loss' not in err
     finally:
         for p in procs:
