@@ -16,6 +16,7 @@ import ctypes
 import hashlib
 import json
 import os
+import signal
 
 import mxnet as mx
 import numpy
@@ -64,6 +65,7 @@ def connect(kvstore, environ=os.environ):
     if not is_distributed(kvstore):
         return kvstore
     check_launched(kvstore, environ)
+    die_with_parent()
     kv = mx.kv.create(kvstore)
     cluster = Cluster(kv, int(environ.get(RANK_ENV, kv.rank)),
                       kv.num_workers)
@@ -74,6 +76,20 @@ def connect(kvstore, environ=os.environ):
         raise ClusterError(f'{RANK_ENV}={cluster.rank} is not a worker '
                            f'rank of a job of {kv.num_workers} workers')
     return cluster
+
+
+PR_SET_PDEATHSIG = 1  # Linux's prctl option
+
+
+def die_with_parent():
+    """Have Linux kill this process when the one that started it (the
+    launcher, or ssh's shell) dies, even by SIGKILL: a lost launcher
+    leaves no worker behind. Elsewhere the launcher's watch must do."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG,
+                                                signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def trainer_options(kvstore):

@@ -5,8 +5,8 @@ the ``DMLC_*`` environment. By default all run on this machine and talk
 over loopback (127.0.0.1); with ``--hosts FILE`` each is started through
 ``ssh HOST 'cd DIR && env DMLC_...=... PYTHON ...'`` (`remote_command`),
 the scheduler on the first host and the others round-robin. Servers and
-the scheduler run ``PYTHON -c 'import mxnet'`` (MXNet serves at import
-when ``DMLC_ROLE`` says so); workers run ``PYTHON -m d2l_ncf train ...``.
+the scheduler run ``PYTHON -c '...; import mxnet'`` (MXNet serves at
+import when ``DMLC_ROLE`` says so); workers run ``PYTHON -m d2l_ncf train ...``.
 
 The launcher streams each process's output with a ``[worker r]`` (or
 ``[server s]``, ``[scheduler]``) prefix, and stops every process it
@@ -26,7 +26,11 @@ import time
 from .distributed import RANK_ENV
 
 LOOPBACK = '127.0.0.1'
-SERVER_CODE = 'import mxnet'  # a server or scheduler serves, then exits
+# A server or scheduler serves at import, then exits. First it asks Linux
+# to kill it when its parent dies, as workers do (`distributed.
+# die_with_parent`; prctl option 1 is PR_SET_PDEATHSIG).
+SERVER_CODE = ('import ctypes, signal; ctypes.CDLL(None).prctl(1, '
+               'signal.SIGKILL); import mxnet')
 WAIT_AFTER_WORKERS = 30  # seconds the servers get to stop by themselves
 GRACE = 5  # seconds between SIGTERM and SIGKILL when stopping
 

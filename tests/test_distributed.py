@@ -144,7 +144,8 @@ def test_launch_plan_sets_each_role_and_rank():
             assert argv == ['py', '-m', 'd2l_ncf', 'train', '--kvstore',
                             'dist_sync']
         else:
-            assert argv == ['py', '-c', 'import mxnet']
+            assert argv == ['py', '-c', launch.SERVER_CODE]
+            assert launch.SERVER_CODE.endswith('; import mxnet')
 
 
 def test_launch_on_hosts_runs_this_ssh_command_per_role(tmp_path):
@@ -164,6 +165,14 @@ def test_launch_on_hosts_runs_this_ssh_command_per_role(tmp_path):
         "DMLC_NUM_SERVER=1 DMLC_NUM_WORKER=2 DMLC_PS_ROOT_PORT=9100 "
         "DMLC_PS_ROOT_URI=node-a DMLC_ROLE=worker PYTHONUNBUFFERED=1 "
         "/opt/py -m d2l_ncf train --kvstore dist_sync")
+
+
+def test_server_code_runs_and_dies_with_its_parent():
+    """SERVER_CODE's first statement (before 'import mxnet') runs."""
+    guard = launch.SERVER_CODE.rsplit('; import mxnet', 1)[0]
+    done = subprocess.run([sys.executable, '-c', guard + '; print("ok")'],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == 'ok\n', done.stderr
 
 
 def test_launch_stops_before_starting_when_a_host_is_unreachable(
@@ -306,6 +315,29 @@ def test_sigterm_to_the_launcher_stops_every_process(synthetic_dir, tag):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         time.sleep(1)
+
+
+def test_a_killed_launcher_leaves_no_process(synthetic_dir, tag):
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
+            synthetic_dir, '--epochs', '2000'),
+        env=env_with(tag), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(5)  # the workers have connected
+        proc.kill()  # no chance to stop its children
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while tagged_pids(tag) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not tagged_pids(tag)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def test_dist_async_learns(synthetic_dir, tmp_path, tag):
