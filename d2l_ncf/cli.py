@@ -14,6 +14,10 @@ from .data import DATASETS, DataFormatError, DataNotFoundError
 from .datasets import FIELDS
 from .devices import DeviceError
 from . import numerics
+from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
+                          check_launched)
+from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
+from .launch import add_launch_options, main as launch_main
 from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
                         settings_for)
 from .recommend import UnknownUserError, format_recommendations, recommend
@@ -83,6 +87,18 @@ def build_parser():
     p.add_argument('--resume', default=None, metavar='DIR',
                    help="continue training from checkpoint DIR with its "
                         "settings; --epochs is the new total")
+    p.add_argument('--kvstore', choices=KVSTORES, default=DEFAULT_KVSTORE,
+                   help="gluon.Trainer's kvstore; dist_sync and dist_async "
+                        "train on a parameter-server job started by "
+                        "'d2l-ncf launch' (default: %(default)s, gluon's "
+                        "and so the chapter's)")
+    # main hands 'launch' to launch.main, which finds the '--'
+    la = sub.add_parser(
+        'launch', allow_abbrev=False, description=LAUNCH_DESCRIPTION,
+        help='start a distributed train job on MXNet parameter servers')
+    add_launch_options(la)
+    la.add_argument('train_command', nargs=argparse.REMAINDER,
+                    help="'--' then the train command")
     r = sub.add_parser(
         'recommend', help="top-k items for a user from a checkpoint",
         description="Print the k items a user has not interacted with "
@@ -284,6 +300,8 @@ def main(argv=None):
     parser = build_parser()
     as_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['launch']:
+        return launch_main(argv[1:])
     args = parser.parse_args(argv)
     wanted = getattr(args, 'numerics', None)
     if wanted and wanted != numerics.mode():
@@ -345,10 +363,12 @@ def main_run(args, argv, parser):
     try:
         config.validate()
         resolve_devices(config)
+        if args.command == 'train':
+            check_kvstore(args)
         if args.command == 'exercise':
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
-    except (ValueError, DeviceError) as err:
+    except (ValueError, DeviceError, ClusterError) as err:
         parser.error(str(err))
     try:
         if args.command == 'exercise':
@@ -364,8 +384,8 @@ def main_run(args, argv, parser):
         else:
             train(config, out=args.out, progress=not args.no_progress,
                   overwrite=args.overwrite, save=args.save,
-                  resume=args.resume)
-    except UsageError as err:
+                  resume=args.resume, kvstore=args.kvstore)
+    except (UsageError, ClusterError) as err:
         parser.error(str(err))
     except (DataNotFoundError, DataFormatError, OutputExistsError,
             CheckpointError, NonFiniteLossError, ValueError) as err:
@@ -378,6 +398,17 @@ def print_rows(rows):
     for row in rows:
         print(', '.join(f'{k} {v:.3f}' if isinstance(v, float)
                         else f'{k} {v}' for k, v in row.items()))
+
+
+def check_kvstore(args):
+    """A dist kvstore needs a launched job, and keeps no optimizer state
+    on the workers in async mode."""
+    check_launched(args.kvstore)
+    if args.kvstore == 'dist_async' and (args.save or args.resume):
+        raise ClusterError(
+            '--kvstore dist_async updates the weights on the servers, '
+            'where the optimizer state cannot be saved: --save and '
+            '--resume need dist_sync')
 
 
 def main_recommend(args):

@@ -21,6 +21,8 @@ from .checkpoint import (CheckpointError, SaveLock, check_same_data,
 from .data import load_dataset, make_train_iter
 from .datasets import summary_line
 from .devices import parse_devices
+from .distributed import (DEFAULT_KVSTORE, Cluster, connect,
+                          trainer_options)
 from .losses import LOSSES
 from .metrics import evaluate_ranking
 from .averaging import WeightAverage
@@ -143,15 +145,20 @@ class RunStopped(Exception):
 
 
 def train(config=None, out=None, progress=True, overwrite=False, save=None,
-          resume=None):
+          resume=None, kvstore=DEFAULT_KVSTORE):
     """Run the chapter's job with `config`; write `out`/metrics.json.
 
     With `save`, a checkpoint folder is written after every epoch
     (`checkpoint`); with `resume`, training continues from one (its
     settings must equal `config`'s but for the number of epochs).
-    Returns the run's record (what metrics.json holds).
+    Returns the run's record (what metrics.json holds). `kvstore` is
+    gluon.Trainer's; with ``dist_*`` this process is one worker of a
+    launched job (`distributed`), and only worker 0 writes files.
     """
     config = (config or TrainConfig()).validate()
+    kvstore = connect(kvstore)  # dist_*: a Cluster, once the job is up
+    if getattr(kvstore, 'rank', 0):
+        out, save, progress = None, None, False
     check_out_dir(out, overwrite)
     check_save_dir(save, resume, overwrite)
     position = Position(save, resume)
@@ -161,13 +168,15 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
             # again under the lock: a run that just finished may have
             # saved there since the first look
             check_save_dir(save, resume, overwrite)
-            return _train(config, out, progress, save, resume, position)
+            return _train(config, out, progress, save, resume, position,
+                          kvstore)
     except KeyboardInterrupt as err:
         signum = getattr(err, 'signum', signal.SIGINT)
         raise RunStopped(position.describe(signum), signum) from None
 
 
-def _train(config, out, progress, save, resume, position):
+def _train(config, out, progress, save, resume, position,
+           kvstore=DEFAULT_KVSTORE):
     checkpoint = None
     if resume is not None:
         checkpoint = load_checkpoint(resume)
@@ -179,7 +188,8 @@ def _train(config, out, progress, save, resume, position):
     seed_everything(config.seed)
     # fit checks the settings against the data before any work
     net, result = fit(config, data, devices, progress, save=save,
-                      checkpoint=checkpoint, position=position)
+                      checkpoint=checkpoint, position=position,
+                      kvstore=kvstore)
     record = {
         'config': dict(config_dict(config),
                        resolved_devices=[str(d) for d in devices],
@@ -187,6 +197,8 @@ def _train(config, out, progress, save, resume, position):
                        os.path.abspath(data.titles_dir),
                        num_users=data.num_users, num_items=data.num_items,
                        num_train=len(data.users_train),
+                       kvstore=str(kvstore),
+                       workers=getattr(kvstore, 'num_workers', 1),
                        command=sys.argv),
         'data': data.summary,
         'versions': versions(),
@@ -373,7 +385,7 @@ def check_full_ranking(config, data):
 
 
 def fit(config, data, devices, progress=False, save=None, checkpoint=None,
-        position=None):
+        position=None, kvstore=DEFAULT_KVSTORE):
     """Build NeuMF, its loss and trainer from `config`; train on `data`.
 
     Returns ``(net, result)`` with `result` as `train_ranking` returns it.
@@ -381,14 +393,21 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
     `checkpoint` (as `load_checkpoint` returns it) continues a run; `save`
     names the folder for a checkpoint after every epoch; `position` (a
     `Position`) is kept up to date with the epoch, batch and checkpoint.
+    `kvstore`: a gluon kvstore name or a `distributed.Cluster` (this
+    worker's part).
     """
     check_fits_data(config, data)
     protocol = get_protocol(config.protocol)
     train_iter, evaluator = build_iterators(config, data, progress)
+    cluster = kvstore if isinstance(kvstore, Cluster) else None
+    if cluster is not None:
+        train_iter = cluster.join(train_iter, config_dict(config), data,
+                                  devices, checkpoint)
     net = build_net(config, data.num_users, data.num_items, devices)
     loss = LOSSES[config.loss]()
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.lr, 'wd': config.wd})
+                            {'learning_rate': config.lr, 'wd': config.wd},
+                            **trainer_options(kvstore))
     averager = WeightAverage(net, config.ema) if config.ema else None
     start_epoch, history = 0, []
     if checkpoint is not None:
@@ -432,10 +451,12 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
             protocol=protocol, progress=progress, plot=False,
             start_epoch=start_epoch, history=history, epoch_end=epoch_end,
             penalty=embedding_l2(config.reg) if config.reg else None,
-            averager=averager)
+            averager=averager, cluster=cluster)
     except (NonFiniteLossError, NonFiniteModelError) as err:
         raise type(err)(f'{err}. Settings that can make a run diverge: '
                         f'{divergence_settings(config)}') from None
+    if cluster is not None:
+        cluster.finish()
     return net, result
 
 

@@ -22,7 +22,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
                   candidates, eval_step=1, *, protocol='book',
                   progress=False, plot='auto', start_epoch=0, history=None,
-                  epoch_end=None, penalty=None, averager=None):
+                  epoch_end=None, penalty=None, averager=None,
+                  cluster=None):
     """Train ``net`` with a pairwise loss; evaluate every ``eval_step``.
 
     With ``protocol='book'`` this is the chapter's loop and prints its two
@@ -50,8 +51,14 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     `model.NonFiniteModelError` before the net is evaluated or saved. A
     metric never measured (``eval_step`` above the epochs) is left out of
     the result, not reported as 0.
+    With a `distributed.Cluster`, ``train_iter`` gives this worker's part
+    of each batch, the loss is summed over the workers, and only worker 0
+    evaluates and prints.
     """
     protocol = get_protocol(protocol)
+    # workers whose examples one step sums; only the reporter evaluates
+    scale = 1 if cluster is None else cluster.scale
+    reporter = cluster is None or cluster.is_reporter
     k = getattr(evaluator, 'k', 50)
     timer, metrics = d2l.Timer(), {}
     if plot == 'auto':
@@ -89,6 +96,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                     for l, t in zip(ls, zip(*triples))]
             [l.backward(retain_graph=False) for l in objectives]
             batch_loss = sum([l.asnumpy() for l in ls])
+            if cluster is not None:
+                batch_loss = cluster.sum(batch_loss)
             if not numpy.isfinite(batch_loss).all():
                 batches.close()
                 raise NonFiniteLossError(
@@ -96,13 +105,13 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                     f'{float(batch_loss.sum())}; training stopped before '
                     f'this update')
             if protocol.running_loss_sum:  # the chapter's bookkeeping
-                l += batch_loss.mean() / len(devices)
+                l += batch_loss.mean() / (len(devices) * scale)
             else:  # this batch's summed loss: the epoch mean is exact
                 l = float(batch_loss.sum())
-            trainer.step(values[0].shape[0])
+            trainer.step(values[0].shape[0] * scale)
             if averager is not None:
                 averager.update()
-            metric.add(l, values[0].shape[0], values[0].size)
+            metric.add(l, values[0].shape[0] * scale, values[0].size * scale)
             timer.stop()
             if not protocol.cumulative_timer:
                 timer.start()
@@ -118,7 +127,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         with autograd.predict_mode(), (
                 averager.applied() if averager is not None
                 else contextlib.nullcontext()):
-            if (epoch + 1) % eval_step == 0:
+            if (epoch + 1) % eval_step == 0 and reporter:
                 tic = time.perf_counter()
                 try:
                     metrics = as_metrics(evaluator(
@@ -146,13 +155,14 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                             / timer.sum())
     else:
         examples_per_sec = examples / timer.sum()
-    print(f'train loss {metric[0] / metric[1]:.3f}, ' + (', '.join(
-        f'test {metric_label(m, k, protocol)} {float(v):.3f}'
-        for m, v in metrics.items()) or (
-        f'not evaluated (evaluation every {eval_step} epochs, '
-        f'{num_epochs} epochs)')))
-    print(f'{examples_per_sec:.1f} examples/sec '
-          f'on {str(devices)}')
+    if reporter:
+        print(f'train loss {metric[0] / metric[1]:.3f}, ' + (', '.join(
+            f'test {metric_label(m, k, protocol)} {float(v):.3f}'
+            for m, v in metrics.items()) or (
+            f'not evaluated (evaluation every {eval_step} epochs, '
+            f'{num_epochs} epochs)')))
+        print(f'{examples_per_sec:.1f} examples/sec '
+              f'on {str(devices)}')
     return dict({'history': history, 'loss': metric[0] / metric[1],
                  'examples': examples, 'examples_per_sec': examples_per_sec,
                  'train_seconds': train_seconds,

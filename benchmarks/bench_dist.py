@@ -1,0 +1,116 @@
+"""Data-parallel training on a loopback parameter-server job, measured.
+
+For each number of workers W (and servers S) it runs ``d2l-ncf launch
+--workers W --servers S -- train --kvstore dist_sync`` (corrected
+protocol, one device per worker, one evaluation at the end) and reads
+worker 0's metrics.json: examples/s over the training batches and the
+time per step. Beside it, one process trains on the batch one worker
+sees (B / W) with no kvstore: its step time is the computation, and the
+rest of the distributed step is communication and waiting. Bytes are
+counted, not sniffed: with ``dist_sync`` each worker pushes every
+gradient and pulls the sum (4 bytes a value), plus its loss.
+
+    python benchmarks/bench_dist.py --data-dir $D2L_NCF_DATA_DIR \\
+        --workers 1 2 4 --servers 1 2 --out benchmarks/dist.json
+
+All processes share this machine's cores, so W workers here compete for
+the same CPU: the figures show the communication cost per step, not a
+speed-up.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+
+from mxnet import np as mxnp
+
+from d2l_ncf.config import TrainConfig
+from d2l_ncf.devices import parse_devices
+from d2l_ncf.run import build_net, load_data, versions
+
+TRAIN = ['--protocol', 'corrected', '--devices', 'cpu', '--no-progress']
+
+
+def run_job(argv, timeout):
+    """Run a d2l-ncf command; its metrics.json's 'final' and config."""
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [sys.executable, '-m', 'd2l_ncf'] + argv + ['--out', out],
+            capture_output=True, text=True, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError(f'{argv} failed:\n{done.stderr[-2000:]}')
+        with open(os.path.join(out, 'metrics.json')) as f:
+            record = json.load(f)
+    return record['final']
+
+
+def timing(final, batch_size):
+    steps = final['examples'] / batch_size
+    return {'examples_per_sec': final['examples'] / final['train_seconds'],
+            'step_ms': 1000 * final['train_seconds'] / steps}
+
+
+def parameter_count(data_dir, config):
+    """NeuMF's parameters for this data (one forward to shape them)."""
+    data = load_data(config)
+    net = build_net(config, data.num_users, data.num_items,
+                    parse_devices('cpu'))
+    net(mxnp.array([0]), mxnp.array([0]))
+    return sum(p.data().size for p in net.collect_params().values())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--data-dir', default=os.environ.get('D2L_NCF_DATA_DIR'))
+    p.add_argument('--workers', type=int, nargs='+', default=[1, 2, 4])
+    p.add_argument('--servers', type=int, nargs='+', default=[1, 2])
+    p.add_argument('--epochs', type=int, default=2)
+    p.add_argument('--batch-size', type=int, default=1024)
+    p.add_argument('--k', default=None,
+                   help='Hit@k cut-off, for data with few items')
+    p.add_argument('--timeout', type=int, default=1800)
+    p.add_argument('--out', default=None, help='JSON file (else stdout)')
+    args = p.parse_args(argv)
+    data = ['--data-dir', args.data_dir] if args.data_dir else []
+    data += ['--k', args.k] if args.k else []
+    common = TRAIN + data + ['--epochs', str(args.epochs), '--eval-step',
+                             str(args.epochs)]
+    config = TrainConfig(data_dir=args.data_dir, protocol='corrected')
+    params = parameter_count(args.data_dir, config)
+    runs = []
+    for workers in args.workers:
+        part = args.batch_size // workers
+        alone = timing(run_job(['train', '--batch-size', str(part)] + common,
+                               args.timeout), part)
+        for servers in args.servers:
+            final = run_job(
+                ['launch', '--workers', str(workers), '--servers',
+                 str(servers), '--', 'train', '--kvstore', 'dist_sync',
+                 '--batch-size', str(args.batch_size)] + common,
+                args.timeout)
+            dist = timing(final, args.batch_size)
+            runs.append(dict(
+                workers=workers, servers=servers, **dist,
+                compute_ms=alone['step_ms'],
+                communication_ms=dist['step_ms'] - alone['step_ms'],
+                # push every gradient, pull the sum; and the loss (1 value
+                # for BPR)
+                bytes_per_worker_step=2 * 4 * (params + 1)))
+            print(json.dumps(runs[-1]), file=sys.stderr)
+    result = {'command': sys.argv, 'parameters': params,
+              'batch_size': args.batch_size, 'epochs': args.epochs,
+              'cpus': os.cpu_count(), 'machine': platform.machine(),
+              'versions': versions(), 'runs': runs}
+    text = json.dumps(result, indent=2) + '\n'
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == '__main__':
+    main()
