@@ -146,6 +146,7 @@ def read_ratings(path):
     with its file and line number (`datasets.read_interactions`).
     """
     frame = read_interactions(path, UDATA).frame
+    frame = frame.astype({'user_id': numpy.int64, 'item_id': numpy.int64})
     return frame.drop(columns='line').set_axis(COLUMNS, axis=1)
 
 

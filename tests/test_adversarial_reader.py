@@ -189,3 +189,147 @@ def test_a_file_passed_as_data_dir_says_what_it_is(tmp_path):
                        match=r'is a file \(data_dir\); expected the '
                              r'unzipped MovieLens-100K folder'):
         load_dataset('ml-100k', data_dir=path)
+
+
+# --- the vectorised reader (issue 15) against the line-by-line one ---
+
+from d2l_ncf.datasets import (ML1M, read_interactions_fast,  # noqa: E402
+                              read_interactions_strict)
+
+TABLE4 = table_format(',')
+TABLE3 = table_format(',', ('user', 'item', 'rating'))
+VALID = [
+    ('1\t1\t5\t10\n2\t1\t3\t11\n1\t2\t4\t12\n', UDATA),
+    ('1\t1\t5\t10\n2\t1\t3\t11', UDATA),  # no final newline
+    ('1\t1\t5\t10\r\n2\t1\t3\t11\r\n', UDATA),
+    ('\ufeff1\t1\t5\t10\n', UDATA),
+    (f'{INT64_MIN}\t{INT64_MAX}\t1\t{INT64_MIN}\n'
+     f'{INT64_MAX}\t-0\t-2\t{INT64_MAX}\n', UDATA),
+    ('2147483648\t-2147483649\t1\t5\n', UDATA),  # ids beyond int32
+    ('007\t1\t5\t10\n', UDATA),
+    ('1::2::3::4\n5::6::7::8\n', ML1M),
+    ('userId,movieId,rating,timestamp\n1,2,3.5,4\n1,3,.5,5\n2,2,5.,6\n'
+     '2,3,-0.25,7\n', TABLE4),
+    ('user,item,rating\n1,2,0.1000000000000000055511151231257827\n'
+     '3,4,1.0\n', TABLE3),
+    ('\ufeffitem,user\n10,1\n20,1\n', table_format(',', ('item', 'user'))),
+    ('1;2;3;4\n', table_format(';')),
+]
+
+
+def assert_same_frames(path, fmt):
+    fast = read_interactions_fast(path, fmt)
+    assert fast is not None, 'a plain valid file takes the fast path'
+    strict = read_interactions_strict(path, fmt)
+    import pandas as pd
+    pd.testing.assert_frame_equal(fast.frame, strict.frame)
+    assert (fast.header, fast.blank_lines, fast.format, fast.path) == (
+        strict.header, strict.blank_lines, strict.format, strict.path)
+
+
+@pytest.mark.parametrize('text, fmt', VALID)
+def test_vectorised_reader_gives_the_same_frame(tmp_path, text, fmt):
+    assert_same_frames(write(tmp_path, text, 'f.txt'), fmt)
+
+
+def test_vectorised_reader_on_synthetic_data_and_its_dtypes(tmp_path):
+    from synthetic import make_ratings, write_udata
+    path = write_udata(tmp_path / 'd', make_ratings(num_users=300,
+                                                    num_items=80)) + '/u.data'
+    assert_same_frames(path, UDATA)
+    frame = read_interactions(path, UDATA).frame
+    assert frame.user_id.dtype == 'int32' and frame.item_id.dtype == 'int32'
+    assert frame.timestamp.dtype == 'int64'
+
+
+def strict_error(path, fmt):
+    with pytest.raises(DataFormatError) as err:
+        read_interactions_strict(path, fmt)
+    return str(err.value)
+
+
+MALFORMED = [
+    ('1\t2\t3\t4\n1\t2\t3\n', UDATA), ('1,2,3,4\n', UDATA),
+    ('1\t2\t3\t4\n1\tx\t3\t4\n', UDATA), ('1\t2\t3\t4\n1.5\t2\t3\t4\n', UDATA),
+    ('1.0\t2\t3\t4\n', UDATA), ('1,2.0,3,4\n', TABLE4),
+    ('1,2,3,4.5\n', TABLE4), ('1\t2\t3\t5pm\n', UDATA), ('', UDATA),
+    ('\n\n', UDATA),
+    ('1\t2\t3\t4\t5\n', UDATA), ('1\t2\t3\t4\n1\t2\t3\t4\t5\n', UDATA),
+    ('1\t2\t3\n1\t2\t3\t4\t5\n', UDATA),
+    ('user\titem\trating\ttimestamp\n1\t2\t3\t4\n', UDATA),
+    ('user,item\n1,2\nuser,item\n', table_format(',', ('user', 'item'))),
+    ('item,user,rating\n1,2,3\n', TABLE3), ('who,what\n1,2\n', TABLE3),
+    (f'{INT64_MAX + 1}\t2\t3\t4\n', UDATA),
+    (f'{2 ** 64}\t2\t3\t4\n', UDATA), (f'1\t2\t3\t{INT64_MIN - 1}\n', UDATA),
+    ('1-2\t2\t3\t4\n', UDATA), ('-\t2\t3\t4\n', UDATA),
+    ('1\t2\t.\t4\n', UDATA), ('1\t2\t1.2.3\t4\n', UDATA),
+    ('1\t2\t3-\t4\n', UDATA), ('1\t2\t\t4\n', UDATA), ('\t\t\t\n', UDATA),
+    ('1\t2\t3\t4\r2\t2\t3\t4\n', UDATA), ('1\t2\t3\t4\r\r\n', UDATA),
+    ('1::2::3::4\n1\t2\t3\t4\n', ML1M), ('1:::2::3::4\n', ML1M),
+    ('1::2:3::4::5\n', ML1M), ('1\t2\t3\t4\n\u0663\t2\t3\t4\n', UDATA),
+    ('1\t2\t3\t+4\n', UDATA), ('1\t2\t3\t1_0\n', UDATA),
+    ('1\t2\t3\t4 4\n', UDATA), ('1\t2\tnan\t4\n', UDATA),
+    ('"1","2"\n', table_format(',', ('user', 'item'))),
+    ('user,item\n1,2\n"3",4\n', table_format(',', ('user', 'item'))),
+]
+
+
+@pytest.mark.parametrize('text', [
+    '1\t2\t3\t4\n\n1\t3\t4\t5\n', '1\t2\t3\t4\n\n', '\n1\t2\t3\t4\n',
+    '1\t2\t3\t 4\n', '1\t2\t4e0\t4\n', '1\t2\t3\t4\n \t \n'])
+def test_files_the_vectorised_reader_hands_over_read_the_same(tmp_path,
+                                                              text):
+    # blank lines, blanks around fields, exponents: read line by line
+    path = write(tmp_path, text, 'f.txt')
+    assert read_interactions_fast(path, UDATA) is None
+    ours, strict = (read_interactions(path, UDATA),
+                    read_interactions_strict(path, UDATA))
+    assert ours.frame.equals(strict.frame)
+    assert ours.blank_lines == strict.blank_lines
+
+
+@pytest.mark.parametrize('text, fmt', MALFORMED)
+def test_vectorised_reader_leaves_every_error_to_the_line_reader(
+        tmp_path, text, fmt):
+    path = write(tmp_path, text, 'f.txt')
+    expected = strict_error(path, fmt)
+    assert read_interactions_fast(path, fmt) is None
+    with pytest.raises(DataFormatError) as err:
+        read_interactions(path, fmt)
+    assert str(err.value) == expected
+
+
+def test_vectorised_and_line_readers_agree_on_random_damage(tmp_path):
+    # seeded byte damage of a valid file: same frame or the same error
+    import random
+    base = ('user,item,rating,timestamp\n1,2,3.5,10\n2,3,4,11\n'
+            '3,1,.5,12\n1,3,2,13\n')
+    rng = random.Random(0)
+    alphabet = '0123456789-.,\n\r\t :e+_"\u0663'
+    fast_used = 0
+    for n in range(400):
+        text = list(base)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(text))
+            op = rng.random()
+            if op < 0.4:
+                text[pos] = rng.choice(alphabet)
+            elif op < 0.7:
+                text.insert(pos, rng.choice(alphabet))
+            else:
+                del text[pos]
+        path = write(tmp_path, ''.join(text), f'r{n}.csv')
+        try:
+            strict = read_interactions_strict(path, TABLE4)
+        except DataFormatError as err:
+            assert read_interactions_fast(path, TABLE4) is None, path
+            with pytest.raises(DataFormatError) as mine:
+                read_interactions(path, TABLE4)
+            assert str(mine.value) == str(err)
+            continue
+        fast = read_interactions_fast(path, TABLE4)
+        if fast is not None:
+            fast_used += 1
+            assert fast.frame.equals(strict.frame), ''.join(text)
+            assert fast.header == strict.header
+    assert fast_used > 20  # the comparison did exercise the fast path
