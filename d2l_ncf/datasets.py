@@ -243,11 +243,13 @@ def _plain_bytes(body, fmt, sep=None, allow_dot=False):
 
 def _dots_in_column(chunk, dots, sep, column):
     """Whether every '.' of a chunk of whole lines is in field `column`."""
-    seps = numpy.cumsum(chunk == sep[0], dtype=numpy.int64)
+    seps = numpy.flatnonzero(chunk == sep[0])
     ends = numpy.flatnonzero(chunk == ord('\n'))
     before = numpy.searchsorted(ends, dots) - 1
-    base = numpy.where(before >= 0, seps[ends[numpy.maximum(before, 0)]], 0)
-    return bool(numpy.all(seps[dots] - base == column))
+    starts = numpy.where(before >= 0, ends[numpy.maximum(before, 0)], -1)
+    field = (numpy.searchsorted(seps, dots)
+             - numpy.searchsorted(seps, starts, side='right'))
+    return bool(numpy.all(field == column))
 
 
 def _pandas_frame(body, sep, columns):
