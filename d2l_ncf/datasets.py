@@ -3,7 +3,12 @@
 Three formats: MovieLens-100K's ``u.data`` (tab-separated), MovieLens-1M's
 ``ratings.dat`` (``::``-separated) and any CSV/TSV with the columns named
 by the caller. Every line is checked; the first bad one is reported with
-its file, line number and what was expected. What reading changes is
+its file, line number and what was expected. Ids and timestamps are
+ASCII decimal integers (digits 0-9, an optional leading minus) in the
+int64 range; ratings finite ASCII decimal numbers; files are UTF-8 (a
+leading byte-order mark is dropped), unquoted, and a header must name
+the columns in the caller's order. Plain files are parsed vectorised,
+the rest line by line (`read_interactions`). What reading changes is
 counted and reported, never done silently:
 
 - blank lines carry nothing and are skipped (counted);
