@@ -2,7 +2,10 @@
 
 Exit status: 0 when every compared value is within tolerance, 1 when any
 drifts (or is missing from the run), 2 when an input is unreadable or the
-two cannot be compared.
+two cannot be compared. Equal non-finite values compare equal: NaN with
+NaN, Infinity with Infinity (and -Infinity with -Infinity), so a run
+always compares equal with itself; a value that is null (not measured)
+equals only null.
 """
 import dataclasses
 import json
@@ -12,6 +15,7 @@ import sys
 
 from . import numerics
 from .config import TrainConfig
+from .datasets import sniff
 
 METRICS = ('loss', 'hit_rate', 'auc', 'ndcg')
 DEFAULTS = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
@@ -19,31 +23,97 @@ DEFAULTS = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
 NOT_CONFIG = ('command', 'resolved_data_dir', 'data_dir')
 
 
+MISSING = 'missing'  # a value the run lacks
+
+
 class CompareError(ValueError):
     """An input that cannot be read or compared (exit status 2)."""
 
 
-def load_record(path):
+def load_record(path, metrics=METRICS):
     """A run record from a metrics.json file or a folder holding one."""
     if os.path.isdir(path):
         path = os.path.join(path, 'metrics.json')
     try:
-        with open(path) as f:
-            record = json.load(f)
+        with open(path, 'rb') as f:
+            data = f.read()
     except FileNotFoundError:
         raise CompareError(f'{path}: no such file') from None
+    except OSError as err:
+        raise CompareError(f'{path}: cannot read it: {err}') from None
+    what = sniff(path, data[:4096])
+    if what is not None:
+        raise CompareError(f'{path}: the file is {what}; expected a '
+                           f'd2l-ncf metrics.json')
+    try:
+        record = json.loads(data.decode('utf-8-sig'))
+    except UnicodeDecodeError as err:
+        raise CompareError(f'{path}: not UTF-8 text (byte at offset '
+                           f'{err.start}); expected a d2l-ncf '
+                           f'metrics.json') from None
     except json.JSONDecodeError as err:
         raise CompareError(f'{path}, line {err.lineno}: not valid JSON '
                            f'({err.msg})') from None
+    except RecursionError:
+        raise CompareError(f'{path}: JSON nested too deeply; expected a '
+                           f'd2l-ncf metrics.json') from None
     if not isinstance(record, dict) or not isinstance(
             record.get('history'), list) or not isinstance(
             record.get('final'), dict):
         raise CompareError(f'{path}: expected a d2l-ncf metrics.json with '
                            f'"history" (a list) and "final" (an object)')
-    for row in record['history']:
+    epochs = set()
+    for n, row in enumerate(record['history'], 1):
         if not isinstance(row, dict) or 'epoch' not in row:
-            raise CompareError(f'{path}: a "history" row without "epoch"')
+            raise CompareError(f'{path}: a "history" row without "epoch" '
+                               f'(row {n})')
+        epoch = row['epoch']
+        if not isinstance(epoch, int) or isinstance(epoch, bool):
+            raise CompareError(f'{path}: history row {n} has epoch '
+                               f'{epoch!r}; expected a whole number')
+        if epoch in epochs:
+            raise CompareError(f'{path}: epoch {epoch} occurs twice in '
+                               f'"history"')
+        epochs.add(epoch)
+        _check_values(path, f'history row {n} (epoch {epoch})', row, metrics)
+    _check_values(path, '"final"', record['final'], metrics)
+    for section in ('config', 'versions'):
+        if not isinstance(record.get(section, {}), dict):
+            raise CompareError(f'{path}: "{section}" is '
+                               f'{type(record[section]).__name__}; '
+                               f'expected an object')
     return record
+
+
+def _check_values(path, where, row, metrics):
+    """Each metric present is a number (or null: not measured)."""
+    for m in metrics:
+        v = row.get(m)
+        if v is not None and (isinstance(v, bool)
+                              or not isinstance(v, (int, float))):
+            raise CompareError(f'{path}: {where} has {m} = {v!r}; expected '
+                               f'a number')
+
+
+def metrics_present(*records):
+    """The numeric entries of the records' history rows and finals."""
+    names = set()
+    for record in records:
+        for row in record['history'] + [record['final']]:
+            names.update(k for k, v in row.items() if k != 'epoch' and (
+                v is None or isinstance(v, (int, float))
+                and not isinstance(v, bool)))
+    return sorted(names)
+
+
+def check_metrics(metrics, run, reference):
+    """A metric asked for by name must be in one of the records."""
+    present = metrics_present(run, reference)
+    absent = [m for m in metrics if m not in present]
+    if absent:
+        raise CompareError(
+            f'--metrics {" ".join(absent)}: in neither file; the metrics '
+            f'present are {", ".join(present) or "none"}')
 
 
 def config_differences(run, reference):
@@ -69,6 +139,21 @@ def within(value, ref, rtol, atol):
     return abs(value - ref) <= atol + rtol * abs(ref)
 
 
+def same(value, ref, rtol, atol):
+    """Within tolerance; equal non-finite values (and nulls) are equal."""
+    if value is None or ref is None:
+        return value is None and ref is None
+    if value == ref or (math.isnan(value) and math.isnan(ref)):
+        return True
+    return within(value, ref, rtol, atol)
+
+
+def difference(value, ref):
+    if value is None or ref is None:
+        return None
+    return 0.0 if same(value, ref, 0, 0) else value - ref
+
+
 def compare(run, reference, rtol=0.0, atol=1e-6, metrics=METRICS):
     """Rows (where, metric, value, reference, difference, ok)."""
     rows = []
@@ -86,13 +171,12 @@ def compare(run, reference, rtol=0.0, atol=1e-6, metrics=METRICS):
             if m not in ref:
                 continue
             r = ref[m]
-            v = None if mine is None else mine.get(m)
-            if v is None:
-                rows.append((where, m, None, r, None, False))
+            if mine is None or m not in mine:
+                rows.append((where, m, MISSING, r, None, False))
                 continue
-            ok = within(v, r, rtol, atol) or (
-                math.isnan(v) and math.isnan(r))
-            rows.append((where, m, v, r, v - r, ok))
+            v = mine[m]
+            rows.append((where, m, v, r, difference(v, r),
+                         same(v, r, rtol, atol)))
     return rows
 
 
@@ -128,24 +212,35 @@ def format_report(rows, differences, rtol, atol, preface=()):
     lines.append(f'{"where":<10} {"metric":<9} {"value":>12} '
                  f'{"reference":>12} {"difference":>12}  within')
     for where, m, v, r, d, ok in rows:
-        val = 'missing' if v is None else f'{v:.6f}'
         diff = '' if d is None else f'{d:+.2e}'
-        lines.append(f'{where:<10} {m:<9} {val:>12} {r:>12.6f} {diff:>12}'
-                     f'  {"yes" if ok else "NO"}')
+        lines.append(f'{where:<10} {m:<9} {_shown(v):>12} {_shown(r):>12} '
+                     f'{diff:>12}  {"yes" if ok else "NO"}')
     drifted = sum(1 for row in rows if not row[-1])
     lines.append('')
     lines.append(f'{len(rows) - drifted} of {len(rows)} values within '
                  f'rtol={rtol:g}, atol={atol:g}'
                  + (f'; {drifted} drifted' if drifted else ''))
+    if any(isinstance(x, float) and not math.isfinite(x)
+           for row in rows for x in row[2:4]):
+        lines.append('(NaN equals NaN and an infinity equals the same '
+                     'infinity: the same non-finite value counts as equal)')
     return '\n'.join(lines)
+
+
+def _shown(x):
+    if x is MISSING:
+        return 'missing'
+    return 'null' if x is None else f'{x:.6f}'
 
 
 def main_compare(run_path, reference_path, rtol=0.0, atol=1e-6,
                  metrics=METRICS):
     """The `d2l-ncf compare` command; returns its exit status."""
     try:
-        run = load_record(run_path)
-        reference = load_record(reference_path)
+        run = load_record(run_path, metrics)
+        reference = load_record(reference_path, metrics)
+        if tuple(metrics) != METRICS:  # named on the command line
+            check_metrics(metrics, run, reference)
         rows = compare(run, reference, rtol, atol, metrics)
     except CompareError as err:
         print(f'd2l-ncf compare: error: {err}', file=sys.stderr)

@@ -81,6 +81,11 @@ def movielens_dir(spec, data_dir=None):
         origin = 'data_dir'
     if data_dir is not None:
         path = os.path.join(data_dir, spec.ratings)
+        if os.path.isfile(data_dir):
+            raise DataNotFoundError(
+                f'{data_dir} is a file ({origin}); expected the unzipped '
+                f'{spec.name} folder, which holds {spec.ratings} (a CSV/TSV '
+                f'file is given with --data, or path=)')
         if not os.path.isfile(path):
             raise DataNotFoundError(
                 f'{path} not found ({origin} = {data_dir!r}): expected the '
@@ -141,6 +146,7 @@ def read_ratings(path):
     with its file and line number (`datasets.read_interactions`).
     """
     frame = read_interactions(path, UDATA).frame
+    frame = frame.astype({'user_id': numpy.int64, 'item_id': numpy.int64})
     return frame.drop(columns='line').set_axis(COLUMNS, axis=1)
 
 
@@ -243,6 +249,11 @@ def load_dataset(dataset='ml-100k', data_dir=None, path=None, sep=None,
     if dataset == 'table' or path is not None:
         if path is None:
             raise ValueError("dataset 'table' needs a path")
+        if os.path.isdir(path):
+            raise DataFormatError(
+                f'{path} is a folder; expected a CSV or TSV file of '
+                f'interactions (a MovieLens folder is given with '
+                f'--data-dir, or data_dir=)')
         if not os.path.isfile(path):
             raise DataNotFoundError(f'{path} not found: expected a CSV or '
                                     f'TSV file of interactions')

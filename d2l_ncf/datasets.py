@@ -3,7 +3,12 @@
 Three formats: MovieLens-100K's ``u.data`` (tab-separated), MovieLens-1M's
 ``ratings.dat`` (``::``-separated) and any CSV/TSV with the columns named
 by the caller. Every line is checked; the first bad one is reported with
-its file, line number and what was expected. What reading changes is
+its file, line number and what was expected. Ids and timestamps are
+ASCII decimal integers (digits 0-9, an optional leading minus) in the
+int64 range; ratings finite ASCII decimal numbers; files are UTF-8 (a
+leading byte-order mark is dropped), unquoted, and a header must name
+the columns in the caller's order. Plain files are parsed vectorised,
+the rest line by line (`read_interactions`). What reading changes is
 counted and reported, never done silently:
 
 - blank lines carry nothing and are skipped (counted);
@@ -20,8 +25,14 @@ counted and reported, never done silently:
 `split_seq_aware` gives exactly d2l's seq-aware split (tested against it)
 without its quadratic cost, so MovieLens-1M loads in seconds.
 """
+import csv
 import dataclasses
+import io
+import math
 import os
+import re
+import unicodedata
+import warnings
 
 import numpy
 import pandas as pd
@@ -80,91 +91,371 @@ def parse_separator(text):
 
 
 def read_interactions(path, fmt=UDATA):
-    """Read `path` in format `fmt`, checking every line."""
+    """Read `path` in format `fmt`, checking every line.
+
+    Plain files (digits, signs, decimal points where ratings are, one
+    separator, no blank lines) are parsed by pandas' C parser; anything
+    else, and any file that parser refuses, is read line by line
+    (`read_interactions_strict`), which reports the first bad line. Both
+    give the same frame, and errors come only from the line reader.
+    """
+    ratings = read_interactions_fast(path, fmt)
+    return ratings if ratings is not None else read_interactions_strict(
+        path, fmt)
+
+
+def read_interactions_strict(path, fmt=UDATA):
+    """Read `path` in format `fmt` line by line, checking every line."""
     columns = fmt.columns
-    sep_name = SEPARATOR_NAMES.get(fmt.sep, repr(fmt.sep))
-    expected = (f'{len(columns)} {sep_name}-separated fields '
-                f'({", ".join(columns)})')
+    expected = _expected(fmt)
     values = {c: [] for c in columns}
     lines, blank, header = [], [], False
-    try:
-        f = open(path, encoding='utf-8', errors='replace')
-    except OSError as err:
-        raise DataFormatError(f'{path}: cannot read it: {err}') from None
-    with f:
-        for lineno, line in enumerate(f, 1):
-            text = line.rstrip('\r\n')
-            if not text.strip():
-                blank.append(lineno)
-                continue
-            fields = [x.strip() for x in text.split(fmt.sep)]
-            if len(fields) != len(columns):
+    for lineno, text in _text_lines(path):
+        if not text.strip(SPACE):
+            blank.append(lineno)
+            continue
+        if '"' in text:
+            raise DataFormatError(
+                f'{path}, line {lineno}: a quoted field in {text!r}; '
+                f'expected plain {expected} without quotes (export the '
+                f'file without quoting, or remove the quotes)')
+        fields = [x.strip(SPACE) for x in text.split(fmt.sep)]
+        if not lines and not header and _looks_like_header(fields):
+            if not fmt.header_allowed:
                 raise DataFormatError(
                     f'{path}, line {lineno}: expected {expected}, got '
-                    f'{len(fields)}: {text!r}')
-            try:
-                parsed = [_parse_field(c, x) for c, x in zip(columns,
-                                                             fields)]
-            except ValueError as err:
-                first = not lines and not header
-                if first and _looks_like_header(fields):
-                    if fmt.header_allowed:
-                        header = True
-                        continue
-                    raise DataFormatError(
-                        f'{path}, line {lineno}: expected {expected}, got '
-                        f'a header line {text!r}; {fmt.name} files have '
-                        f'none: remove it, or read the file as a table '
-                        f'(--data {path} --sep ... --columns ...)'
-                    ) from None
-                raise DataFormatError(
-                    f'{path}, line {lineno}: {err}; expected {expected}, '
-                    f'got {text!r}') from None
-            for c, v in zip(columns, parsed):
-                values[c].append(v)
-            lines.append(lineno)
+                    f'a header line {text!r}; {fmt.name} files have '
+                    f'none: remove it, or read the file as a table '
+                    f'(--data {path} --sep ... --columns ...)')
+            _check_header(path, lineno, fields, columns)
+            header = True
+            continue
+        if len(fields) != len(columns):
+            raise DataFormatError(
+                f'{path}, line {lineno}: expected {expected}, got '
+                f'{len(fields)}: {text!r}')
+        try:
+            parsed = [_parse_field(c, x) for c, x in zip(columns, fields)]
+        except ValueError as err:
+            raise DataFormatError(
+                f'{path}, line {lineno}: {err}; expected {expected}, '
+                f'got {text!r}') from None
+        for c, v in zip(columns, parsed):
+            values[c].append(v)
+        lines.append(lineno)
     if not lines:
         what = 'no interactions' if (blank or header) else 'nothing'
         raise DataFormatError(
             f'{path}: the file holds {what}; expected lines of '
             f'{expected}')
-    frame = pd.DataFrame({
-        'user_id': numpy.asarray(values['user'], dtype=numpy.int64),
-        'item_id': numpy.asarray(values['item'], dtype=numpy.int64),
-        'rating': (values['rating'] if 'rating' in values
-                   else numpy.ones(len(lines), dtype=numpy.int64)),
+    frame = _frame(values, lines)
+    return Ratings(frame, str(path), fmt.name, blank, header)
+
+
+def read_interactions_fast(path, fmt=UDATA):
+    """The common case, vectorised: a Ratings, or None to read strictly.
+
+    None whenever the file is not plainly valid: then the line reader
+    decides, so errors are always its errors.
+    """
+    if any(ch in fmt.sep for ch in ' \x0b\x0c"\r\n.-0123456789'):
+        return None
+    try:
+        with _open_bytes(path) as f:
+            body = f.read()
+    except DataFormatError:
+        return None
+    if sniff(path, body[:4096]) is not None:
+        return None
+    body = body[len(BOM):] if body.startswith(BOM) else body
+    header = False
+    first = body.split(b'\n', 1)[0]
+    if not _plain_bytes(first, fmt, allow_dot=True):
+        if not fmt.header_allowed or not _is_good_header(path, first, fmt):
+            return None
+        header, body = True, body[len(first) + 1:]
+    if not body.strip(b'\r\n') or b'\n\n' in b'\n' + body or b'\n\r\n' in (
+            b'\n' + body) or body.count(b'\r') != body.count(b'\r\n'):
+        return None  # empty, blank lines or lone carriage returns
+    rows = body.count(b'\n') + (not body.endswith(b'\n'))
+    sep = fmt.sep.encode('utf-8')
+    if body.count(sep) != rows * (len(fmt.columns) - 1):
+        return None
+    if len(sep) > 1:
+        if b'\t' in body:
+            return None
+        body, sep = body.replace(sep, b'\t'), b'\t'
+        if body.count(sep) != rows * (len(fmt.columns) - 1):
+            return None
+    if not _plain_bytes(body, fmt, sep=sep):
+        return None
+    frame = _pandas_frame(body, sep, fmt.columns)
+    if frame is None or len(frame) != rows:
+        return None
+    values = {c: frame[c].to_numpy() for c in fmt.columns}
+    if 'rating' in values and not numpy.isfinite(values['rating']).all():
+        return None
+    lines = numpy.arange(1 + header, rows + 1 + header, dtype=numpy.int64)
+    return Ratings(_frame(values, lines), str(path), fmt.name, [], header)
+
+
+def _is_good_header(path, first, fmt):
+    """Whether the line reader would take `first` as a valid header."""
+    try:
+        text = first.rstrip(b'\r').decode('utf-8')
+    except UnicodeDecodeError:
+        return False
+    if '"' in text or '\r' in text:
+        return False
+    fields = [x.strip(SPACE) for x in text.split(fmt.sep)]
+    if not _looks_like_header(fields):
+        return False
+    try:
+        _check_header(path, 1, fields, fmt.columns)
+    except DataFormatError:
+        return False
+    return True
+
+
+PLAIN = numpy.zeros(256, dtype=bool)
+PLAIN[list(b'0123456789-\r\n')] = True
+CHUNK = 1 << 24
+
+
+def _plain_bytes(body, fmt, sep=None, allow_dot=False):
+    """Only digits, '-', line ends, the separator and (in the rating
+    column only) '.': what pandas and the line reader read alike."""
+    sep = sep if sep is not None else fmt.sep.encode('utf-8')
+    plain = PLAIN.copy()
+    plain[list(sep)] = True
+    rating = (fmt.columns.index('rating') if 'rating' in fmt.columns
+              else None)
+    plain[ord('.')] = rating is not None or allow_dot
+    start = 0
+    while start < len(body):
+        end = body.find(b'\n', min(start + CHUNK, len(body)))
+        end = len(body) if end < 0 else end + 1
+        chunk = numpy.frombuffer(body, numpy.uint8, end - start, start)
+        if not plain[chunk].all():
+            return False
+        if rating is not None and not allow_dot:
+            dots = numpy.flatnonzero(chunk == ord('.'))
+            if dots.size and not _dots_in_column(chunk, dots, sep, rating):
+                return False
+        start = end
+    return True
+
+
+def _dots_in_column(chunk, dots, sep, column):
+    """Whether every '.' of a chunk of whole lines is in field `column`."""
+    seps = numpy.flatnonzero(chunk == sep[0])
+    ends = numpy.flatnonzero(chunk == ord('\n'))
+    before = numpy.searchsorted(ends, dots) - 1
+    starts = numpy.where(before >= 0, ends[numpy.maximum(before, 0)], -1)
+    field = (numpy.searchsorted(seps, dots)
+             - numpy.searchsorted(seps, starts, side='right'))
+    return bool(numpy.all(field == column))
+
+
+def _pandas_frame(body, sep, columns):
+    """pandas' C parser on plain bytes; None when it refuses anything."""
+    dtypes = {c: ('float64' if c == 'rating' else 'int64') for c in columns}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            frame = pd.read_csv(
+                io.BytesIO(body), sep=sep.decode(), header=None,
+                names=list(columns), dtype=dtypes, engine='c',
+                na_filter=False, quoting=csv.QUOTE_NONE,
+                skip_blank_lines=False, index_col=False,
+                float_precision='round_trip')
+    except Exception:  # any refusal: the line reader says what is wrong
+        return None
+    if any(frame[c].dtype != numpy.dtype(t) for c, t in dtypes.items()):
+        return None  # e.g. uint64 for values above the int64 range
+    return frame
+
+
+def _expected(fmt):
+    sep_name = SEPARATOR_NAMES.get(fmt.sep, repr(fmt.sep))
+    return (f'{len(fmt.columns)} {sep_name}-separated fields '
+            f'({", ".join(fmt.columns)})')
+
+
+def _frame(values, lines):
+    """The frame of parsed columns; ratings integer when all are whole."""
+    n = len(lines)
+    if 'rating' in values:
+        ratings = numpy.asarray(values['rating'], dtype=numpy.float64)
+        if bool(numpy.all(ratings == numpy.round(ratings))) and bool(
+                numpy.all(numpy.abs(ratings) < 2.0 ** 53)):
+            ratings = ratings.astype(numpy.int64)
+    else:
+        ratings = numpy.ones(n, dtype=numpy.int64)
+    return pd.DataFrame({
+        'user_id': _small(numpy.asarray(values['user'], dtype=numpy.int64)),
+        'item_id': _small(numpy.asarray(values['item'], dtype=numpy.int64)),
+        'rating': ratings,
         # without timestamps the file's order is the time order
         'timestamp': (numpy.asarray(values['timestamp'], dtype=numpy.int64)
                       if 'timestamp' in values
-                      else numpy.arange(len(lines), dtype=numpy.int64)),
+                      else numpy.arange(n, dtype=numpy.int64)),
         'line': numpy.asarray(lines, dtype=numpy.int64)})
-    return Ratings(frame, str(path), fmt.name, blank, header)
+
+
+def _small(ids):
+    """int32 when every id fits, else int64: half the memory for most."""
+    info = numpy.iinfo(numpy.int32)
+    if len(ids) and info.min <= ids.min() and ids.max() <= info.max:
+        return ids.astype(numpy.int32)
+    return ids
+
+
+# What a file that is not text starts with, and what it then is.
+MAGIC = ((b'\xff\xfe', 'UTF-16 text (byte-order mark FF FE)'),
+         (b'\xfe\xff', 'UTF-16 text (byte-order mark FE FF)'),
+         (b'PK\x03\x04', 'a zip archive'),
+         (b'\x1f\x8b', 'a gzip-compressed file'),
+         (b'\x89PNG', 'a PNG image'),
+         (b'\xff\xd8\xff', 'a JPEG image'),
+         (b'%PDF', 'a PDF document'))
+BOM = b'\xef\xbb\xbf'
+SPACE = ' \t\x0b\x0c'  # ASCII blanks around a field
+
+
+def sniff(path, head):
+    """What the file is, from its first bytes, when it is not text."""
+    for magic, what in MAGIC:
+        if head.startswith(magic):
+            return what
+    if b'\x00' in head:
+        odd = head[1::2] if head[:1] != b'\x00' else head[0::2]
+        if odd and odd.count(b'\x00') == len(odd):
+            return 'UTF-16 text without a byte-order mark'
+        return 'a binary file (it holds NUL bytes)'
+    return None
+
+
+def _open_bytes(path):
+    if os.path.isdir(path):
+        raise DataFormatError(
+            f'{path} is a folder; expected a ratings file (a MovieLens '
+            f'folder is given with --data-dir, a CSV/TSV file with --data)')
+    try:
+        return open(path, 'rb')
+    except OSError as err:
+        raise DataFormatError(f'{path}: cannot read it: {err}') from None
+
+
+def _text_lines(path):
+    """(line number, text) of a UTF-8 file; a leading BOM is dropped."""
+    with _open_bytes(path) as f:
+        head = f.read(4096)
+        what = sniff(path, head)
+        if what is not None:
+            raise DataFormatError(
+                f'{path}: the file is {what}; expected UTF-8 (or ASCII) '
+                f'text, one interaction per line'
+                + (' (convert it, e.g. iconv -f UTF-16 -t UTF-8)'
+                   if 'UTF-16' in what else ''))
+        f.seek(len(BOM) if head.startswith(BOM) else 0)
+        for lineno, raw in enumerate(f, 1):
+            raw = raw.rstrip(b'\n')
+            raw = raw[:-1] if raw.endswith(b'\r') else raw
+            try:
+                text = raw.decode('utf-8')
+            except UnicodeDecodeError as err:
+                raise DataFormatError(
+                    f'{path}, line {lineno}: not UTF-8 text (byte '
+                    f'0x{raw[err.start]:02x} at column {err.start + 1}); '
+                    f'expected UTF-8 or ASCII text') from None
+            if '\r' in text:
+                raise DataFormatError(
+                    f'{path}, line {lineno}: a carriage return inside the '
+                    f'line; expected lines ending in \\n or \\r\\n '
+                    f'(convert old Mac line endings)')
+            yield lineno, text
+
+
+INTEGER = re.compile(r'-?[0-9]+')
+NUMBER = re.compile(r'-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)'
+                    r'(?:[eE][-+]?[0-9]+)?')
+INT64 = (-2 ** 63, 2 ** 63 - 1)
+NOUNS = {'user': 'user id', 'item': 'item id'}
 
 
 def _parse_field(column, text):
     if column == 'rating':
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f'the rating {text!r} is not a number') from None
-        return int(value) if value.is_integer() else value
-    try:
-        return int(text)
-    except ValueError:
-        noun = {'user': 'user id', 'item': 'item id'}.get(column, column)
+        value = float(text) if NUMBER.fullmatch(text) else None
+        if value is None or not math.isfinite(value):
+            raise ValueError(f'the rating {text!r} is not a number'
+                             + _written_as(text, 'a finite decimal number'))
+        return value
+    noun = NOUNS.get(column, column)
+    if not INTEGER.fullmatch(text):
         raise ValueError(f'the {noun} {text!r} is not a whole number'
-                         ) from None
+                         + _written_as(text, 'ASCII digits 0-9 with an '
+                                             'optional leading minus sign'))
+    value = int(text)
+    if not INT64[0] <= value <= INT64[1]:
+        raise ValueError(f'the {noun} {text} is outside the 64-bit integer '
+                         f'range ({INT64[0]} to {INT64[1]})')
+    return value
+
+
+def _written_as(text, rule):
+    """What is wrong with a number's text, beyond not matching `rule`."""
+    odd = [ch for ch in text if not ch.isascii()]
+    if odd:
+        name = unicodedata.name(odd[0], f'U+{ord(odd[0]):04X}')
+        return f' (written as {rule}; it holds {odd[0]!r}, {name})'
+    return f' (written as {rule})'
 
 
 def _looks_like_header(fields):
-    """No field is a number: column names, not data."""
-    def is_number(x):
-        try:
-            float(x)
-            return True
-        except ValueError:
-            return False
-    return not any(is_number(x) for x in fields)
+    """Column names, not data: no field is a number, each has a letter."""
+    return all(any(ch.isalpha() for ch in x)
+               and not NUMBER.fullmatch(x) for x in fields)
+
+
+# Header names per column (lower case, without '_', '-' and spaces).
+HEADER_NAMES = {
+    'user': {'user', 'userid', 'uid', 'users', 'u'},
+    'item': {'item', 'itemid', 'iid', 'items', 'i', 'movie', 'movieid',
+             'movies', 'product', 'productid'},
+    'rating': {'rating', 'ratings', 'score', 'stars', 'r'},
+    'timestamp': {'timestamp', 'time', 'ts', 't', 'date', 'datetime',
+                  'unixtime'},
+}
+
+
+def header_column(name):
+    """The column a header name stands for, or None."""
+    key = re.sub(r'[\s_\-]', '', name.lower())
+    for column, names in HEADER_NAMES.items():
+        if key in names:
+            return column
+    return None
+
+
+def _check_header(path, lineno, fields, columns):
+    """A header line must name `columns` in the same order."""
+    named = [header_column(f) for f in fields]
+    if named == list(columns):
+        return
+    said = (f'the header says {",".join(fields)} but --columns is '
+            f'{",".join(columns)}')
+    if None not in named and len(set(named)) == len(named) and {
+            'user', 'item'} <= set(named):
+        fix = (f'pass --columns {",".join(named)} to read the file in the '
+               f"header's order")
+    else:
+        unknown = [f for f, c in zip(fields, named) if c is None]
+        fix = ((f'{", ".join(map(repr, unknown))} is not a column name '
+                f'd2l-ncf knows ({", ".join(FIELDS)}); ' if unknown else '')
+               + 'rename the header fields to the --columns names, or '
+                 'fix --columns to the file\'s order')
+    raise DataFormatError(f'{path}, line {lineno}: {said}; {fix}')
 
 
 @dataclasses.dataclass
@@ -195,9 +486,10 @@ def index_interactions(ratings):
             .drop_duplicates(['user_id', 'item_id'], keep='last')
             .sort_values('line', kind='stable'))
     duplicates = len(df) - len(kept)
-    user_ids, users = numpy.unique(kept.user_id.to_numpy(),
+    # the reader keeps ids as int32 where they fit; the mapping is int64
+    user_ids, users = numpy.unique(kept.user_id.to_numpy(numpy.int64),
                                    return_inverse=True)
-    item_ids, items = numpy.unique(kept.item_id.to_numpy(),
+    item_ids, items = numpy.unique(kept.item_id.to_numpy(numpy.int64),
                                    return_inverse=True)
     summary = {
         'source': os.path.abspath(ratings.path), 'format': ratings.format,
@@ -222,7 +514,10 @@ def split_seq_aware(inter):
     the orders d2l's `split_data_ml100k` produces.
     """
     n = len(inter.users)
-    order = numpy.lexsort((numpy.arange(n), -inter.timestamps, inter.users))
+    # ~t reverses the order of int64 without overflow (-t does not for
+    # the smallest timestamp)
+    order = numpy.lexsort((numpy.arange(n), numpy.invert(inter.timestamps),
+                           inter.users))
     # the first row per user in that order: its latest, earliest line
     first = numpy.ones(n, dtype=bool)
     first[1:] = inter.users[order[1:]] != inter.users[order[:-1]]

@@ -54,10 +54,11 @@ def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
     # highest score first; equal scores keep ascending index
     order = numpy.argsort(-scores, kind='stable')[:k]
     top, top_scores = unseen[order], scores[order]
-    titles = _titles(config, ckpt, data_dir)
+    titles = _titles(config, ckpt, data_dir,
+                     [int(item_ids[i]) for i in top])
     return [dict({'rank': r + 1, 'item': _plain(item_ids[i]),
                   'score': float(s)},
-                 **({'title': titles.get(int(item_ids[i]), '')}
+                 **({'title': titles[int(item_ids[i])]}
                     if titles else {}))
             for r, (i, s) in enumerate(zip(top, top_scores))]
 
@@ -75,15 +76,77 @@ def _plain(x):
     return int(x) if isinstance(x, numpy.integer) else x
 
 
-def _titles(config, ckpt, data_dir):
-    """Titles for MovieLens data, {} for other files or no title file."""
+class TitlesNotFoundError(CheckpointError):
+    """MovieLens titles that cannot be found for a checkpoint's items."""
+
+
+def _titles(config, ckpt, data_dir, wanted=()):
+    """Titles for MovieLens data, {} for other files.
+
+    For MovieLens a missing title file, or one without titles for the
+    `wanted` item ids, is an error saying where it looked and how to
+    point at the data -- never blank titles.
+    """
     if config.data is not None or config.dataset not in DATASETS:
         return {}
-    folder = data_dir or os.path.dirname(ckpt['state'].get('source', ''))
+    spec = DATASETS[config.dataset]
+    folder, origin = _titles_folder(config, ckpt, data_dir, spec)
+    path = os.path.join(folder, spec.items)
+    if not os.path.isfile(path):
+        raise TitlesNotFoundError(
+            f'cannot find the titles: {path} does not exist ({origin}); '
+            f'pass --data-dir with the {spec.name} folder holding '
+            f'{spec.items}')
     try:
-        return item_titles(folder, config.dataset) if folder else {}
+        titles = item_titles(folder, config.dataset)
     except OSError as err:
-        raise CheckpointError(f'cannot read titles in {folder}: {err}')
+        raise TitlesNotFoundError(
+            f'cannot read titles in {folder}: {err}') from None
+    lacking = [i for i in wanted if i not in titles]
+    if lacking:
+        raise TitlesNotFoundError(
+            f'{path} has no title for item{"s" if len(lacking) > 1 else ""} '
+            f'{", ".join(map(str, lacking[:5]))}'
+            f'{" ..." if len(lacking) > 5 else ""} ({origin}): is it the '
+            f'{spec.name} folder this checkpoint was trained on? Pass '
+            f'--data-dir with that folder')
+    return titles
+
+
+def _titles_folder(config, ckpt, data_dir, spec):
+    """(folder, where the folder came from) for the title file."""
+    if data_dir is not None:
+        if not os.path.isdir(data_dir):
+            raise TitlesNotFoundError(
+                f'--data-dir {data_dir}: no such folder; expected the '
+                f'{spec.name} folder holding {spec.items}')
+        return data_dir, f'--data-dir {data_dir}'
+    source = ckpt['state'].get('source')
+    if source:
+        folder = os.path.dirname(source)
+        if os.path.isdir(folder):
+            return folder, ('the folder the checkpoint was trained from, '
+                            'as recorded in it')
+    saved = config.data_dir
+    if saved:
+        if os.path.isdir(saved):
+            return saved, f"data_dir {saved!r} from the checkpoint's config"
+        relative = ('' if os.path.isabs(saved) else
+                    f', a relative path that does not resolve from here '
+                    f'({os.getcwd()}); it is relative to where the model '
+                    f'was trained')
+        raise TitlesNotFoundError(
+            f"cannot find the titles: the checkpoint's config names the "
+            f'data folder {saved!r}{relative}'
+            + (f' (trained from {os.path.dirname(source)}, which is gone)'
+               if source else '')
+            + f'. Pass --data-dir with the {spec.name} folder holding '
+              f'{spec.items}')
+    where = os.path.dirname(source) if source else 'an unrecorded folder'
+    raise TitlesNotFoundError(
+        f'cannot find the titles: the checkpoint was trained from {where}, '
+        f'which is gone (moved or deleted). Pass --data-dir with the '
+        f'{spec.name} folder holding {spec.items}')
 
 
 def format_recommendations(rows, user):

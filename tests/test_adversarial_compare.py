@@ -1,0 +1,116 @@
+"""compare: a run always equals itself; odd files exit 2, never a trace."""
+import copy
+import json
+
+import pytest
+
+from d2l_ncf import cli
+
+RECORD = {
+    'config': {'seed': 0},
+    'history': [{'epoch': 1, 'loss': 0.5},
+                {'epoch': 2, 'loss': 0.4, 'hit_rate': 0.3, 'auc': 0.8}],
+    'final': {'loss': 0.4, 'hit_rate': 0.3, 'auc': 0.8},
+}
+
+
+def write(tmp_path, name, record):
+    path = tmp_path / name
+    path.write_text(json.dumps(record))  # NaN and Infinity as Python does
+    return str(path)
+
+
+def run_compare(*args):
+    return cli.main(['compare'] + [str(a) for a in args])
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf'),
+                                   float('-inf'), None, 1e308, 0.0])
+def test_identical_inputs_compare_equal_non_finite_included(
+        tmp_path, capsys, value):
+    record = copy.deepcopy(RECORD)
+    record['history'][1]['auc'] = record['final']['auc'] = value
+    path = write(tmp_path, 'a.json', record)
+    assert run_compare(path, path) == 0
+    out = capsys.readouterr().out
+    assert '7 of 7 values within' in out
+    if value is not None and value != value or value in (
+            float('inf'), float('-inf')):
+        assert 'the same non-finite value counts as equal' in out
+
+
+@pytest.mark.parametrize('a, b', [
+    (float('nan'), 0.8), (float('inf'), float('-inf')),
+    (float('inf'), 0.8), (None, 0.8), (float('nan'), float('inf'))])
+def test_different_non_finite_values_drift(tmp_path, capsys, a, b):
+    run, ref = copy.deepcopy(RECORD), copy.deepcopy(RECORD)
+    run['final']['auc'], ref['final']['auc'] = a, b
+    assert run_compare(write(tmp_path, 'run.json', run),
+                       write(tmp_path, 'ref.json', ref)) == 1
+    assert '1 drifted' in capsys.readouterr().out
+
+
+def test_a_metric_named_in_neither_file_lists_the_present_ones(
+        tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    assert run_compare(ref, ref, '--metrics', 'loss', 'hitrate') == 2
+    err = capsys.readouterr().err
+    assert '--metrics hitrate: in neither file' in err
+    assert 'the metrics present are auc, hit_rate, loss' in err
+    # a metric in only one of the files is compared (and drifts)
+    other = copy.deepcopy(RECORD)
+    other['final']['ndcg'] = 0.2
+    assert run_compare(ref, write(tmp_path, 'o.json', other),
+                       '--metrics', 'ndcg') == 1
+
+
+@pytest.mark.parametrize('content, message', [
+    (b'\x89PNG\r\n\x1a\n\x00\x00', 'the file is a PNG image'),
+    (b'\xff\xd8\xff\xe0junk', 'the file is a JPEG image'),
+    (b'PK\x03\x04', 'the file is a zip archive'),
+    ('{"a": 1}'.encode('utf-16'), 'the file is UTF-16 text'),
+    (b'\xe9t\xe9', 'not UTF-8 text'),
+    (b'[' * 100000, 'JSON nested too deeply'),
+    (b'{"history": [', 'line 1: not valid JSON'),
+    (b'"a string"', 'expected a d2l-ncf metrics.json'),
+    (b'{"history": {}, "final": {}}', 'expected a d2l-ncf metrics.json'),
+    (b'{"history": [], "final": []}', 'expected a d2l-ncf metrics.json'),
+    (b'{"history": [1], "final": {}}', 'a "history" row without "epoch"'),
+    (b'{"history": [{"epoch": [1]}], "final": {}}',
+     "history row 1 has epoch [1]; expected a whole number"),
+    (b'{"history": [{"epoch": 1.5}], "final": {}}', 'has epoch 1.5'),
+    (b'{"history": [{"epoch": 1}, {"epoch": 1}], "final": {}}',
+     'epoch 1 occurs twice'),
+    (b'{"history": [{"epoch": 1, "loss": "0.4"}], "final": {}}',
+     "history row 1 (epoch 1) has loss = '0.4'; expected a number"),
+    (b'{"history": [], "final": {"auc": true}}',
+     '"final" has auc = True; expected a number'),
+    (b'{"history": [], "final": {"auc": {"x": 1}}}', 'expected a number'),
+    (b'{"history": [], "final": {}, "config": [1]}',
+     '"config" is list; expected an object'),
+])
+def test_a_file_that_is_no_metrics_record_exits_2(tmp_path, capsys,
+                                                  content, message):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    bad = tmp_path / 'bad.json'
+    bad.write_bytes(content)
+    for args in ((bad, ref), (ref, bad)):
+        assert run_compare(*args) == 2
+        err = capsys.readouterr().err
+        assert message in err and str(bad) in err
+        assert 'Traceback' not in err
+
+
+def test_a_folder_without_metrics_json_and_an_unreadable_file(
+        tmp_path, capsys):
+    ref = write(tmp_path, 'ref.json', RECORD)
+    assert run_compare(tmp_path / 'nothing-here', ref) == 2
+    folder = tmp_path / 'empty'
+    folder.mkdir()
+    assert run_compare(folder, ref) == 2
+    assert 'metrics.json: no such file' in capsys.readouterr().err
+    locked = tmp_path / 'metrics.json'
+    locked.mkdir()  # metrics.json that is itself a folder
+    (locked / 'metrics.json').mkdir()
+    assert run_compare(locked, ref) == 2
+    assert 'cannot read it' in capsys.readouterr().err

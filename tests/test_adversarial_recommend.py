@@ -1,0 +1,90 @@
+"""recommend names what is missing instead of printing blank titles."""
+import os
+import shutil
+
+import pytest
+
+from d2l_ncf import cli
+from d2l_ncf.recommend import TitlesNotFoundError, recommend
+from synthetic import make_ratings, write_udata
+
+SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
+         '--no-progress', '--protocol', 'corrected', '--epochs', '1']
+TITLES = {i: f'Film {i}' for i in range(1, 41)}
+
+
+def movielens_folder(folder, titles=TITLES):
+    folder = write_udata(folder, make_ratings())
+    with open(os.path.join(folder, 'u.item'), 'w', encoding='latin-1') as f:
+        for i, title in titles.items():
+            f.write(f'{i}|{title}|01-Jan-1995||http://x|0|1\n')
+    return folder
+
+
+def train(data_dir, ck):
+    assert cli.main(['train', '--data-dir', str(data_dir), '--save',
+                     str(ck)] + SMALL) == 0
+
+
+@pytest.fixture
+def trained(tmp_path):
+    folder = movielens_folder(tmp_path / 'ml')
+    train(folder, tmp_path / 'ck')
+    return tmp_path, folder, str(tmp_path / 'ck')
+
+
+def test_a_moved_data_folder_is_named_not_blank_titles(trained, capsys):
+    tmp_path, folder, ck = trained
+    moved = tmp_path / 'elsewhere'
+    shutil.move(folder, moved)
+    with pytest.raises(TitlesNotFoundError,
+                       match=r'trained from .*ml, which is gone.*--data-dir'):
+        recommend(ck, 3, k=3)
+    capsys.readouterr()
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 1
+    printed = capsys.readouterr()
+    assert 'which is gone' in printed.err and printed.out == ''
+    top = recommend(ck, 3, k=3, data_dir=str(moved))
+    assert all(r['title'] == TITLES[r['item']] for r in top)
+
+
+def test_a_wrong_data_dir_is_named(trained):
+    tmp_path, _, ck = trained
+    with pytest.raises(TitlesNotFoundError,
+                       match='--data-dir .*nowhere: no such folder'):
+        recommend(ck, 3, data_dir=str(tmp_path / 'nowhere'))
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(TitlesNotFoundError,
+                       match=r'u\.item does not exist \(--data-dir'):
+        recommend(ck, 3, data_dir=str(empty))
+
+
+def test_a_title_file_of_other_items_is_refused(trained):
+    tmp_path, _, ck = trained
+    other = movielens_folder(tmp_path / 'other', {1: 'Only one film'})
+    with pytest.raises(TitlesNotFoundError,
+                       match=r'u\.item has no title for items .*is it the '
+                             r'MovieLens-100K folder this checkpoint'):
+        recommend(ck, 3, k=5, data_dir=other)
+
+
+def test_a_relative_data_path_from_the_checkpoint_is_explained(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    movielens_folder(tmp_path / 'ml')
+    train('ml', tmp_path / 'ck')
+    shutil.move(str(tmp_path / 'ml'), str(tmp_path / 'ml-moved'))
+    (tmp_path / 'sub').mkdir()
+    monkeypatch.chdir(tmp_path / 'sub')
+    with pytest.raises(TitlesNotFoundError) as err:
+        recommend(str(tmp_path / 'ck'), 3)
+    message = str(err.value)
+    assert "the checkpoint's config names the data folder 'ml'" in message
+    assert 'relative path that does not resolve from here' in message
+    assert 'relative to where the model was trained' in message
+    assert '--data-dir' in message
+    # from a folder where the relative path resolves, it is used
+    (tmp_path / 'sub' / 'ml').symlink_to(tmp_path / 'ml-moved')
+    top = recommend(str(tmp_path / 'ck'), 3, k=2)
+    assert [r['title'] for r in top] == [TITLES[r['item']] for r in top]
