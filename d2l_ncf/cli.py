@@ -137,7 +137,10 @@ def build_parser():
                     "epoch and final. Exit 0 when all values are within "
                     "tolerance (|value - reference| <= atol + rtol * "
                     "|reference|), 1 when any drifts, 2 on unreadable or "
-                    "incompatible input.")
+                    "incompatible input. A non-finite value equals the same "
+                    "value (NaN = NaN, inf = inf), so a record always equals "
+                    "itself. Numerics that differ (CPU kernels, threads) are "
+                    "listed first: they explain last-bit drift.")
     c.add_argument('run', help='metrics.json, or a folder holding it')
     c.add_argument('reference', help='metrics.json, or a folder holding it')
     c.add_argument('--rtol', type=non_negative_float, default=0.0,
