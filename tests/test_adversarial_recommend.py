@@ -9,7 +9,7 @@ from d2l_ncf.recommend import TitlesNotFoundError, recommend
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
-         '--no-progress', '--protocol', 'corrected', '--epochs', '1']
+         '--no-progress', '--protocol', 'corrected', '--epochs', '1', '--k', '10']
 TITLES = {i: f'Film {i}' for i in range(1, 41)}
 
 
