@@ -206,7 +206,9 @@ def test_portable_runs_are_bit_identical_across_threads_and_isa_caps(
     if numerics.best_isa(flags) not in ('AVX2', 'AVX512_CORE'):
         pytest.skip(f'{model} has no AVX2: portable mode cannot reach its '
                     f'baseline here')
-    base, record = wide_history(real_data_dir, tmp_path, 'base')
+    base, record = wide_history(real_data_dir, tmp_path, 'base',
+                                OMP_NUM_THREADS='1',
+                                DNNL_MAX_CPU_ISA='AVX2')
     assert record['mode'] == 'portable' and record['omp_threads'] == 1
     # as a user would set them: each is overridden, none moves a bit
     for name, env in (('threads2_avx', {'OMP_NUM_THREADS': '2',
