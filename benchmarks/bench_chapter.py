@@ -20,6 +20,7 @@ import platform
 import statistics
 import time
 
+import d2l_ncf  # noqa: F401 (first: it sets MXNet's numerics)
 import mxnet as mx
 from d2l import mxnet as d2l
 from mxnet import gluon

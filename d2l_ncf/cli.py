@@ -173,6 +173,10 @@ def add_run_options(p, d):
                    default=d.eval_negatives,
                    help='sampled negatives per user with --eval sampled '
                         '(default: %(default)s)')
+    p.add_argument('--eval-chunk', type=positive_int, default=d.eval_chunk,
+                   help='pairs (users x items) the evaluator scores and '
+                        'ranks at once; bounds its memory, not its numbers '
+                        '(default: %(default)s)')
     p.add_argument('--reference', action='store_true',
                    help="use the chapter's own PRDataset and "
                         "evaluate_ranking (slow) instead of the fast path")
@@ -266,7 +270,8 @@ def config_from_args(args):
         seed=args.seed, num_workers=args.num_workers,
         data_dir=args.data_dir, num_neg=args.num_neg,
         protocol=args.protocol, eval=args.eval, k=args.k,
-        eval_negatives=args.eval_negatives, reference=args.reference,
+        eval_negatives=args.eval_negatives, eval_chunk=args.eval_chunk,
+        reference=args.reference,
         dataset=args.dataset, data=args.data, sep=args.sep,
         columns=tuple(c.strip() for c in args.columns.split(',')))
 

@@ -61,6 +61,9 @@ class TrainConfig:
     # or 10 with eval='sampled' (the NCF paper's HR@10)
     k: Optional[int] = None
     eval_negatives: int = 99  # the NCF paper's sampled negatives per user
+    # Ours: the evaluator scores and ranks at most this many (user, item)
+    # pairs at once (ranking.EVAL_CHUNK); the metrics do not depend on it.
+    eval_chunk: int = 1 << 22
     # Ours: the chapter's own PRDataset and evaluate_ranking (slow) instead
     # of the vectorised sampler and evaluator, which give the same numbers.
     reference: bool = False
@@ -124,6 +127,7 @@ class TrainConfig:
             (self.eval in EVALS, f'eval must be one of {EVALS}'),
             (self.k is None or self.k >= 1, 'k must be >= 1'),
             (self.eval_negatives >= 1, 'eval_negatives must be >= 1'),
+            (self.eval_chunk >= 1, 'eval_chunk must be >= 1'),
             (self.protocol != 'book' or (
                 self.loss != 'log' and self.num_neg == 1 and self.reg == 0
                 and self.ema == 0 and self.recency == 0

@@ -33,3 +33,50 @@ class LogLoss(gluon.loss.Loss):
 
 
 LOSSES = {'bpr': BPRLoss, 'hinge': HingeLossbRec, 'log': LogLoss}
+
+
+class PairwiseObjective(gluon.HybridBlock):
+    """A batch's summed loss in one graph, positives and negatives scored
+    by one call of `net` (the corrected protocol's fast step).
+
+    Takes users (batch,), items (batch,), negatives (batch,) or (batch,
+    num_neg) and optionally one weight per example (`LogLoss` only).
+    The items are joined as ``[positives, 1st negatives, 2nd, ...]`` and
+    the users tiled to match, so the network sees one batch of
+    ``batch * (1 + num_neg)`` pairs; the loss is then the same formula as
+    the class `loss` names, summed to one number. A larger batch changes
+    the kernels' summation order, hence the last bits: the book protocol
+    keeps its separate calls.
+    """
+    KINDS = {BPRLoss: 'bpr', HingeLossbRec: 'hinge', LogLoss: 'log'}
+
+    def __init__(self, net, loss, num_neg, **kwargs):
+        super().__init__(**kwargs)
+        self.net, self.num_neg = net, num_neg
+        self.kind = self.KINDS[type(loss)]
+
+    @classmethod
+    def supports(cls, loss):
+        """Whether `loss` is one this graph knows how to write."""
+        return type(loss) in cls.KINDS
+
+    def hybrid_forward(self, F, users, items, negatives, weights=None):
+        k = self.num_neg
+        negatives = negatives.reshape(-1, k).T.reshape(-1)
+        scores = self.net(F.np.tile(users, k + 1),
+                          F.np.concatenate([items, negatives]))
+        scores = scores.reshape(k + 1, -1)
+        positive = scores[0].reshape(-1, 1)  # (batch, 1)
+        negative = scores[1:].T  # (batch, num_neg)
+        distances = positive - negative
+        if self.kind == 'bpr':
+            return -F.np.sum(F.np.log(F.npx.sigmoid(distances)))
+        if self.kind == 'hinge':
+            return F.np.sum(F.np.maximum(1 - distances, 0))
+        softplus = lambda x: F.npx.activation(x, act_type='softrelu')  # noqa
+        if weights is None:
+            return F.np.sum(softplus(-positive)) + F.np.sum(
+                softplus(negative))
+        w = weights.reshape(-1, 1)
+        return (F.np.sum(w * softplus(-positive))
+                + F.np.sum(w * softplus(negative)))

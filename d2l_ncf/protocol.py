@@ -21,6 +21,11 @@ class Protocol:
     cumulative_timer: bool
     # Model: the chapter's sigmoid on the prediction layer, or logits.
     sigmoid_output: bool
+    # Training step: the chapter's two calls of the network (positives,
+    # then negatives) and loss outside the graph, or one compiled graph of
+    # net and loss over both (losses.PairwiseObjective): faster, and
+    # equal only to the last bits (a larger batch sums in another order).
+    fused_step: bool = False
 
 
 BOOK = Protocol('book', rank_all_items=False, fixed_k=True,
@@ -28,7 +33,7 @@ BOOK = Protocol('book', rank_all_items=False, fixed_k=True,
                 sigmoid_output=True)
 CORRECTED = Protocol('corrected', rank_all_items=True, fixed_k=False,
                      running_loss_sum=False, cumulative_timer=False,
-                     sigmoid_output=False)
+                     sigmoid_output=False, fused_step=True)
 PROTOCOLS = {p.name: p for p in (BOOK, CORRECTED)}
 
 

@@ -1,4 +1,4 @@
-"""Fast ranking evaluation: score every pair at once, rank with NumPy.
+"""Fast ranking evaluation: score pairs in large batches, rank with NumPy.
 
 Two protocols of evaluation:
 
@@ -29,19 +29,32 @@ def split_rows(array, devices):
     return gluon.utils.split_and_load(array, devices, even_split=False)
 
 
-def score_pairs(net, users, items, devices, batch_size=1 << 17):
+# Pairs scored per forward call. A batch's shape can change the last bits
+# of its scores (the kernels block by rows), so every scorer here cuts a
+# stream of pairs into batches at the same offsets, however it is chunked.
+SCORE_BATCH = 1 << 17
+# Pairs (users x items) scored and ranked at once by the evaluator: about
+# 16 MB of float32 scores, so memory stays bounded on any catalogue.
+EVAL_CHUNK = 1 << 22
+
+
+def score_batch(net, users, items, devices):
+    """Scores of one batch of pairs, split over `devices`, as float32."""
+    out = [net(a, b).asnumpy().reshape(-1) for a, b in zip(
+        split_rows(users, devices), split_rows(items, devices))]
+    return numpy.concatenate(out)
+
+
+def score_pairs(net, users, items, devices, batch_size=SCORE_BATCH):
     """Scores of ``net(users[j], items[j])`` as a float32 NumPy vector.
 
     Refuses (`NonFiniteModelError`) a network whose parameters or scores
     are not finite: NaN scores would rank the held-out item first.
     """
     check_finite(net)
-    out = []
-    for start in range(0, len(users), batch_size):
-        u = users[start:start + batch_size]
-        i = items[start:start + batch_size]
-        out.extend(net(a, b).asnumpy().reshape(-1) for a, b in zip(
-            split_rows(u, devices), split_rows(i, devices)))
+    out = [score_batch(net, users[start:start + batch_size],
+                       items[start:start + batch_size], devices)
+           for start in range(0, len(users), batch_size)]
     scores = numpy.concatenate(out) if out else numpy.zeros(0, 'float32')
     check_finite_scores(scores)
     return scores
@@ -57,14 +70,78 @@ def check_finite_scores(scores):
             f'meaningless, so it is not evaluated')
 
 
+def rows_per_chunk(width, chunk_size=EVAL_CHUNK):
+    """Rows of `width` pairs in a chunk of at most `chunk_size` pairs (at
+    least one row)."""
+    if chunk_size < 1:
+        raise ValueError(f'chunk_size must be >= 1, not {chunk_size}')
+    return max(1, chunk_size // max(width, 1))
+
+
+def score_rows(net, pairs, num_rows, width, devices, chunk_rows,
+               batch_size=SCORE_BATCH):
+    """Scores of a (num_rows, width) grid of pairs, `chunk_rows` rows at a
+    time: yields ``(r0, r1, scores)`` with scores of shape (r1 - r0,
+    width).
+
+    ``pairs(start, stop)`` gives the users and items of the grid's pairs
+    start..stop-1 in row-major order. They are scored in batches of
+    `batch_size` at the offsets one call over the whole grid would use,
+    so every chunk size gives the same scores, bit for bit; memory holds
+    one chunk and one batch. Refuses a network (or a chunk's scores) that
+    is not finite, as `score_pairs` does.
+    """
+    check_finite(net)
+    total = num_rows * width
+    done, carry = 0, numpy.zeros(0, 'float32')  # scored, not yet yielded
+    for r0 in range(0, num_rows, chunk_rows):
+        r1 = min(num_rows, r0 + chunk_rows)
+        end = r1 * width
+        parts = [carry]
+        while done < end:
+            stop = min(done + batch_size, total)
+            parts.append(score_batch(net, *pairs(done, stop), devices))
+            done = stop
+        scores = numpy.concatenate(parts)
+        take = (r1 - r0) * width
+        chunk, carry = scores[:take], scores[take:]
+        check_finite_scores(chunk)
+        yield r0, r1, chunk.reshape(r1 - r0, width)
+
+
+def grid_pairs(user_ids, num_items):
+    """`score_rows`' pairs for every item of each of `user_ids`."""
+    user_ids = numpy.asarray(user_ids, dtype=numpy.int64)
+
+    def pairs(start, stop):
+        flat = numpy.arange(start, stop, dtype=numpy.int64)
+        return user_ids[flat // num_items], flat % num_items
+    return pairs
+
+
+def listed_pairs(users, items):
+    """`score_rows`' pairs from a (rows, width) array of `items`, row r
+    paired with `users[r]`."""
+    users = numpy.asarray(users, dtype=numpy.int64)
+    items = numpy.asarray(items, dtype=numpy.int64)
+    width = items.shape[1]
+    flat_items = items.reshape(-1)
+
+    def pairs(start, stop):
+        flat = numpy.arange(start, stop, dtype=numpy.int64)
+        return users[flat // width], flat_items[start:stop]
+    return pairs
+
+
 def score_matrix(net, num_users, num_items, devices, user_ids=None):
     """Scores of every item for each of `user_ids`: (users, num_items)."""
     user_ids = (numpy.arange(num_users) if user_ids is None
                 else numpy.asarray(user_ids))
-    users = numpy.repeat(user_ids, num_items)
-    items = numpy.tile(numpy.arange(num_items), len(user_ids))
-    return score_pairs(net, users, items, devices).reshape(
-        len(user_ids), num_items)
+    chunks = [s for _, _, s in score_rows(
+        net, grid_pairs(user_ids, num_items), len(user_ids), num_items,
+        devices, max(1, len(user_ids)))]
+    return (chunks[0] if chunks
+            else numpy.zeros((0, num_items), 'float32'))
 
 
 def _test_pairs(test_input, user_ids):
@@ -205,10 +282,13 @@ class RankingEvaluator:
     Called with the chapter's arguments, it returns a dict of metrics:
     ``hit_rate`` and ``auc`` (and ``ndcg``) for ``eval='full'``,
     ``hit_rate`` and ``ndcg`` at k (default 10) for ``eval='sampled'``.
+    Users are scored and ranked in chunks of at most `chunk_size` pairs
+    (users x items), so memory stays bounded on a large catalogue; the
+    metrics are the same, bit for bit, whatever the chunk size.
     """
 
     def __init__(self, protocol='book', k=None, eval='full', num_neg=99,
-                 seed=0):
+                 seed=0, chunk_size=EVAL_CHUNK):
         self.protocol = get_protocol(protocol)
         if eval not in EVALS:
             raise ValueError(f'unknown eval {eval!r}: expected one of '
@@ -228,6 +308,8 @@ class RankingEvaluator:
                 f'item): every hit would be certain; k must be at most '
                 f'{num_neg}')
         self.eval, self.num_neg, self.seed = eval, num_neg, seed
+        rows_per_chunk(1, chunk_size)  # refuses a size below 1
+        self.chunk_size = chunk_size
         self._negatives, self._checked = None, None
 
     def __call__(self, net, test_input, seq, candidates, num_users,
@@ -238,9 +320,16 @@ class RankingEvaluator:
                                  devices, user_ids)
         num_ranked = num_items if self.protocol.rank_all_items else num_users
         self._check_defined(user_ids, candidates, test_input, num_ranked)
-        scores = score_matrix(net, num_users, num_ranked, devices, user_ids)
-        hits, auc, ndcg = full_ranking_metrics(
-            scores, user_ids, candidates, test_input, num_ranked, self.k)
+        per_user = [full_ranking_metrics(
+            scores, user_ids[r0:r1], candidates, test_input, num_ranked,
+            self.k) for r0, r1, scores in score_rows(
+                net, grid_pairs(user_ids, num_ranked), len(user_ids),
+                num_ranked, devices,
+                rows_per_chunk(num_ranked, self.chunk_size))] or [
+            full_ranking_metrics(numpy.zeros((0, num_ranked), 'float32'),
+                                 [], candidates, test_input, num_ranked,
+                                 self.k)]
+        hits, auc, ndcg = (numpy.concatenate(m) for m in zip(*per_user))
         result = {'hit_rate': float(hits.mean()), 'auc': float(auc.mean())}
         if not self.protocol.fixed_k:
             result['ndcg'] = float(ndcg.mean())
@@ -271,8 +360,14 @@ class RankingEvaluator:
         negs = self._negatives
         tests = numpy.array([test_input[u][0] for u in user_ids])
         users = numpy.asarray(user_ids, dtype=numpy.int64)
-        pos = score_pairs(net, users, tests, devices)
-        neg = score_pairs(net, numpy.repeat(users, negs.shape[1]),
-                          negs.reshape(-1), devices).reshape(negs.shape)
-        hit, ndcg = sampled_metrics(pos, neg, self.k)
+        chunk_rows = rows_per_chunk(negs.shape[1], self.chunk_size)
+        per_user = [sampled_metrics(pos.reshape(-1), neg, self.k)
+                    for (_, _, pos), (_, _, neg) in zip(
+                        score_rows(net, listed_pairs(users, tests[:, None]),
+                                   len(users), 1, devices, chunk_rows),
+                        score_rows(net, listed_pairs(users, negs),
+                                   len(users), negs.shape[1], devices,
+                                   chunk_rows))]
+        hit, ndcg = (numpy.concatenate(m) for m in zip(*per_user or [
+            (numpy.zeros(0), numpy.zeros(0))]))
         return {'hit_rate': float(hit.mean()), 'ndcg': float(ndcg.mean())}

@@ -288,7 +288,8 @@ def config_from_dict(saved):
 
 
 # Settings a resumed run may change: they do not alter the training.
-RESUMABLE = ('num_epochs', 'eval_step', 'data_dir', 'data', 'num_workers')
+RESUMABLE = ('num_epochs', 'eval_step', 'data_dir', 'data', 'num_workers',
+             'eval_chunk')
 
 
 def check_resumable(checkpoint, config):
@@ -506,7 +507,8 @@ def build_iterators(config, data, progress=False):
                                config.batch_size, rng, config.num_neg,
                                weights)
     evaluator = RankingEvaluator(config.protocol, config.k, config.eval,
-                                 config.eval_negatives, seed=config.seed)
+                                 config.eval_negatives, seed=config.seed,
+                                 chunk_size=config.eval_chunk)
     return train_iter, evaluator
 
 
