@@ -1,4 +1,5 @@
-"""The commands README.md shows are the ones the scripts run."""
+"""The commands README.md and docs/ show are the ones the scripts run;
+README stays a front door whose links resolve."""
 import os
 import re
 import shlex
@@ -12,9 +13,19 @@ sys.path.insert(0, os.path.join(REPO, 'experiments'))
 import recipe  # noqa: E402
 
 
+DOCS = ['README.md', 'tests/README.md'] + sorted(
+    os.path.join('docs', name) for name in os.listdir(os.path.join(REPO,
+                                                                   'docs'))
+    if name.endswith('.md'))
+
+
+def read(path):
+    with open(os.path.join(REPO, path), encoding='utf-8') as f:
+        return f.read()
+
+
 def readme_commands():
-    with open(os.path.join(REPO, 'README.md')) as f:
-        text = f.read()
+    text = '\n'.join(read(path) for path in DOCS)
     blocks = re.findall(r'```bash\n(.*?)```', text, re.S)
     commands = []
     for block in blocks:
@@ -61,3 +72,20 @@ def test_validation_data_holds_out_the_second_latest(tmp_path):
     assert validation.without_recency(
         ['--lr', '1', '--recency', '5', '--recency-tau', '20', '--k', '3']
     ) == ['--lr', '1', '--k', '3']
+
+
+def test_readme_is_a_front_door():
+    text = read('README.md')
+    assert len(text) <= 10000, len(text)
+    assert '**Contents:**' in text
+    assert '../shared' not in text  # explained here, not elsewhere
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    broken = []
+    for path in DOCS:
+        folder = os.path.dirname(os.path.join(REPO, path))
+        for target in re.findall(r'\]\(([^)#:]+)(?:#[^)]*)?\)', read(path)):
+            if not os.path.exists(os.path.join(folder, target)):
+                broken.append(f'{path}: {target}')
+    assert not broken
