@@ -252,6 +252,32 @@ def test_out_is_checked_before_any_work(case, command, synthetic_dir,
     assert blocker.read_bytes() == b'not a folder'
 
 
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A read-only tmpfs (root can mount one; chmod does not stop root)."""
+    where = tmp_path / 'ro-mount'
+    where.mkdir()
+    done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'ro,size=1m',
+                           'tmpfs', str(where)], capture_output=True,
+                          text=True, timeout=30)
+    if done.returncode:
+        pytest.skip(f'cannot mount a read-only tmpfs here: {done.stderr}')
+    try:
+        yield where
+    finally:
+        subprocess.run(['umount', str(where)], timeout=30)
+
+
+@pytest.mark.parametrize('option', ['--out', '--save'])
+def test_out_and_save_under_a_read_only_mount_are_refused_first(
+        option, read_only_mount, synthetic_dir, usage_error):
+    captured = usage_error(['train'] + SMALL + [
+        '--epochs', '1', '--data-dir', synthetic_dir, option,
+        str(read_only_mount / 'run')], 'read-only file system')
+    assert 'train loss' not in captured.out
+    assert os.listdir(read_only_mount) == []
+
+
 def test_save_under_a_file_is_a_usage_error(synthetic_dir, tmp_path,
                                             usage_error):
     blocker = tmp_path / 'taken'
