@@ -19,6 +19,15 @@ EVALS = ranking.EVALS  # ('full', 'sampled')
 MAX_SEED = 2 ** 31 - 1
 FLOAT_OPTIONS = ('init_sigma', 'lr', 'wd', 'reg', 'ema', 'recency',
                  'recency_tau')
+# MXNet computes in float32 and takes these as float32 parameters: a
+# non-zero value outside [FLOAT_LOW, FLOAT_HIGH] overflows or underflows
+# there (MXNet refuses e.g. --lr 1e308 deep inside the optimizer).
+FLOAT_LOW, FLOAT_HIGH = 1e-30, 1e38
+FLOAT32_OPTIONS = ('init_sigma', 'lr', 'wd', 'reg', 'ema')
+# Sizes beyond these exhaust memory or MXNet's int32 tensor sizes long
+# before they could train (measured: --num-factors 1e8 hits the int32
+# limit, --hiddens 1e8 and --num-neg 1e8 the out-of-memory killer).
+MAX_SIZES = {'num_factors': 4096, 'nums_hiddens': 4096, 'num_neg': 1000}
 # Gluon optimizers that cannot train NeuMF, and why.
 CANNOT_TRAIN = {
     'groupadagrad': 'MXNet\'s GroupAdaGrad updates 2-D weights only; '
@@ -97,6 +106,22 @@ class TrainConfig:
             if not math.isfinite(value):
                 raise ValueError(f'{option(name)} must be a finite number, '
                                  f'got {value}')
+            if name in FLOAT32_OPTIONS and value and not (
+                    FLOAT_LOW <= abs(value) <= FLOAT_HIGH):
+                zero = '0 or ' if name in ('wd', 'reg', 'ema') else ''
+                raise ValueError(
+                    f'{option(name)} {value:g} is outside what MXNet\'s '
+                    f'float32 arithmetic takes: use {zero}a value from '
+                    f'{FLOAT_LOW:g} to {FLOAT_HIGH:g}')
+        for name, most in MAX_SIZES.items():
+            value = getattr(self, name)
+            if max(value if isinstance(value, tuple) else (value,),
+                   default=0) > most:
+                shown = (' '.join(map(str, value)) if isinstance(value, tuple)
+                         else value)
+                raise ValueError(f'{option(name)} {shown}: at most {most} '
+                                 f'(larger sizes exhaust memory before '
+                                 f'they train)')
         checks = [
             (0 <= self.seed <= MAX_SEED and self.seed == int(self.seed),
              f'--seed must be a whole number from 0 to {MAX_SEED} (the '

@@ -285,6 +285,13 @@ def run(workers, servers, command, port=None, hosts=None,
         raise LaunchError(f'--servers {servers}: expected at least 1')
     check_command(command)
     host_list = read_hosts(hosts) if hosts else None
+    if not host_list and not (os.path.isfile(python)
+                              and os.access(python, os.X_OK)):
+        raise LaunchError(
+            f'--python {python}: ' + ('not an executable file' if
+                                      os.path.exists(python) else
+                                      'no such file')
+            + '; expected the Python interpreter that has d2l_ncf')
     if port is None:
         port = free_port()
     elif not host_list:

@@ -401,3 +401,19 @@ def test_negative_sampling_cost_stays_bounded_for_a_dense_user():
     ordinary, _ = seconds(1)
     assert set(negs.ravel().tolist()) == {7997, 7998, 7999}
     assert dense < 10 * ordinary + 0.05
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--lr', '1e308'], '--lr 1e+308 is outside what MXNet'),
+    (['--wd', '1e39'], '--wd 1e+39 is outside what MXNet'),
+    (['--init-sigma', '1e39'], '--init-sigma 1e+39 is outside what MXNet'),
+    (['--ema', '1e-320'], 'use 0 or a value from 1e-30'),
+    (['--num-factors', '100000000'], '--num-factors 100000000: at most 4096'),
+    (['--hiddens', '10', '100000000'], '--hiddens 10 100000000: at most'),
+    (['--num-neg', '100000000'], '--num-neg 100000000: at most 1000'),
+])
+def test_values_beyond_float32_or_memory_are_usage_errors_not_tracebacks(
+        args, message, synthetic_dir, usage_error):
+    usage_error(['train', '--protocol', 'corrected', '--k', '10',
+                 '--data-dir', synthetic_dir, '--no-progress'] + args,
+                message)

@@ -112,6 +112,10 @@ def test_dist_async_refuses_save(usage_error, monkeypatch, tmp_path):
      'needs --kvstore dist_sync or --kvstore dist_async'),
     (['--workers', '2', '--', 'recommend'],
      "must be 'train ...'"),
+    (['--workers', '1', '--python', '/nonexistent', '--', 'train',
+      '--kvstore', 'dist_sync'], '--python /nonexistent: no such file'),
+    (['--workers', '1', '--python', os.path.abspath(__file__), '--', 'train',
+      '--kvstore', 'dist_sync'], 'not an executable file'),
 ])
 def test_launch_usage_errors(usage_error, argv, message):
     usage_error(['launch'] + argv, message)
