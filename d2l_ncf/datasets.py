@@ -57,6 +57,8 @@ class Format:
 
 UDATA = Format('u.data', '\t')
 ML1M = Format('ratings.dat', '::')
+# MovieLens-20M/25M: userId,movieId,rating,timestamp with that header
+ML20M = Format('ratings.csv', ',', header_allowed=True)
 
 
 def table_format(sep=',', columns=FIELDS):
