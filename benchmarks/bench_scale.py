@@ -63,10 +63,9 @@ def generate(folder, rows, users, items, seed=0):
     while per_user.sum() < rows:  # what the cap cut off goes elsewhere
         room = cap - per_user
         share = (rows - per_user.sum()) * room / room.sum()
-        per_user += numpy.maximum(numpy.floor(share).astype(numpy.int64),
-                                  (room > 0) & (numpy.arange(users) < rows
-                                                - per_user.sum()))
-        per_user = numpy.minimum(per_user, cap)
+        per_user += numpy.floor(share).astype(numpy.int64)
+        room = cap - per_user
+        per_user[numpy.flatnonzero(room > 0)[:rows - per_user.sum()]] += 1
     per_user[numpy.argmax(per_user)] -= per_user.sum() - rows
     user_of = numpy.repeat(numpy.arange(users), per_user)
     # items by a power law over a shuffled popularity order; each user's
