@@ -229,11 +229,15 @@ def build_chapter_data(inter, titles_dir=None):
     Users with nothing left to train on are left out of `test_iter`.
     """
     train_rows, test_rows = split_seq_aware(inter)
-    users_train = inter.users[train_rows].tolist()
-    items_train = inter.items[train_rows].tolist()
-    candidates = {}
-    for u, i in zip(users_train, items_train):
-        candidates.setdefault(u, []).append(i)
+    users = inter.users[train_rows]
+    users_train = _int_list(users, inter.num_users)
+    items_train = _int_list(inter.items[train_rows], inter.num_items)
+    # training rows are by user: each user's items are one slice
+    starts = numpy.flatnonzero(numpy.r_[True, users[1:] != users[:-1]]
+                               )[:len(users)]
+    ends = numpy.r_[starts[1:], len(users)].tolist()
+    candidates = {users_train[s]: items_train[s:e]
+                  for s, e in zip(starts.tolist(), ends)}
     test_iter, excluded = {}, 0
     for u, i in zip(inter.users[test_rows].tolist(),
                     inter.items[test_rows].tolist()):
@@ -251,6 +255,17 @@ def build_chapter_data(inter, titles_dir=None):
     return ChapterData(inter.num_users, inter.num_items, users_train,
                        items_train, candidates, test_iter, inter.user_ids,
                        inter.item_ids, summary, titles_dir)
+
+
+def _int_list(indices, size, chunk=1 << 20):
+    """`indices` as a list of Python ints sharing one object per value
+    (8 bytes an entry, not 36: MovieLens-20M's lists need 1 GB less)."""
+    pool = list(range(size))
+    out = []
+    for start in range(0, len(indices), chunk):
+        out.extend(map(pool.__getitem__,
+                       indices[start:start + chunk].tolist()))
+    return out
 
 
 def load_chapter_data(data_dir=None):
