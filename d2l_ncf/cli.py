@@ -188,12 +188,15 @@ def add_run_options(p, d):
     p.add_argument('--eval-step', type=positive_int, default=d.eval_step,
                    help='evaluate every N epochs (default: %(default)s)')
     p.add_argument('--dataset', choices=sorted(DATASETS), default=d.dataset,
-                   help="MovieLens set: ml-100k (the chapter's) or ml-1m "
-                        "(the NCF paper's) (default: %(default)s)")
+                   help="MovieLens set: ml-100k (the chapter's), ml-1m "
+                        "(the NCF paper's), ml-20m or ml-25m (default: "
+                        "%(default)s)")
     p.add_argument('--data-dir', default=d.data_dir,
-                   help='folder holding u.data (ml-100k) or ratings.dat '
-                        '(ml-1m) (default: $D2L_NCF_DATA_DIR or '
-                        '$D2L_NCF_ML1M_DIR, else download)')
+                   help='folder holding u.data (ml-100k), ratings.dat '
+                        '(ml-1m) or ratings.csv (ml-20m, ml-25m) (default: '
+                        '$D2L_NCF_DATA_DIR, $D2L_NCF_ML1M_DIR, '
+                        '$D2L_NCF_ML20M_DIR or $D2L_NCF_ML25M_DIR, else '
+                        'download)')
     p.add_argument('--data', default=d.data, metavar='PATH',
                    help='a CSV/TSV file of interactions instead of '
                         'MovieLens; a header line is allowed')

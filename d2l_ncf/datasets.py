@@ -57,6 +57,8 @@ class Format:
 
 UDATA = Format('u.data', '\t')
 ML1M = Format('ratings.dat', '::')
+# MovieLens-20M/25M: userId,movieId,rating,timestamp with that header
+ML20M = Format('ratings.csv', ',', header_allowed=True)
 
 
 def table_format(sep=',', columns=FIELDS):
@@ -481,16 +483,18 @@ class Interactions:
 def index_interactions(ratings):
     """Drop repeated (user, item) pairs (keep the latest) and map ids."""
     df = ratings.frame
-    # latest = largest timestamp, then the later line; back to file order
-    kept = (df.sort_values(['timestamp', 'line'], kind='stable')
-            .drop_duplicates(['user_id', 'item_id'], keep='last')
-            .sort_values('line', kind='stable'))
-    duplicates = len(df) - len(kept)
+    # a dropped repeat leaves its pair, so the ids are those of all rows;
     # the reader keeps ids as int32 where they fit; the mapping is int64
-    user_ids, users = numpy.unique(kept.user_id.to_numpy(numpy.int64),
+    user_ids, users = numpy.unique(df.user_id.to_numpy(numpy.int64),
                                    return_inverse=True)
-    item_ids, items = numpy.unique(kept.item_id.to_numpy(numpy.int64),
+    item_ids, items = numpy.unique(df.item_id.to_numpy(numpy.int64),
                                    return_inverse=True)
+    keep = _latest_of_each_pair(users * len(item_ids) + items,
+                                df.timestamp.to_numpy())
+    kept = df.iloc[keep] if keep is not None else df
+    if keep is not None:
+        users, items = users[keep], items[keep]
+    duplicates = len(df) - len(kept)
     summary = {
         'source': os.path.abspath(ratings.path), 'format': ratings.format,
         'lines_read': int(len(df)), 'blank_lines': len(ratings.blank_lines),
@@ -503,6 +507,26 @@ def index_interactions(ratings):
     return Interactions(users.astype(numpy.int64), items.astype(numpy.int64),
                         kept.rating.to_numpy(), kept.timestamp.to_numpy(),
                         user_ids, item_ids, summary)
+
+
+def _latest_of_each_pair(pairs, timestamps):
+    """Rows (in file order) that are their pair's latest (largest
+    timestamp, then the later line), or None when no pair repeats."""
+    order = numpy.argsort(pairs, kind='stable')  # file order within pairs
+    same = pairs[order[1:]] == pairs[order[:-1]]
+    if not same.any():
+        return None
+    repeated = numpy.zeros(len(pairs), dtype=bool)
+    repeated[order[1:][same]] = True
+    repeated[order[:-1][same]] = True
+    rows = numpy.flatnonzero(repeated)
+    # by pair, then timestamp, then line: the last of each pair wins
+    last = rows[numpy.lexsort((rows, timestamps[rows], pairs[rows]))]
+    winner = numpy.ones(len(last), dtype=bool)
+    winner[:-1] = pairs[last[1:]] != pairs[last[:-1]]
+    drop = numpy.zeros(len(pairs), dtype=bool)
+    drop[last[~winner]] = True
+    return numpy.flatnonzero(~drop)
 
 
 def split_seq_aware(inter):
