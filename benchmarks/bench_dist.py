@@ -29,7 +29,8 @@ from mxnet import np as mxnp
 
 from d2l_ncf.config import TrainConfig
 from d2l_ncf.devices import parse_devices
-from d2l_ncf.run import build_net, load_data, versions
+from d2l_ncf.builders import build_net, load_data
+from d2l_ncf.records import versions
 
 TRAIN = ['--protocol', 'corrected', '--devices', 'cpu', '--no-progress']
 

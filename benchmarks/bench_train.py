@@ -28,9 +28,11 @@ import numpy
 from mxnet import gluon
 
 from d2l_ncf import load_chapter_data
-from d2l_ncf.config import TrainConfig, seed_everything
+from d2l_ncf.builders import (build_iterators, build_net,
+                              seed_everything)
+from d2l_ncf.config import TrainConfig
 from d2l_ncf.losses import LOSSES
-from d2l_ncf.run import build_iterators, build_net, versions
+from d2l_ncf.records import versions
 from d2l_ncf.training import train_ranking
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

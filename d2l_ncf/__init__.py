@@ -9,7 +9,9 @@ signatures, so the section's cells run with only the import changed::
 from . import numerics
 numerics.configure()  # before MXNet starts: it fixes the CPU arithmetic
 from . import _mxnet  # noqa: E402,F401  (a clear error without MXNet)
-from .config import TrainConfig, seed_everything
+from .builders import build, seed_everything
+from .callbacks import Callback
+from .config import TrainConfig
 from .checkpoint import CheckpointError
 from .data import (PRDataset, load_chapter_data, load_data_ml100k,
                    load_dataset, read_data_ml100k, split_data_ml100k,
@@ -17,11 +19,12 @@ from .data import (PRDataset, load_chapter_data, load_data_ml100k,
 from .datasets import DataFormatError
 from .devices import parse_devices, try_all_gpus
 from .losses import BPRLoss, HingeLossbRec
-from .metrics import evaluate_ranking, hit_and_auc
+from .evaluation import evaluate_ranking
+from .metrics import Metrics, hit_and_auc
 from .model import NeuMF
 from .recommend import recommend
 from .training import train_ranking
-from .run import train
+from .run import run_quietly, train
 
 __version__ = '0.1.0'
 
@@ -31,5 +34,6 @@ __all__ = [
     'parse_devices', 'read_data_ml100k', 'split_data_ml100k',
     'load_data_ml100k', 'load_chapter_data', 'DataNotFoundError',
     'TrainConfig', 'seed_everything', 'load_dataset', 'DataFormatError',
-    'CheckpointError', 'recommend', 'train',
+    'CheckpointError', 'recommend', 'train', 'run_quietly', 'build',
+    'Callback', 'Metrics',
 ]

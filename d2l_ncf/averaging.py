@@ -15,7 +15,9 @@ from mxnet import np
 class WeightAverage:
     """``shadow = decay * shadow + (1 - decay) * weights``, every batch.
 
-    The average starts from the weights after the first batch.
+    The average starts from the weights after the first batch. In the
+    training loop, `callbacks.Averaging` updates it after each batch and
+    lends its weights to the checks and the evaluation.
     """
 
     def __init__(self, net, decay):

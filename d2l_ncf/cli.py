@@ -5,13 +5,12 @@ import dataclasses
 import os
 import signal
 import sys
+import typing
 
 from .compare import METRICS, main_compare
-from .config import EVALS, LOSSES, TrainConfig
-from .protocol import PROTOCOLS
+from .config import TrainConfig, config_from_dict, option
 from .checkpoint import CheckpointError, load_checkpoint
-from .data import DATASETS, DataFormatError, DataNotFoundError
-from .datasets import FIELDS
+from .data import DataFormatError, DataNotFoundError
 from .devices import DeviceError
 from . import numerics
 from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
@@ -21,23 +20,30 @@ from .launch import add_launch_options, main as launch_main
 from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
                         settings_for)
 from .recommend import UnknownUserError, format_recommendations, recommend
-from .run import (OutputExistsError, RunStopped, Stopped, UsageError,
-                  config_from_dict, resolve_devices, train)
+from .builders import resolve_devices
+from .checks import UsageError
+from .records import OutputExistsError
+from .run import RunStopped, Stopped, train
 from .training import NonFiniteLossError
 
 
-def bounded(kind, low, inclusive=True):
-    """An argparse type: `kind` (int or float) at least (or above) `low`."""
+def bounded(kind, low=None, above=None, below=None):
+    """An argparse type: `kind` (int or float) within the bounds given
+    (``low <= x``, ``x > above``, ``x < below``)."""
     noun = 'a whole number' if kind is int else 'a number'
-    rule = f"{noun} {'>=' if inclusive else '>'} {low:g}"
+    rules = ([f'>= {low:g}'] if low is not None else []) + (
+        [f'> {above:g}'] if above is not None else []) + (
+        [f'< {below:g}'] if below is not None else [])
+    rule = f"{noun} {' and '.join(rules)}"
 
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not (value >= low if inclusive
-                                 else value > low):
+        if value is None or (low is not None and not value >= low) or (
+                above is not None and not value > above) or (
+                below is not None and not value < below):
             raise argparse.ArgumentTypeError(f'expected {rule}, got {text}')
         return value
     parse.__name__ = rule
@@ -45,25 +51,12 @@ def bounded(kind, low, inclusive=True):
 
 
 positive_int = bounded(int, 1)
-non_negative_int = bounded(int, 0)
-positive_float = bounded(float, 0, inclusive=False)
 non_negative_float = bounded(float, 0)
 
 
-def unit_interval(text):
-    """An argparse type: a number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(
-            f'expected a number >= 0 and < 1, got {text}')
-    return value
-
-
-def build_parser():
-    d = TrainConfig()
+def build_parser(suppress=False):
+    """The command line; with `suppress`, the run options not typed are
+    left out of the namespace (what `--resume` changes)."""
     parser = argparse.ArgumentParser(
         prog='d2l-ncf',
         description="Dive into Deep Learning's NeuMF for personalized "
@@ -76,7 +69,7 @@ def build_parser():
         description="Train NeuMF on MovieLens-100K (seq-aware split, "
                     "implicit feedback) and print the chapter's two result "
                     "lines. Defaults are the chapter's.")
-    add_run_options(p, d)
+    add_run_options(p, suppress)
     p.add_argument('--out', default=None,
                    help='folder for metrics.json and curves.png')
     p.add_argument('--save', default=None, metavar='DIR',
@@ -129,7 +122,7 @@ def build_parser():
                    help='seeds per setting (default: 0)')
     e.add_argument('--out', default=None,
                    help='folder for exercise.csv, .md and .png')
-    add_run_options(e, d)
+    add_run_options(e, suppress)
     e.set_defaults(protocol='corrected')
     c = sub.add_parser(
         'compare', help="compare a run's metrics with a reference",
@@ -153,104 +146,15 @@ def build_parser():
     return parser
 
 
-def add_run_options(p, d):
-    """The options of one training run, shared by train and exercise."""
-    p.add_argument('--protocol', choices=sorted(PROTOCOLS),
-                   default=d.protocol,
-                   help="'book' reproduces the chapter's numbers, defects "
-                        "included; 'corrected' fixes them (docs/ERRATA.md) "
-                        "(default: %(default)s)")
-    p.add_argument('--eval', choices=EVALS, default=d.eval,
-                   help="'full' ranks every unseen item; 'sampled' ranks "
-                        "the test item among 99 sampled ones (NCF paper; "
-                        "corrected protocol) (default: %(default)s)")
-    p.add_argument('--k', type=positive_int, default=d.k,
-                   help='Hit@k and NDCG@k cut-off (default: 50, or 10 '
-                        'with --eval sampled; the book fixes 50)')
-    p.add_argument('--num-neg', type=positive_int, default=d.num_neg,
-                   help='negatives per positive (default: %(default)s)')
-    p.add_argument('--eval-negatives', type=positive_int,
-                   default=d.eval_negatives,
-                   help='sampled negatives per user with --eval sampled '
-                        '(default: %(default)s)')
-    p.add_argument('--eval-chunk', type=positive_int, default=d.eval_chunk,
-                   help='pairs (users x items) the evaluator scores and '
-                        'ranks at once; bounds its memory, not its numbers '
-                        '(default: %(default)s)')
-    p.add_argument('--reference', action='store_true',
-                   help="use the chapter's own PRDataset and "
-                        "evaluate_ranking (slow) instead of the fast path")
-    p.add_argument('--devices', default=d.devices,
-                   help="'all' (GPUs, else CPU), 'cpu', 'cpu:N', 'gpu:0,1' "
-                        "(default: %(default)s)")
-    p.add_argument('--epochs', type=positive_int, default=d.num_epochs,
-                   help='training epochs (default: %(default)s)')
-    p.add_argument('--eval-step', type=positive_int, default=d.eval_step,
-                   help='evaluate every N epochs (default: %(default)s)')
-    p.add_argument('--dataset', choices=sorted(DATASETS), default=d.dataset,
-                   help="MovieLens set: ml-100k (the chapter's), ml-1m "
-                        "(the NCF paper's), ml-20m or ml-25m (default: "
-                        "%(default)s)")
-    p.add_argument('--data-dir', default=d.data_dir,
-                   help='folder holding u.data (ml-100k), ratings.dat '
-                        '(ml-1m) or ratings.csv (ml-20m, ml-25m) (default: '
-                        '$D2L_NCF_DATA_DIR, $D2L_NCF_ML1M_DIR, '
-                        '$D2L_NCF_ML20M_DIR or $D2L_NCF_ML25M_DIR, else '
-                        'download)')
-    p.add_argument('--data', default=d.data, metavar='PATH',
-                   help='a CSV/TSV file of interactions instead of '
-                        'MovieLens; a header line is allowed')
-    p.add_argument('--sep', default=d.sep,
-                   help="field separator of --data: ',', 'tab', ';' ... "
-                        "(default: tab for .tsv files, else comma)")
-    p.add_argument('--columns', default=','.join(d.columns),
-                   help=f"the columns of --data, in order, from "
-                        f"{','.join(FIELDS)}; user and item required "
-                        f"(default: %(default)s)")
-    p.add_argument('--seed', type=int, default=d.seed,
-                   help='seeds the sampler, shuffling and initialisation '
-                        '(default: %(default)s)')
+def add_run_options(p, suppress=False):
+    """The options of one training run, shared by train and exercise: one
+    per `TrainConfig` field, from its declaration (`config.setting`).
+    With `suppress`, an option not typed is left out of the namespace."""
+    for field in dataclasses.fields(TrainConfig):
+        p.add_argument(option(field.name), dest=field.name,
+                       **option_settings(field, suppress))
     p.add_argument('--overwrite', action='store_true',
                    help='replace an earlier run in --out')
-    p.add_argument('--num-factors', type=positive_int, default=d.num_factors,
-                   help='latent factors (default: %(default)s)')
-    p.add_argument('--hiddens', type=positive_int, nargs='+',
-                   default=list(d.nums_hiddens),
-                   help='MLP layer sizes (default: 10 10 10)')
-    p.add_argument('--lr', type=positive_float, default=d.lr,
-                   help='learning rate (default: %(default)s)')
-    p.add_argument('--wd', type=non_negative_float, default=d.wd,
-                   help='weight decay (default: %(default)s)')
-    p.add_argument('--reg', type=non_negative_float, default=d.reg,
-                   help='L2 penalty on the embedding rows each batch uses '
-                        '(corrected protocol) (default: %(default)s)')
-    p.add_argument('--ema', type=unit_interval, default=d.ema,
-                   help='evaluate a moving average of the weights with '
-                        'this decay per batch, e.g. 0.99 (corrected '
-                        'protocol; default: %(default)s, off)')
-    p.add_argument('--recency', type=non_negative_float, default=d.recency,
-                   help="weigh each user's latest training interactions "
-                        'more: 1 + RECENCY * exp(-r / TAU) for an '
-                        'interaction followed by r more of the user\'s '
-                        '(corrected protocol, log loss; default: '
-                        '%(default)s, off)')
-    p.add_argument('--recency-tau', type=positive_float,
-                   default=d.recency_tau, metavar='TAU',
-                   help='how fast the recency weight fades, in '
-                        'interactions (default: %(default)s)')
-    p.add_argument('--optimizer', default=d.optimizer,
-                   help='a gluon optimizer name (default: %(default)s)')
-    p.add_argument('--batch-size', type=positive_int, default=d.batch_size,
-                   help='(default: %(default)s)')
-    p.add_argument('--loss', choices=LOSSES, default=d.loss,
-                   help='(default: %(default)s)')
-    p.add_argument('--init-sigma', type=positive_float, default=d.init_sigma,
-                   help='std of the Normal initialiser (default: '
-                        '%(default)s)')
-    p.add_argument('--num-workers', type=non_negative_int,
-                   default=d.num_workers,
-                   help='DataLoader worker processes (default: %(default)s; '
-                        'the chapter uses 4)')
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bars on stderr')
     p.add_argument('--numerics', choices=numerics.MODES, default=None,
@@ -262,49 +166,58 @@ def add_run_options(p, d):
                         f"{numerics.DEFAULT_MODE})")
 
 
+def option_settings(field, suppress=False):
+    """argparse's keywords for config field `field`."""
+    meta, default = field.metadata, field.default
+    kwargs = {'help': meta['help'],
+              'default': argparse.SUPPRESS if suppress else default}
+    if meta['flag']:
+        return dict(kwargs, action='store_true')
+    kind = next((t for t in (int, float)
+                 if field.type is t or t in typing.get_args(field.type)
+                 or typing.get_args(field.type)[:1] == (t,)), None)
+    if meta['choices']:
+        kwargs['choices'] = meta['choices']
+    else:
+        kwargs['metavar'] = meta['metavar'] or (
+            meta['option'] or field.name).upper()
+    if kind is not None and any(meta[b] is not None
+                                for b in ('low', 'above', 'below')):
+        kwargs['type'] = bounded(kind, meta['low'], meta['above'],
+                                 meta['below'])
+    elif kind is not None:
+        kwargs['type'] = kind
+    if isinstance(default, tuple) and meta['parse'] is None:
+        kwargs['nargs'] = '+'  # e.g. --hiddens 10 10 10
+        if not suppress:
+            kwargs['default'] = list(default)
+    elif isinstance(default, tuple) and not suppress:
+        kwargs['default'] = ','.join(default)  # e.g. --columns
+    return kwargs
+
+
 def config_from_args(args):
-    return TrainConfig(
-        num_factors=args.num_factors, nums_hiddens=tuple(args.hiddens),
-        init_sigma=args.init_sigma, optimizer=args.optimizer, lr=args.lr,
-        wd=args.wd, reg=args.reg, ema=args.ema, recency=args.recency,
-        recency_tau=args.recency_tau, batch_size=args.batch_size,
-        num_epochs=args.epochs,
-        loss=args.loss, eval_step=args.eval_step, devices=args.devices,
-        seed=args.seed, num_workers=args.num_workers,
-        data_dir=args.data_dir, num_neg=args.num_neg,
-        protocol=args.protocol, eval=args.eval, k=args.k,
-        eval_negatives=args.eval_negatives, eval_chunk=args.eval_chunk,
-        reference=args.reference,
-        dataset=args.dataset, data=args.data, sep=args.sep,
-        columns=tuple(c.strip() for c in args.columns.split(',')))
-
-
-# TrainConfig field -> the option that sets it (where the names differ)
-OPTION_OF = {'nums_hiddens': 'hiddens', 'num_epochs': 'epochs'}
-
-
-def explicit_options(parser, argv):
-    """The `dest` of every option typed in `argv`."""
-    sub = parser._subparsers._group_actions[0].choices[argv[0]]
-    typed = set()
-    for action in sub._actions:
-        for opt in action.option_strings:
-            if any(a == opt or a.startswith(opt + '=') for a in argv):
-                typed.add(action.dest)
-    return typed
+    """The `TrainConfig` of parsed arguments (given ones only, if the
+    parser suppressed the others)."""
+    values = {}
+    for field in dataclasses.fields(TrainConfig):
+        if not hasattr(args, field.name):
+            continue
+        value = getattr(args, field.name)
+        parse = field.metadata['parse']
+        if parse is not None:
+            value = parse(value)
+        elif isinstance(field.default, tuple):
+            value = tuple(value)
+        values[field.name] = value
+    return values
 
 
 def resumed_config(args, argv, parser):
     """The checkpoint's settings, with the options typed on top."""
     saved = config_from_dict(load_checkpoint(args.resume)['config'])
-    typed = explicit_options(parser, argv)
-    given = config_from_args(args)
-    changes = {}
-    for field in dataclasses.fields(saved):
-        option = OPTION_OF.get(field.name, field.name)
-        if option in typed:
-            changes[field.name] = getattr(given, field.name)
-    return dataclasses.replace(saved, **changes)
+    typed = build_parser(suppress=True).parse_args(argv)
+    return dataclasses.replace(saved, **config_from_args(typed))
 
 
 def main(argv=None):
@@ -367,7 +280,7 @@ def main_run(args, argv, parser):
         if args.command == 'train' and args.resume is not None:
             config = resumed_config(args, argv, parser)
         else:
-            config = config_from_args(args)
+            config = TrainConfig(**config_from_args(args))
     except CheckpointError as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1

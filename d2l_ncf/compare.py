@@ -13,11 +13,11 @@ import math
 import os
 import sys
 
-from . import numerics
+from . import metrics, numerics
 from .config import TrainConfig
 from .datasets import sniff
 
-METRICS = ('loss', 'hit_rate', 'auc', 'ndcg')
+METRICS = tuple(metrics.METRICS)  # ('loss', 'hit_rate', 'auc', 'ndcg')
 DEFAULTS = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
 # Settings that do not change the numbers, left out of the config diff.
 NOT_CONFIG = ('command', 'resolved_data_dir', 'data_dir')

@@ -1,205 +1,206 @@
-"""Every setting of a run, in one place, with where each default is from."""
+"""Every setting of a run, declared once: default, where it is from,
+help text and bounds. The command line's options (`cli`), the mapping
+from parsed arguments, the checks (`checks.check_config`) and the
+record's JSON all derive from `TrainConfig`'s fields. Beside it: how a
+config is saved and read back, and which settings a resumed run may
+change.
+"""
 import dataclasses
-import math
-import random
 from typing import Optional, Tuple
 
-import mxnet as mx
-import numpy
-
-from . import losses, ranking
 from .data import DATASETS
-from .datasets import FIELDS, parse_separator, table_format
-from .protocol import PROTOCOLS
+from .datasets import FIELDS
+from .losses import LOSSES
+from .protocol import EVALS, PROTOCOLS
 
-LOSSES = tuple(losses.LOSSES)  # ('bpr', 'hinge', 'log')
-EVALS = ranking.EVALS  # ('full', 'sampled')
-# MXNet takes a seed as a C int, NumPy one in [0, 2**32): beyond both,
-# seeds would wrap or be refused after the data is read.
-MAX_SEED = 2 ** 31 - 1
-FLOAT_OPTIONS = ('init_sigma', 'lr', 'wd', 'reg', 'ema', 'recency',
-                 'recency_tau')
-# MXNet computes in float32 and takes these as float32 parameters: a
-# non-zero value outside [FLOAT_LOW, FLOAT_HIGH] overflows or underflows
-# there (MXNet refuses e.g. --lr 1e308 deep inside the optimizer).
-FLOAT_LOW, FLOAT_HIGH = 1e-30, 1e38
-FLOAT32_OPTIONS = ('init_sigma', 'lr', 'wd', 'reg', 'ema')
-# Sizes beyond these exhaust memory or MXNet's int32 tensor sizes long
-# before they could train (measured: --num-factors 1e8 hits the int32
-# limit, --hiddens 1e8 and --num-neg 1e8 the out-of-memory killer).
-MAX_SIZES = {'num_factors': 4096, 'nums_hiddens': 4096, 'num_neg': 1000}
-# Gluon optimizers that cannot train NeuMF, and why.
-CANNOT_TRAIN = {
-    'groupadagrad': 'MXNet\'s GroupAdaGrad updates 2-D weights only; '
-                    'NeuMF\'s dense layers have 1-D biases',
-    'test': 'MXNet\'s Test optimizer adds the gradient (it climbs the '
-            'loss); it exists to test MXNet, not to train',
-}
+
+def setting(default, help, *, option=None, low=None, above=None,
+            below=None, choices=None, flag=False, metavar=None,
+            parse=None):
+    """A config field with what the command line and the checks need:
+    `help` (argparse's, with %(default)s), the option name if not the
+    field's, bounds (``low <= x``, ``x > above``, ``x < below``), the
+    `choices`, a boolean `flag`, and `parse` for text that is not the
+    field's type (e.g. a comma-separated list)."""
+    return dataclasses.field(default=default, metadata=dict(
+        help=help, option=option, low=low, above=above, below=below,
+        choices=choices, flag=flag, metavar=metavar, parse=parse))
+
+
+def columns_of(text):
+    return tuple(c.strip() for c in text.split(','))
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    num_factors: int = 10  # the chapter's NeuMF(10, ...)
-    nums_hiddens: Tuple[int, ...] = (10, 10, 10)  # the chapter's MLP
-    init_sigma: float = 0.01  # the chapter's mx.init.Normal(0.01)
-    optimizer: str = 'adam'  # the chapter's value
-    lr: float = 0.01  # the chapter's value
-    wd: float = 1e-5  # the chapter's value
+    protocol: str = setting(  # 'book' reproduces the chapter
+        'book', choices=sorted(PROTOCOLS),
+        help="'book' reproduces the chapter's numbers, defects included; "
+             "'corrected' fixes them (docs/ERRATA.md) (default: "
+             "%(default)s)")
+    eval: str = setting(  # the chapter's: rank all unseen items
+        'full', choices=EVALS,
+        help="'full' ranks every unseen item; 'sampled' ranks the test "
+             "item among 99 sampled ones (NCF paper; corrected protocol) "
+             "(default: %(default)s)")
+    # None: the protocol's cut-off (protocol.Protocol.cutoff)
+    k: Optional[int] = setting(
+        None, low=1, help='Hit@k and NDCG@k cut-off (default: 50, or 10 '
+                          'with --eval sampled; the book fixes 50)')
+    num_neg: int = setting(  # the chapter's PRDataset: one per positive
+        1, low=1, help='negatives per positive (default: %(default)s)')
+    eval_negatives: int = setting(  # the NCF paper's sampled negatives
+        99, low=1, help='sampled negatives per user with --eval sampled '
+                        '(default: %(default)s)')
+    # Ours: at most this many (user, item) pairs are scored and ranked at
+    # once (evaluation.EVAL_CHUNK); the metrics do not depend on it.
+    eval_chunk: int = setting(
+        1 << 22, low=1,
+        help='pairs (users x items) the evaluator scores and ranks at '
+             'once; bounds its memory, not its numbers (default: '
+             '%(default)s)')
+    # Ours: the chapter's own PRDataset and evaluate_ranking (slow) instead
+    # of the vectorised sampler and evaluator, which give the same numbers.
+    reference: bool = setting(
+        False, flag=True,
+        help="use the chapter's own PRDataset and evaluate_ranking (slow) "
+             "instead of the fast path")
+    devices: str = setting(  # the chapter's d2l.try_all_gpus()
+        'all', help="'all' (GPUs, else CPU), 'cpu', 'cpu:N', 'gpu:0,1' "
+                    "(default: %(default)s)")
+    num_epochs: int = setting(  # the chapter's value
+        10, option='epochs', low=1,
+        help='training epochs (default: %(default)s)')
+    eval_step: int = setting(  # the chapter's default: every epoch
+        1, low=1, help='evaluate every N epochs (default: %(default)s)')
+    # The chapter's MovieLens-100K; 'ml-1m' is the NCF paper's data set.
+    dataset: str = setting(
+        'ml-100k', choices=sorted(DATASETS),
+        help="MovieLens set: ml-100k (the chapter's), ml-1m (the NCF "
+             "paper's), ml-20m or ml-25m (default: %(default)s)")
+    data_dir: Optional[str] = setting(  # else $D2L_NCF_DATA_DIR, download
+        None, help='folder holding u.data (ml-100k), ratings.dat (ml-1m) '
+                   'or ratings.csv (ml-20m, ml-25m) (default: '
+                   '$D2L_NCF_DATA_DIR, $D2L_NCF_ML1M_DIR, '
+                   '$D2L_NCF_ML20M_DIR or $D2L_NCF_ML25M_DIR, else '
+                   'download)')
+    # Ours: any CSV/TSV of interactions instead of MovieLens, its field
+    # separator (None: tab for .tsv, else comma) and its columns in order.
+    data: Optional[str] = setting(
+        None, metavar='PATH',
+        help='a CSV/TSV file of interactions instead of MovieLens; a '
+             'header line is allowed')
+    sep: Optional[str] = setting(
+        None, help="field separator of --data: ',', 'tab', ';' ... "
+                   "(default: tab for .tsv files, else comma)")
+    columns: Tuple[str, ...] = setting(
+        FIELDS, parse=columns_of,
+        help=f"the columns of --data, in order, from {','.join(FIELDS)}; "
+             f"user and item required (default: %(default)s)")
+    seed: int = setting(  # ours: the chapter seeds nothing
+        0, help='seeds the sampler, shuffling and initialisation '
+                '(default: %(default)s)')
+    num_factors: int = setting(  # the chapter's NeuMF(10, ...)
+        10, low=1, help='latent factors (default: %(default)s)')
+    nums_hiddens: Tuple[int, ...] = setting(  # the chapter's MLP
+        (10, 10, 10), option='hiddens', low=1,
+        help='MLP layer sizes (default: 10 10 10)')
+    lr: float = setting(  # the chapter's value
+        0.01, above=0, help='learning rate (default: %(default)s)')
+    wd: float = setting(  # the chapter's value
+        1e-5, low=0, help='weight decay (default: %(default)s)')
     # Ours: L2 penalty on the embedding rows each batch uses (corrected
     # protocol; model.embedding_l2); 0 adds nothing, as in the chapter.
-    reg: float = 0.0
+    reg: float = setting(
+        0.0, low=0, help='L2 penalty on the embedding rows each batch '
+                         'uses (corrected protocol) (default: %(default)s)')
     # Ours: evaluate a moving average of the weights, with this decay per
     # batch (averaging.WeightAverage; corrected protocol); 0: off.
-    ema: float = 0.0
+    ema: float = setting(
+        0.0, low=0, below=1,
+        help='evaluate a moving average of the weights with this decay per '
+             'batch, e.g. 0.99 (corrected protocol; default: %(default)s, '
+             'off)')
     # Ours: weigh each user's latest training interactions more: an
     # example followed by r more of its user's weighs 1 + recency *
     # exp(-r / recency_tau), scaled to average 1 (sampling.recency_
     # weights; corrected protocol, log loss). The test item is each user's
     # latest, and what a user rated last says most about it. 0: off.
-    recency: float = 0.0
-    recency_tau: float = 10.0
-    batch_size: int = 1024  # the chapter's value
-    num_epochs: int = 10  # the chapter's value
+    recency: float = setting(
+        0.0, low=0,
+        help="weigh each user's latest training interactions more: 1 + "
+             "RECENCY * exp(-r / TAU) for an interaction followed by r "
+             "more of the user's (corrected protocol, log loss; default: "
+             "%(default)s, off)")
+    recency_tau: float = setting(
+        10.0, above=0, metavar='TAU',
+        help='how fast the recency weight fades, in interactions '
+             '(default: %(default)s)')
+    optimizer: str = setting(  # the chapter's value
+        'adam', help='a gluon optimizer name (default: %(default)s)')
+    batch_size: int = setting(  # the chapter's value
+        1024, low=1, help='(default: %(default)s)')
     # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the
     # NCF paper's pointwise log loss (corrected protocol only)
-    loss: str = 'bpr'
-    num_neg: int = 1  # negatives per positive: the chapter's PRDataset
-    protocol: str = 'book'  # 'book' reproduces the chapter; 'corrected'
-    eval: str = 'full'  # rank all unseen items; 'sampled': 99, NCF paper
-    # Hit@k / NDCG@k cut-off; None: 50 (the chapter's hard-coded value),
-    # or 10 with eval='sampled' (the NCF paper's HR@10)
-    k: Optional[int] = None
-    eval_negatives: int = 99  # the NCF paper's sampled negatives per user
-    # Ours: the evaluator scores and ranks at most this many (user, item)
-    # pairs at once (ranking.EVAL_CHUNK); the metrics do not depend on it.
-    eval_chunk: int = 1 << 22
-    # Ours: the chapter's own PRDataset and evaluate_ranking (slow) instead
-    # of the vectorised sampler and evaluator, which give the same numbers.
-    reference: bool = False
-    eval_step: int = 1  # the chapter's default: evaluate every epoch
-    devices: str = 'all'  # the chapter's d2l.try_all_gpus()
-    seed: int = 0  # ours: the chapter seeds nothing
+    loss: str = setting('bpr', choices=tuple(LOSSES),
+                        help='(default: %(default)s)')
+    init_sigma: float = setting(  # the chapter's mx.init.Normal(0.01)
+        0.01, above=0,
+        help='std of the Normal initialiser (default: %(default)s)')
     # Ours: the chapter uses d2l.get_dataloader_workers() (4). With worker
     # processes the negatives depend on which worker draws them, so the
     # default 0 keeps a seeded run repeatable. The printed numbers agree.
-    num_workers: int = 0
-    # The chapter's MovieLens-100K; 'ml-1m' is the NCF paper's data set.
-    dataset: str = 'ml-100k'
-    data_dir: Optional[str] = None  # else $D2L_NCF_DATA_DIR, else download
-    # Ours: any CSV/TSV of interactions instead of MovieLens, its field
-    # separator (None: tab for .tsv, else comma) and its columns in order.
-    data: Optional[str] = None
-    sep: Optional[str] = None
-    columns: Tuple[str, ...] = FIELDS
+    num_workers: int = setting(
+        0, low=0, help='DataLoader worker processes (default: %(default)s; '
+                       'the chapter uses 4)')
 
     @property
     def cutoff(self):
-        """The resolved Hit@k / NDCG@k cut-off."""
-        if self.k is not None:
-            return self.k
-        return 10 if self.eval == 'sampled' else 50
+        """The resolved Hit@k / NDCG@k cut-off (the protocol's rule)."""
+        return PROTOCOLS[self.protocol].cutoff(self.k, self.eval)
 
     def validate(self):
         """Raise ValueError naming the first setting that cannot work."""
-        for name in FLOAT_OPTIONS:  # inf or nan passes every bound below
-            value = getattr(self, name)
-            if not math.isfinite(value):
-                raise ValueError(f'{option(name)} must be a finite number, '
-                                 f'got {value}')
-            if name in FLOAT32_OPTIONS and value and not (
-                    FLOAT_LOW <= abs(value) <= FLOAT_HIGH):
-                zero = '0 or ' if name in ('wd', 'reg', 'ema') else ''
-                raise ValueError(
-                    f'{option(name)} {value:g} is outside what MXNet\'s '
-                    f'float32 arithmetic takes: use {zero}a value from '
-                    f'{FLOAT_LOW:g} to {FLOAT_HIGH:g}')
-        for name, most in MAX_SIZES.items():
-            value = getattr(self, name)
-            if max(value if isinstance(value, tuple) else (value,),
-                   default=0) > most:
-                shown = (' '.join(map(str, value)) if isinstance(value, tuple)
-                         else value)
-                raise ValueError(f'{option(name)} {shown}: at most {most} '
-                                 f'(larger sizes exhaust memory before '
-                                 f'they train)')
-        checks = [
-            (0 <= self.seed <= MAX_SEED and self.seed == int(self.seed),
-             f'--seed must be a whole number from 0 to {MAX_SEED} (the '
-             f'range NumPy and MXNet both take as it is), got '
-             f'{self.seed}'),
-            (self.optimizer.lower() not in CANNOT_TRAIN,
-             f'--optimizer {self.optimizer}: '
-             f'{CANNOT_TRAIN.get(self.optimizer.lower())}'),
-            (self.num_factors >= 1, 'num_factors must be >= 1'),
-            (len(self.nums_hiddens) >= 1
-             and all(h >= 1 for h in self.nums_hiddens),
-             'nums_hiddens must be one or more sizes >= 1'),
-            (self.init_sigma > 0, 'init_sigma must be > 0'),
-            (self.lr > 0, 'lr must be > 0'),
-            (self.wd >= 0, 'wd must be >= 0'),
-            (self.reg >= 0, 'reg must be >= 0'),
-            (0 <= self.ema < 1, 'ema must be >= 0 and < 1'),
-            (self.recency >= 0, 'recency must be >= 0'),
-            (self.recency_tau > 0, 'recency_tau must be > 0'),
-            (self.batch_size >= 1, 'batch_size must be >= 1'),
-            (self.num_epochs >= 1, 'num_epochs must be >= 1'),
-            (self.eval_step >= 1, 'eval_step must be >= 1'),
-            (self.num_workers >= 0, 'num_workers must be >= 0'),
-            (self.loss in LOSSES, f'loss must be one of {LOSSES}'),
-            (self.num_neg >= 1, 'num_neg must be >= 1'),
-            (self.protocol in PROTOCOLS,
-             f'protocol must be one of {sorted(PROTOCOLS)}'),
-            (self.eval in EVALS, f'eval must be one of {EVALS}'),
-            (self.k is None or self.k >= 1, 'k must be >= 1'),
-            (self.eval_negatives >= 1, 'eval_negatives must be >= 1'),
-            (self.eval_chunk >= 1, 'eval_chunk must be >= 1'),
-            (self.protocol != 'book' or (
-                self.loss != 'log' and self.num_neg == 1 and self.reg == 0
-                and self.ema == 0 and self.recency == 0
-                and self.eval == 'full' and self.k in (None, 50)),
-             "the book protocol is the chapter's: BPR or hinge loss, one "
-             "negative, no --reg, --ema or --recency, full ranking, "
-             "k = 50; use --protocol corrected"),
-            (self.recency == 0 or self.loss == 'log',
-             "--recency weighs each example's loss, which needs --loss "
-             "log (the chapter's BPR and hinge losses sum the batch and "
-             "take no weights)"),
-            (not (self.reference and self.recency),
-             "the chapter's PRDataset (--reference) has no per-example "
-             "weights; --recency needs the fast sampler"),
-            (not (self.reference and self.eval == 'sampled'),
-             "the chapter's evaluator (--reference) ranks all unseen items; "
-             "--eval sampled has no reference version"),
-            (not (self.reference and self.num_neg != 1),
-             "the chapter's PRDataset (--reference) draws one negative"),
-            (self.optimizer.lower() in mx.optimizer.Optimizer.opt_registry,
-             f'unknown optimizer {self.optimizer!r}: expected a gluon '
-             f'optimizer name such as adam, sgd, nag, rmsprop, adagrad'),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        if self.dataset not in DATASETS:
-            raise ValueError(f'unknown dataset {self.dataset!r}: expected '
-                             f'one of {sorted(DATASETS)}, or a file (data)')
-        if self.data is not None:
-            table_format(parse_separator(self.sep or ','), self.columns)
+        from .checks import check_config  # checks reads these fields
+        check_config(self)
         return self
-
-
-def seed_everything(seed):
-    """Seed Python's, NumPy's and MXNet's generators (all contexts).
-
-    Python's `random` draws the chapter's negatives, NumPy's shuffles the
-    DataLoader, MXNet's initialises the parameters.
-    """
-    random.seed(seed)
-    numpy.random.seed(seed)
-    mx.random.seed(seed)
 
 
 def option(name):
     """The command-line option that sets config field `name`."""
-    name = {'nums_hiddens': 'hiddens', 'num_epochs': 'epochs'}.get(name,
-                                                                   name)
-    return '--' + name.replace('_', '-')
+    field = FIELDS_BY_NAME[name]
+    return '--' + (field.metadata['option'] or name).replace('_', '-')
+
+
+FIELDS_BY_NAME = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def config_dict(config):
+    """`config` as JSON types."""
+    return dict(dataclasses.asdict(config),
+                nums_hiddens=list(config.nums_hiddens),
+                columns=list(config.columns))
+
+
+def config_from_dict(saved):
+    """The `TrainConfig` a record or checkpoint's config.json holds; a
+    setting added since it was written gets its default."""
+    values = {k: v for k, v in saved.items() if k in FIELDS_BY_NAME}
+    values['nums_hiddens'] = tuple(values.get('nums_hiddens', ()))
+    if 'columns' in values:
+        values['columns'] = tuple(values['columns'])
+    return TrainConfig(**values)
+
+
+# Settings a resumed run may change: they do not alter the training.
+RESUMABLE = ('num_epochs', 'eval_step', 'data_dir', 'data', 'num_workers',
+             'eval_chunk')
+
+
+def resume_conflicts(saved, config):
+    """The settings of `config` that differ from checkpoint config `saved`
+    (a dict) where a resumed run may not change them."""
+    saved = config_dict(config_from_dict(saved))
+    mine = config_dict(config)
+    return [f'{k} {mine[k]!r} (checkpoint: {saved.get(k)!r})'
+            for k in mine if k not in RESUMABLE and mine[k] != saved.get(k)]

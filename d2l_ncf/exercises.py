@@ -8,7 +8,6 @@ value: final and best metrics, wall time, mean +- sd over seeds) and
 import contextlib
 import csv
 import dataclasses
-import io
 import os
 import signal
 import statistics
@@ -16,12 +15,13 @@ import sys
 import time
 
 from .checkpoint import deferred_signals
-from .config import MAX_SEED, seed_everything
+from .builders import load_data, resolve_devices, seed_everything
+from .checks import MAX_SEED, UsageError, check_fits_data
+from .metrics import RANKING
 from .plotting import exercise_figure
 from .progress import bar
-from .run import (RunStopped, UsageError, check_fits_data, check_out_dir,
-                  fit,
-                  load_data, resolve_devices)
+from .records import check_out_dir
+from .run import RunStopped, fit, quietly
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
 
@@ -148,8 +148,7 @@ def distinct_seeds(seeds):
 def timed_fit(config, data, devices):
     seed_everything(config.seed)
     tic = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        _, result = fit(config, data, devices)
+    (_, result), _ = quietly(fit, config, data, devices)
     result['wall_seconds'] = time.perf_counter() - tic
     return result
 
@@ -168,7 +167,7 @@ def kept(rows, out):
 def summarise(value, results):
     """One row: mean (and sd over seeds) of final and best metrics."""
     row = {'setting': value, 'seeds': len(results)}
-    names = [m for m in ('hit_rate', 'auc', 'ndcg') if m in results[0]]
+    names = [m for m in RANKING if m in results[0]]
     for m in names:
         finals = [r[m] for r in results]
         bests = [max(h[m] for h in r['history'] if m in h) for r in results]
@@ -182,7 +181,7 @@ def summarise(value, results):
     return row
 
 
-def write_table(rows, name, out, k=50):
+def write_table(rows, name, out, k):
     """exercise.csv, .md and .png in `out`, each replaced whole; `k` is
     the runs' Hit@k cut-off."""
     os.makedirs(out, exist_ok=True)
@@ -202,7 +201,7 @@ def write_table(rows, name, out, k=50):
                 for v in row.values()) + ' |\n')
     png = os.path.join(out, 'exercise.png')
     with deferred_signals():
-        plot_rows(rows, name, f'{png}.tmp-{os.getpid()}.png', k)
+        plot_rows(rows, name, f'{png}.tmp-{os.getpid()}.png', k=k)
         os.replace(f'{png}.tmp-{os.getpid()}.png', png)
 
 
@@ -226,7 +225,7 @@ def exercise_label(name):
     return AXIS_LABELS.get(name, name)
 
 
-def plot_rows(rows, name, path=None, k=50):
+def plot_rows(rows, name, path=None, *, k):
     """Plot the rows (plotting.exercise_figure); save to `path` if given.
 
     Returns the figure. `k` is the Hit@k / NDCG@k cut-off of the runs.

@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 
-LABELS = {'hit_rate': 'hit rate', 'auc': 'AUC', 'ndcg': 'NDCG'}
+from .metrics import RANKING, label, short_name
 
 
 def save_curves(history, path, title=None):
@@ -20,7 +20,7 @@ def save_curves(history, path, title=None):
         evaluated) else []
     for name, style in zip(names, ('o-', 's--', '^:', 'd-.')):
         ax_rank.plot(epochs, [r[name] for r in evaluated], style,
-                     label='test ' + LABELS.get(name, name))
+                     label='test ' + label(name))
     ax_rank.set(xlabel='epoch', ylim=(0, 1), title='test ranking')
     ax_rank.grid(alpha=0.3)
     if names:
@@ -35,12 +35,6 @@ def save_curves(history, path, title=None):
     fig.savefig(path, dpi=100)
 
 
-def metric_name(metric, k):
-    """A metric's name with its cut-off: 'Hit@50', 'AUC', 'NDCG@50'."""
-    return {'hit_rate': f'Hit@{k}', 'auc': 'AUC',
-            'ndcg': f'NDCG@{k}'}.get(metric, metric)
-
-
 def numeric_settings(rows):
     """The settings as numbers if every one is a number, else None."""
     try:
@@ -49,7 +43,7 @@ def numeric_settings(rows):
         return None
 
 
-def exercise_figure(rows, xlabel, k=50, title=None):
+def exercise_figure(rows, xlabel, k, title=None):
     """Final metrics per setting, mean with the seeds' sd as error bars.
 
     Numeric settings (factor sizes) go on a numeric axis (log 2 when they
@@ -59,8 +53,7 @@ def exercise_figure(rows, xlabel, k=50, title=None):
     fig = Figure(figsize=(7.5, 4.2))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    metrics = [m for m in ('hit_rate', 'auc', 'ndcg')
-               if f'final_{m}' in rows[0]]
+    metrics = [m for m in RANKING if f'final_{m}' in rows[0]]
     labels = [str(r['setting']) for r in rows]
     values = numeric_settings(rows)
     if values is not None and len(set(values)) == len(values):
@@ -70,7 +63,7 @@ def exercise_figure(rows, xlabel, k=50, title=None):
         for m, style in zip(metrics, ('o-', 's-', '^-')):
             ax.errorbar(x, [float(r[f'final_{m}']) for r in rows],
                         yerr=[float(r[f'final_{m}_sd']) for r in rows],
-                        fmt=style, capsize=3, label=metric_name(m, k))
+                        fmt=style, capsize=3, label=short_name(m, k))
         if min(x) > 0 and max(x) / min(x) > 4:
             ax.set_xscale('log', base=2)
         ax.set_xticks(x)
@@ -83,7 +76,7 @@ def exercise_figure(rows, xlabel, k=50, title=None):
                         [float(r[f'final_{m}']) for r in rows],
                         yerr=[float(r[f'final_{m}_sd']) for r in rows],
                         fmt=marker, linestyle='none', capsize=3,
-                        label=metric_name(m, k))
+                        label=short_name(m, k))
         ax.set_xticks(list(range(len(rows))))
         longest = max(len(t) for t in labels)
         ax.set_xticklabels(labels, rotation=25 if longest > 8 else 0,

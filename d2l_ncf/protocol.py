@@ -1,17 +1,30 @@
 """The two ways of running the chapter: as printed, and corrected.
 
-A protocol is data: each function that behaves differently reads the
-field it needs, so there is one training loop, one evaluator and one
-model, not a corrected copy of each.
+A protocol is data, and it holds every difference between the two: the
+model's output, which items are ranked, the cut-off k, the loss and timer
+bookkeeping, the training step, and the settings it allows. Each function
+that behaves differently reads the field it needs, so there is one
+training loop, one evaluator and one model, not a corrected copy of each.
+Nothing outside this module compares protocol names.
 """
 import dataclasses
+from typing import Optional, Tuple
+
+from .metrics import label as metric_label  # NumPy only: no cycle
+
+# The chapter's hard-coded Hit@k cut-off, and the defaults of the two
+# evaluations when k is free: 50 for ranking every unseen item (as the
+# chapter), 10 with 99 sampled negatives (the NCF paper's HR@10).
+CHAPTER_K = 50
+DEFAULT_K = {'full': CHAPTER_K, 'sampled': 10}
+EVALS = tuple(DEFAULT_K)  # ('full', 'sampled')
 
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
     name: str
     # Evaluator: rank items with id < num_users (the chapter's defect) or
-    # every item; the Hit@k cut-off is fixed at 50 in the chapter.
+    # every item; the Hit@k cut-off fixed at the chapter's 50, or free.
     rank_all_items: bool
     fixed_k: bool
     # Training loop: the chapter adds the running loss total every batch
@@ -26,11 +39,42 @@ class Protocol:
     # net and loss over both (losses.PairwiseObjective): faster, and
     # equal only to the last bits (a larger batch sums in another order).
     fused_step: bool = False
+    # The evaluations it offers, and the settings beyond the chapter's it
+    # takes (`refusal` says why the others are refused).
+    evals: Tuple[str, ...] = EVALS
+    extensions: bool = True
+
+    def cutoff(self, k=None, eval='full'):
+        """The Hit@k / NDCG@k cut-off: the chapter's 50 when fixed, else
+        `k`, else the default of `eval`."""
+        if self.fixed_k or k is None:
+            return CHAPTER_K if self.fixed_k else DEFAULT_K[eval]
+        return k
+
+    def label(self, metric, k):
+        """How a result line names `metric` (a `metrics.METRICS` name):
+        the book's words as printed, or with its cut-off."""
+        return metric_label(metric, None if self.fixed_k else k)
+
+    def refusal(self, config) -> Optional[str]:
+        """Why this protocol cannot run `config` (a `TrainConfig`), or
+        None. The book protocol is the chapter's settings only."""
+        if self.extensions:
+            return None
+        chapter = (config.loss != 'log' and config.num_neg == 1
+                   and config.reg == 0 and config.ema == 0
+                   and config.recency == 0 and config.eval in self.evals
+                   and config.k in (None, CHAPTER_K))
+        if chapter:
+            return None
+        return ("the book protocol is the chapter's: BPR or hinge loss, "
+                "one negative, no --reg, --ema or --recency, full "
+                f"ranking, k = {CHAPTER_K}; use --protocol corrected")
 
 
 BOOK = Protocol('book', rank_all_items=False, fixed_k=True,
                 running_loss_sum=True, cumulative_timer=True,
-                sigmoid_output=True)
+                sigmoid_output=True, evals=('full',), extensions=False)
 CORRECTED = Protocol('corrected', rank_all_items=True, fixed_k=False,
                      running_loss_sum=False, cumulative_timer=False,
                      sigmoid_output=False, fused_step=True)

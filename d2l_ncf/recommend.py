@@ -4,10 +4,12 @@ import os
 import numpy
 
 from .averaging import WeightAverage
+from .builders import build_net
 from .checkpoint import CheckpointError, load_checkpoint, restore
+from .config import config_from_dict
 from .data import DATASETS, item_titles
 from .devices import parse_devices
-from .ranking import score_pairs
+from .evaluation import score_pairs
 
 
 class UnknownUserError(KeyError):
@@ -26,7 +28,6 @@ def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
     and, for MovieLens, ``title`` (from ``u.item`` or ``movies.dat`` in
     `data_dir`, else in the folder the checkpoint was trained from).
     """
-    from .run import build_net, config_from_dict  # run imports us not
     ckpt = load_checkpoint(checkpoint)
     config = config_from_dict(ckpt['config'])
     mapping = ckpt['mapping']

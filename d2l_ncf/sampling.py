@@ -170,3 +170,19 @@ def recency_weights(users, strength, tau):
             f'example weights overflow to 0 or infinity in float32; '
             f'use a smaller strength')
     return weights
+
+
+def sample_eval_negatives(candidates, test_input, num_items, user_ids, rng,
+                          num_neg=99):
+    """For each user, `num_neg` distinct items it has neither trained on
+    nor holds out for test: (len(user_ids), num_neg)."""
+    out = numpy.empty((len(user_ids), num_neg), dtype=numpy.int64)
+    for r, u in enumerate(user_ids):
+        excluded = set(candidates.get(u, [])) | set(test_input[u])
+        pool = numpy.setdiff1d(numpy.arange(num_items),
+                               numpy.fromiter(excluded, numpy.int64))
+        if len(pool) < num_neg:
+            raise ValueError(f'user {u} has only {len(pool)} unseen items, '
+                             f'fewer than the {num_neg} to sample')
+        out[r] = rng.choice(pool, num_neg, replace=False)
+    return out

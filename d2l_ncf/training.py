@@ -6,25 +6,24 @@ the loss accumulates across batches and the timer is never restarted.
 Beside the printed lines it returns what a run needs to record: a row per
 epoch, and wall-clock training and evaluation seconds measured apart.
 """
-import contextlib
 import time
 
 import numpy
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
+from .callbacks import Animator, Hooks, Loop
 from .losses import PairwiseObjective
+from .metrics import Metrics
 from .model import NonFiniteModelError, non_finite_parameters
-from .progress import bar, in_notebook
+from .progress import in_notebook
 from .protocol import get_protocol
 
 
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
-                  candidates, eval_step=1, *, protocol='book',
-                  progress=False, plot='auto', start_epoch=0, history=None,
-                  epoch_end=None, penalty=None, averager=None,
-                  cluster=None):
+                  candidates, eval_step=1, *, protocol='book', plot='auto',
+                  history=None, callbacks=(), cluster=None):
     """Train ``net`` with a pairwise loss; evaluate every ``eval_step``.
 
     With ``protocol='book'`` this is the chapter's loop and prints its two
@@ -33,31 +32,28 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     with negatives of shape (batch,) or (batch, num_neg), and optionally
     a fourth array of per-example weights, passed to ``loss`` as its third
     argument (the reported loss is then the weighted one). ``evaluator``
-    returns (hit_rate, auc), as the chapter's, or a dict of metrics.
-    ``progress`` shows a bar on stderr; ``plot`` draws d2l's Animator
-    (``'auto'``: only inside a notebook). Returns a dict: ``history`` (a
-    row per epoch), the final ``loss`` and metrics, ``examples_per_sec``
-    as printed, the ``examples`` trained on, and the measured
-    ``train_seconds`` and ``eval_seconds``.
+    returns `metrics.Metrics` (ours), or the chapter's (hit_rate, auc).
+    ``plot`` draws d2l's Animator as the chapter does (``'auto'``: only
+    inside a notebook). Returns a dict: ``history`` (a row per epoch),
+    the final ``loss`` and metrics, ``examples_per_sec`` as printed, the
+    ``examples`` trained on, and the measured ``train_seconds`` and
+    ``eval_seconds``.
 
-    To continue a run, pass the epochs done as ``start_epoch`` and their
-    ``history``. ``epoch_end(epoch, history)`` is called after each epoch
-    (to save a checkpoint). ``penalty(net, users, items, negatives)``, if
-    given, is added to each batch's objective but not to the reported
-    loss (e.g. `model.embedding_l2`). With an ``averager``
-    (`averaging.WeightAverage`), it is updated after every batch and the
-    evaluation scores its averaged weights. A loss that is not finite raises
-    `NonFiniteLossError` before the update that would spread it; parameters
-    that are not finite after an epoch's last update raise
-    `model.NonFiniteModelError` before the net is evaluated or saved. A
-    metric never measured (``eval_step`` above the epochs) is left out of
-    the result, not reported as 0.
+    To continue a run, pass the rows of the epochs done as ``history``.
+    ``callbacks`` hook into the loop (`Callback`: per batch, per epoch,
+    a penalty added to the objective, the weights to evaluate; e.g.
+    `ProgressBar`, `Penalty`, `Averaging`). A loss that is
+    not finite raises `NonFiniteLossError` before the update that would
+    spread it; parameters that are not finite after an epoch's last
+    update raise `model.NonFiniteModelError` before the net is evaluated
+    or saved. A metric never measured (``eval_step`` above the epochs) is
+    left out of the result, not reported as 0.
     With a `distributed.Cluster`, ``train_iter`` gives this worker's part
     of each batch, the loss is summed over the workers, and only worker 0
     evaluates and prints.
 
     Under the corrected protocol (its ``fused_step``), with one of the
-    package's losses and no ``penalty``, each batch runs as one compiled
+    package's losses and no penalty, each batch runs as one compiled
     graph, `losses.PairwiseObjective`: positives and negatives scored by
     one call of the net, the loss inside (about 1.4x the examples/s at
     the chapter's settings, 3x at the NCF paper's; benchmarks/
@@ -68,108 +64,101 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     # workers whose examples one step sums; only the reporter evaluates
     scale = 1 if cluster is None else cluster.scale
     reporter = cluster is None or cluster.is_reporter
-    k = getattr(evaluator, 'k', 50)
+    history = list(history or [])
+    start_epoch = history[-1]['epoch'] if history else 0
+    hooks = Hooks(callbacks)
+    if reporter and (in_notebook() if plot == 'auto' else plot):
+        hooks.add(Animator(num_epochs, protocol))
     timer, metrics = d2l.Timer(), {}
-    if plot == 'auto':
-        plot = in_notebook()
-    animator = None
-    history, train_seconds, eval_seconds, examples = (
-        list(history or []), 0.0, 0.0, 0)
+    train_seconds, eval_seconds, examples = 0.0, 0.0, 0
     for row in history:  # a resumed run reports its last evaluation
         metrics = {m: v for m, v in row.items()
                    if m not in ('epoch', 'loss')} or metrics
-    batches = bar(total=(num_epochs - start_epoch) * len(train_iter),
-                  enabled=progress, desc='train', unit='batch')
-    fused = (protocol.fused_step and penalty is None
+    fused = (protocol.fused_step and not hooks.penalizes
              and PairwiseObjective.supports(loss))
     step = None  # the fused graph, built for the first batch's shapes
-    for epoch in range(start_epoch, num_epochs):
-        metric, l = d2l.Accumulator(3), 0.
-        tic = time.perf_counter()
-        if not protocol.cumulative_timer:
-            timer.start()
-        num_batches = 0
-        for i, values in enumerate(train_iter):
-            num_batches = i + 1
-            input_data = []
-            for v in values:
-                input_data.append(gluon.utils.split_and_load(v, devices))
-            # (users, items, negatives), and per-example weights if the
-            # iterator gives them (ours: sampling.recency_weights)
-            triples, weights = input_data[:3], input_data[3:]
-            if fused and step is None:
-                step = fused_objective(net, loss, values[2])
-            if step is not None:  # one graph: scores of all, and the loss
-                with autograd.record():
-                    ls = [step(*t) for t in zip(*triples, *weights)]
-                objectives = ls
-            else:
-                ls, objectives = loss_of_batch(net, loss, triples, weights,
-                                               penalty)
-            [l.backward(retain_graph=False) for l in objectives]
-            batch_loss = sum([l.asnumpy() for l in ls])
-            if cluster is not None:
-                batch_loss = cluster.sum(batch_loss)
-            if not numpy.isfinite(batch_loss).all():
-                batches.close()
-                raise NonFiniteLossError(
-                    f'epoch {epoch + 1}, batch {i + 1}: the loss is '
-                    f'{float(batch_loss.sum())}; training stopped before '
-                    f'this update')
-            if protocol.running_loss_sum:  # the chapter's bookkeeping
-                l += batch_loss.mean() / (len(devices) * scale)
-            else:  # this batch's summed loss: the epoch mean is exact
-                l = float(batch_loss.sum())
-            trainer.step(values[0].shape[0] * scale)
-            if averager is not None:
-                averager.update()
-            metric.add(l, values[0].shape[0] * scale, values[0].size * scale)
-            timer.stop()
+    hooks.on_train_begin(Loop(net, trainer, devices, num_epochs,
+                              start_epoch, len(train_iter)))
+    try:
+        for epoch in range(start_epoch, num_epochs):
+            metric, l = d2l.Accumulator(3), 0.
+            tic = time.perf_counter()
             if not protocol.cumulative_timer:
                 timer.start()
-            batches.update()
-        train_seconds += time.perf_counter() - tic
-        examples += int(metric[1])
-        check_updated(net, epoch + 1, num_batches)
-        if averager is not None:  # the weights evaluated and saved
-            with averager.applied():
-                check_updated(net, epoch + 1, num_batches)
-        row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
-        batches.set_postfix(epoch=epoch + 1, loss=f'{row["loss"]:.3f}')
-        with autograd.predict_mode(), (
-                averager.applied() if averager is not None
-                else contextlib.nullcontext()):
-            if (epoch + 1) % eval_step == 0 and reporter:
-                tic = time.perf_counter()
-                try:
-                    metrics = as_metrics(evaluator(
-                        net, test_iter, test_seq_iter, candidates,
-                        num_users, num_items, devices))
-                except NonFiniteModelError as err:
-                    raise NonFiniteModelError(
-                        f'epoch {epoch + 1}, evaluation: {err}') from None
-                eval_seconds += time.perf_counter() - tic
-                row.update(metrics)
-                if plot:
-                    if animator is None:
-                        animator = d2l.Animator(
-                            xlabel='epoch', xlim=[1, num_epochs],
-                            ylim=[0, 1], legend=[
-                                'test ' + metric_label(m, k, protocol)
-                                for m in metrics])
-                    animator.add(epoch + 1, tuple(metrics.values()))
-        history.append(row)
-        if epoch_end is not None:
-            epoch_end(epoch + 1, history)
-    batches.close()
+            num_batches = 0
+            hooks.on_epoch_begin(epoch + 1)
+            for i, values in enumerate(train_iter):
+                num_batches = i + 1
+                hooks.on_batch_begin(epoch + 1, i + 1)
+                input_data = []
+                for v in values:
+                    input_data.append(gluon.utils.split_and_load(v, devices))
+                # (users, items, negatives), and per-example weights if the
+                # iterator gives them (ours: sampling.recency_weights)
+                triples, weights = input_data[:3], input_data[3:]
+                if fused and step is None:
+                    step = fused_objective(net, loss, values[2])
+                if step is not None:  # one graph: scores of all, the loss
+                    with autograd.record():
+                        ls = [step(*t) for t in zip(*triples, *weights)]
+                    objectives = ls
+                else:
+                    ls, objectives = loss_of_batch(
+                        net, loss, triples, weights,
+                        hooks.penalty if hooks.penalizes else None)
+                [l.backward(retain_graph=False) for l in objectives]
+                batch_loss = sum([l.asnumpy() for l in ls])
+                if cluster is not None:
+                    batch_loss = cluster.sum(batch_loss)
+                if not numpy.isfinite(batch_loss).all():
+                    raise NonFiniteLossError(
+                        f'epoch {epoch + 1}, batch {i + 1}: the loss is '
+                        f'{float(batch_loss.sum())}; training stopped '
+                        f'before this update')
+                if protocol.running_loss_sum:  # the chapter's bookkeeping
+                    l += batch_loss.mean() / (len(devices) * scale)
+                else:  # this batch's summed loss: the epoch mean is exact
+                    l = float(batch_loss.sum())
+                trainer.step(values[0].shape[0] * scale)
+                metric.add(l, values[0].shape[0] * scale,
+                           values[0].size * scale)
+                timer.stop()
+                if not protocol.cumulative_timer:
+                    timer.start()
+                hooks.on_batch_end(epoch + 1, i + 1, l)
+            train_seconds += time.perf_counter() - tic
+            examples += int(metric[1])
+            check_updated(net, epoch + 1, num_batches)
+            row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
+            with autograd.predict_mode(), hooks.weights():
+                if hooks.has_weights:  # the weights evaluated and saved
+                    check_updated(net, epoch + 1, num_batches)
+                if (epoch + 1) % eval_step == 0 and reporter:
+                    tic = time.perf_counter()
+                    try:
+                        metrics = Metrics.of(evaluator(
+                            net, test_iter, test_seq_iter, candidates,
+                            num_users, num_items, devices),
+                            protocol.cutoff())
+                    except NonFiniteModelError as err:
+                        raise NonFiniteModelError(
+                            f'epoch {epoch + 1}, evaluation: {err}') from None
+                    eval_seconds += time.perf_counter() - tic
+                    row.update(metrics)
+                    hooks.on_evaluate(epoch + 1, metrics)
+            history.append(row)
+            hooks.on_epoch_end(epoch + 1, history)
+    finally:
+        hooks.on_train_end()
     if protocol.cumulative_timer:  # the chapter's figure
         examples_per_sec = (metric[2] * (num_epochs - start_epoch)
                             / timer.sum())
     else:
         examples_per_sec = examples / timer.sum()
     if reporter:
+        k = getattr(metrics, 'k', None)
         print(f'train loss {metric[0] / metric[1]:.3f}, ' + (', '.join(
-            f'test {metric_label(m, k, protocol)} {float(v):.3f}'
+            f'test {protocol.label(m, k)} {float(v):.3f}'
             for m, v in metrics.items()) or (
             f'not evaluated (evaluation every {eval_step} epochs, '
             f'{num_epochs} epochs)')))
@@ -206,10 +195,10 @@ def fused_objective(net, loss, negatives):
     return step
 
 
-def loss_of_batch(net, loss, triples, weights, penalty):
+def loss_of_batch(net, loss, triples, weights, penalty=None):
     """The chapter's step: positives, then negatives, then the loss (and
-    `penalty`), recorded for autograd. Returns (losses, objectives), one
-    per device."""
+    ``penalty(net, users, items, negatives)``, if any), recorded for
+    autograd. Returns (losses, objectives), one per device."""
     with autograd.record():
         p_pos = [net(*t) for t in zip(*triples[:-1])]
         p_neg = [score_negatives(net, *t)
@@ -227,19 +216,3 @@ def score_negatives(net, users, negatives):
     batch, num_neg = negatives.shape
     flat_users = users.reshape(-1, 1).repeat(num_neg, axis=1).reshape(-1)
     return net(flat_users, negatives.reshape(-1)).reshape(batch, num_neg)
-
-
-def as_metrics(result):
-    """An evaluator's result as an ordered dict of floats."""
-    if isinstance(result, dict):
-        return {m: float(v) for m, v in result.items()}
-    hit_rate, auc = result  # the chapter's evaluator
-    return {'hit_rate': float(hit_rate), 'auc': float(auc)}
-
-
-def metric_label(name, k, protocol):
-    """How the result line names a metric; the book's words unchanged."""
-    if protocol.fixed_k:
-        return {'hit_rate': 'hit rate', 'auc': 'AUC'}.get(name, name)
-    return {'hit_rate': f'hit rate@{k}', 'auc': 'AUC',
-            'ndcg': f'NDCG@{k}'}.get(name, name)

@@ -22,9 +22,9 @@ import numpy
 from mxnet import autograd, gluon, np
 
 from d2l_ncf import BPRLoss, NeuMF, load_chapter_data
-from d2l_ncf.config import seed_everything
-from d2l_ncf.ranking import RankingEvaluator, score_matrix
-from d2l_ncf.run import versions
+from d2l_ncf.builders import seed_everything
+from d2l_ncf.evaluation import RankingEvaluator, score_matrix
+from d2l_ncf.records import versions
 from d2l_ncf.sampling import NegativeSampler, TripleBatches
 
 VARIANTS = {

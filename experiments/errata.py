@@ -14,9 +14,11 @@ import os
 import sys
 
 from d2l_ncf import load_chapter_data
-from d2l_ncf.config import TrainConfig, seed_everything
-from d2l_ncf.ranking import RankingEvaluator
-from d2l_ncf.run import fit, resolve_devices, versions
+from d2l_ncf.builders import resolve_devices, seed_everything
+from d2l_ncf.config import TrainConfig
+from d2l_ncf.evaluation import RankingEvaluator
+from d2l_ncf.records import versions
+from d2l_ncf.run import fit
 
 
 def main(argv=None):

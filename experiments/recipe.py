@@ -15,7 +15,7 @@ import statistics
 import sys
 
 from d2l_ncf import cli, numerics
-from d2l_ncf.run import versions
+from d2l_ncf.records import versions
 
 RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
           '--num-neg', '16', '--num-factors', '64', '--hiddens', '64', '32',

@@ -17,7 +17,7 @@ import numpy
 from d2l_ncf.data import DATASETS, movielens_dir
 from d2l_ncf.datasets import (UDATA, index_interactions, read_interactions,
                               split_seq_aware)
-from d2l_ncf.run import versions
+from d2l_ncf.records import versions
 
 from recipe import RECIPE, run_quietly, write_json
 

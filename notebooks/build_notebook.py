@@ -187,7 +187,7 @@ import numpy
 from IPython.display import display
 
 import d2l_ncf as ncf
-from d2l_ncf.ranking import RankingEvaluator
+from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.sampling import NegativeSampler, TripleBatches
 
 devices = ncf.parse_devices(devices_spec)
@@ -956,7 +956,7 @@ def cell_seconds(cell):
 def run_record(nb, seconds, data_dir):
     """The first cell of an executed notebook: machine, versions, date,
     and the cells that took longest."""
-    from d2l_ncf.run import versions
+    from d2l_ncf.records import versions
     v = versions()
     slow, heading = [], ''
     for cell in nb.cells:

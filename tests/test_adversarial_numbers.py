@@ -17,15 +17,18 @@ import mxnet as mx
 import numpy
 import pytest
 
+import d2l_ncf.builders
+import d2l_ncf.checks
 import d2l_ncf.run
 from d2l_ncf import cli, evaluate_ranking, load_chapter_data
 from d2l_ncf.checkpoint import load_checkpoint
 from d2l_ncf.config import TrainConfig
 from d2l_ncf.exercises import run_exercise
 from d2l_ncf.model import NeuMF, NonFiniteModelError
-from d2l_ncf.ranking import (RankingEvaluator, UndefinedMetricError,
-                             full_ranking_metrics, score_pairs)
-from d2l_ncf.run import check_fits_data, train
+from d2l_ncf.evaluation import RankingEvaluator, score_pairs
+from d2l_ncf.metrics import UndefinedMetricError, full_ranking_metrics
+from d2l_ncf.checks import check_fits_data
+from d2l_ncf.run import train
 from d2l_ncf.sampling import NegativeSampler
 from synthetic import write_udata
 
@@ -94,11 +97,11 @@ class PoisonAfter:
 def test_parameters_made_nan_by_the_last_update_stop_the_run(
         synthetic_dir, tmp_path, monkeypatch):
     # 168 training pairs / 32 = 5 batches: update 10 is epoch 2's last
-    monkeypatch.setattr(d2l_ncf.run, 'WeightAverage', PoisonAfter)
+    monkeypatch.setattr(d2l_ncf.builders, 'WeightAverage', PoisonAfter)
     PoisonAfter.bad = 10
     evaluated = []
-    real = d2l_ncf.run.RankingEvaluator.__call__
-    monkeypatch.setattr(d2l_ncf.run.RankingEvaluator, '__call__',
+    real = d2l_ncf.builders.RankingEvaluator.__call__
+    monkeypatch.setattr(d2l_ncf.builders.RankingEvaluator, '__call__',
                         lambda self, *a: evaluated.append(1) or real(self,
                                                                      *a))
     ck = tmp_path / 'ck'
@@ -228,7 +231,7 @@ def test_k_below_every_list_is_accepted_and_the_evaluator_refuses_above(
         if ok:
             check_fits_data(config, data)
         else:
-            with pytest.raises(d2l_ncf.run.UsageError):
+            with pytest.raises(d2l_ncf.checks.UsageError):
                 check_fits_data(config, data)
     with pytest.raises(UndefinedMetricError, match='certain'):
         RankingEvaluator('corrected', k=60, eval='sampled', num_neg=50)

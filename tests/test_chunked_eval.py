@@ -9,10 +9,11 @@ import numpy
 import pytest
 
 from d2l_ncf import NeuMF
-from d2l_ncf.ranking import (RankingEvaluator, full_ranking_metrics,
-                             grid_pairs, listed_pairs, rows_per_chunk,
-                             sample_eval_negatives, sampled_metrics,
-                             score_pairs, score_rows)
+from d2l_ncf.evaluation import (RankingEvaluator, grid_pairs,
+                                listed_pairs, rows_per_chunk, score_pairs,
+                                score_rows)
+from d2l_ncf.metrics import full_ranking_metrics, sampled_metrics
+from d2l_ncf.sampling import sample_eval_negatives
 
 NUM_USERS, NUM_ITEMS = 13, 150
 DEVICES = {'cpu': [mx.cpu()], 'cpu:2': [mx.cpu(0), mx.cpu(1)]}
@@ -151,7 +152,7 @@ def test_a_non_finite_chunk_is_refused():
 def test_the_cli_passes_eval_chunk(tmp_path, capsys):
     from d2l_ncf import cli
     from d2l_ncf.config import TrainConfig
-    from d2l_ncf.ranking import EVAL_CHUNK
+    from d2l_ncf.evaluation import EVAL_CHUNK
     from synthetic import make_ratings, write_udata
     assert TrainConfig().eval_chunk == EVAL_CHUNK
     folder = write_udata(tmp_path / 'data', make_ratings())

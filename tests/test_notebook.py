@@ -149,7 +149,7 @@ def test_chapter_code_is_the_reference_path(synthetic_dir, capsys):
     import mxnet as mx
     import d2l_ncf as ncf
     from d2l_ncf.config import TrainConfig
-    from d2l_ncf.ranking import RankingEvaluator
+    from d2l_ncf.evaluation import RankingEvaluator
     from d2l_ncf.run import train
     ns = chapter_namespace()
     data = ncf.load_chapter_data(synthetic_dir)
@@ -201,7 +201,7 @@ def test_chapter_code_prints_the_books_line(real_data_dir, capsys):
     from mxnet import gluon
     import mxnet as mx
     import d2l_ncf as ncf
-    from d2l_ncf.ranking import RankingEvaluator
+    from d2l_ncf.evaluation import RankingEvaluator
     ns = chapter_namespace()
     data = ncf.load_chapter_data(real_data_dir)
     devices = ncf.parse_devices('cpu:2')

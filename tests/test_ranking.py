@@ -5,8 +5,9 @@ from mxnet import gluon, np
 from mxnet.gluon import nn
 
 from d2l_ncf import NeuMF, evaluate_ranking, load_chapter_data
-from d2l_ncf.ranking import (RankingEvaluator, full_ranking_metrics,
-                             sample_eval_negatives, sampled_metrics)
+from d2l_ncf.evaluation import RankingEvaluator
+from d2l_ncf.metrics import full_ranking_metrics, sampled_metrics
+from d2l_ncf.sampling import sample_eval_negatives
 from test_training import run_small
 
 

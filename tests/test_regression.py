@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-import d2l_ncf.ranking as ranking
+import d2l_ncf.evaluation as evaluation
 import d2l_ncf.sampling as sampling
 from d2l_ncf import cli
 from synthetic import make_ratings, write_udata
@@ -73,13 +73,13 @@ def test_broken_sampler_fails_the_reference(tmp_path, synthetic_data,
 def test_broken_evaluator_fails_the_reference(tmp_path, synthetic_data,
                                               monkeypatch, capsys):
     # One line: an off-by-one cut-off, `position <= k` for `position < k`.
-    real = ranking.full_ranking_metrics
+    real = evaluation.full_ranking_metrics
 
     def broken(scores, user_ids, candidates, test_input, num_ranked, k):
         return real(scores, user_ids, candidates, test_input, num_ranked,
                     k + 1)
 
-    monkeypatch.setattr(ranking, 'full_ranking_metrics', broken)
+    monkeypatch.setattr(evaluation, 'full_ranking_metrics', broken)
     out, path, _ = rerun('synthetic_corrected_seed0', tmp_path,
                          synthetic_data)
     assert cli.main(['compare', str(out), path, '--atol', '1e-6']) == 1

@@ -9,7 +9,7 @@ from mxnet import gluon
 
 from d2l_ncf import (BPRLoss, NeuMF, evaluate_ranking, load_chapter_data,
                      train_ranking)
-from d2l_ncf.config import seed_everything
+from d2l_ncf.builders import seed_everything
 from d2l_ncf.data import make_train_iter
 from d2l_ncf.protocol import get_protocol
 from d2l_ncf.sampling import NegativeSampler, TripleBatches

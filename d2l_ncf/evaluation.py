@@ -1,6 +1,6 @@
-"""Fast ranking evaluation: score pairs in large batches, rank with NumPy.
+"""Evaluating a network: score (user, item) pairs, rank, average.
 
-Two protocols of evaluation:
+Two evaluations (`protocol.EVALS`):
 
 - ``full``: each user's test item is ranked among the items the user has
   not interacted with in training, as the chapter's `evaluate_ranking`
@@ -10,17 +10,21 @@ Two protocols of evaluation:
 - ``sampled``: the NCF paper's protocol, the test item ranked among 99
   unseen items sampled once per run (seeded); ties count against the
   test item, so a constant model scores 0.
+
+`RankingEvaluator` is the fast one, `evaluate_ranking` the chapter's port;
+both return `metrics.Metrics` (the chapter's ``(hit_rate, auc)`` under
+the book protocol, as printed). The metrics themselves are in `metrics`.
 """
-import math
-
 import numpy
-from mxnet import gluon
+from mxnet import gluon, np
 
+from .metrics import (Metrics, UndefinedMetricError, full_ranking_metrics,
+                      hit_and_auc, ndcg_at_k, ranked_list_lengths,
+                      sampled_metrics, undefined_metrics)
 from .model import NonFiniteModelError, check_finite
-from .protocol import get_protocol
-
-EVALS = ('full', 'sampled')
-
+from .progress import bar
+from .protocol import CHAPTER_K, EVALS, get_protocol
+from .sampling import sample_eval_negatives
 
 def split_rows(array, devices):
     """`array`'s rows over `devices`, leaving none empty: with fewer rows
@@ -144,144 +148,13 @@ def score_matrix(net, num_users, num_items, devices, user_ids=None):
             else numpy.zeros((0, num_items), 'float32'))
 
 
-def _test_pairs(test_input, user_ids):
-    """Flatten {user: [items]} into parallel arrays over `user_ids`."""
-    rows, items = [], []
-    for r, u in enumerate(user_ids):
-        for i in test_input[u]:
-            rows.append(r)
-            items.append(i)
-    return numpy.asarray(rows, dtype=numpy.int64), numpy.asarray(
-        items, dtype=numpy.int64)
-
-
-def full_ranking_metrics(scores, user_ids, candidates, test_input,
-                         num_ranked, k):
-    """Hit@k, AUC and NDCG@k per user, as the chapter ranks.
-
-    `scores` is (len(user_ids), num_items); items with id >= `num_ranked`
-    and the user's training items are not ranked. Returns three arrays;
-    a user whose list holds only its test item has AUC NaN (undefined).
-    """
-    num_rows = len(user_ids)
-    ranked = numpy.ones((num_rows, num_ranked), dtype=bool)
-    for r, u in enumerate(user_ids):
-        seen = numpy.asarray(candidates.get(u, []), dtype=numpy.int64)
-        ranked[r, seen[seen < num_ranked]] = False
-    sub = scores[:, :num_ranked]
-    rows, items = _test_pairs(test_input, user_ids)
-    listed = items < num_ranked
-    listed[listed] &= ranked[rows[listed], items[listed]]
-    ids = numpy.arange(num_ranked)
-    length = ranked.sum(axis=1)  # items in each user's ranked list
-    hits = numpy.zeros(num_rows)
-    auc = numpy.zeros(num_rows)
-    dcg = numpy.zeros(num_rows)
-    first = numpy.full(num_rows, numpy.iinfo(numpy.int64).max)
-    for j in numpy.flatnonzero(listed):  # one vector op per test item
-        r, g = rows[j], items[j]
-        s = sub[r]
-        # items ranked ahead of g: higher score, or equal with lower id
-        ahead = (s > s[g]) | ((s == s[g]) & (ids < g))
-        p = numpy.count_nonzero(ahead & ranked[r])
-        if p < k:
-            hits[r] += 1
-            dcg[r] += 1.0 / math.log2(p + 2)
-        first[r] = min(first[r], p)
-    found = first < numpy.iinfo(numpy.int64).max
-    denom = numpy.maximum(length - 1, 1)
-    auc[found] = (length[found] - 1 - first[found]) / denom[found]
-    # a list holding only the test item ranks it against nothing
-    auc[found & (length < 2)] = numpy.nan
-    num_test = numpy.bincount(rows, minlength=num_rows)
-    ideal = numpy.array([sum(1.0 / math.log2(i + 2)
-                             for i in range(min(n, k))) for n in num_test])
-    ndcg = numpy.divide(dcg, ideal, out=numpy.zeros(num_rows),
-                        where=ideal > 0)
-    return hits, auc, ndcg
-
-
-class UndefinedMetricError(ValueError):
-    """A metric the data cannot measure: undefined or certain."""
-
-
-def ranked_list_lengths(user_ids, candidates, test_input, num_ranked):
-    """For each of `user_ids`: how many items its full-ranking list holds
-    (ids below `num_ranked` it has not trained on), and whether its test
-    item is among them. Two arrays."""
-    lengths = numpy.empty(len(user_ids), dtype=numpy.int64)
-    listed = numpy.empty(len(user_ids), dtype=bool)
-    for r, u in enumerate(user_ids):
-        seen = numpy.unique(numpy.asarray(candidates.get(u, []),
-                                          dtype=numpy.int64))
-        lengths[r] = num_ranked - numpy.count_nonzero(seen < num_ranked)
-        test = numpy.asarray(test_input[u], dtype=numpy.int64)
-        listed[r] = ((test < num_ranked) & ~numpy.isin(test, seen)).any()
-    return lengths, listed
-
-
-def undefined_metrics(lengths, listed, k, fixed_k, user_ids, name=str,
-                      k_text=None):
-    """Why the full ranking cannot measure these users, or None.
-
-    A listed test item alone in its list has no AUC (0 / 0); a list of at
-    most `k` items makes a hit certain (checked unless `fixed_k`: the
-    book's k = 50 is the chapter's). `name(u)` says a user in words,
-    `k_text` the cut-off (default ``k = K``).
-    """
-    alone = numpy.flatnonzero(listed & (lengths < 2))
-    if len(alone):
-        return (f'user {name(user_ids[alone[0]])} (and '
-                f'{len(alone) - 1} more) has no unseen item but the '
-                f'held-out one, so its AUC is undefined (nothing to rank '
-                f'it against) and its hit certain')
-    if fixed_k:
-        return None
-    short = numpy.flatnonzero(lengths <= k)
-    if len(short):
-        r = short[numpy.argmin(lengths[short])]
-        return (f'{k_text or f"k = {k}"} is at or above the '
-                f'{lengths[r]} items ranked for user {name(user_ids[r])} '
-                f'(its unseen items and the held-out one; {len(short)} '
-                f'user(s) rank at most {k}), so a hit would be certain; '
-                f'k must be below {int(lengths.min())}')
-    return None
-
-
-def sample_eval_negatives(candidates, test_input, num_items, user_ids, rng,
-                          num_neg=99):
-    """For each user, `num_neg` distinct items it has neither trained on
-    nor holds out for test: (len(user_ids), num_neg)."""
-    out = numpy.empty((len(user_ids), num_neg), dtype=numpy.int64)
-    for r, u in enumerate(user_ids):
-        excluded = set(candidates.get(u, [])) | set(test_input[u])
-        pool = numpy.setdiff1d(numpy.arange(num_items),
-                               numpy.fromiter(excluded, numpy.int64))
-        if len(pool) < num_neg:
-            raise ValueError(f'user {u} has only {len(pool)} unseen items, '
-                             f'fewer than the {num_neg} to sample')
-        out[r] = rng.choice(pool, num_neg, replace=False)
-    return out
-
-
-def sampled_metrics(pos_scores, neg_scores, k):
-    """HR@k and NDCG@k with the test item among sampled negatives.
-
-    ``pos_scores`` (users,), ``neg_scores`` (users, num_neg). Ties rank
-    the test item last among its equals.
-    """
-    position = (neg_scores >= pos_scores[:, None]).sum(axis=1)
-    hit = position < k
-    ndcg = numpy.where(hit, 1.0 / numpy.log2(position + 2), 0.0)
-    return hit.astype(float), ndcg
-
-
 class RankingEvaluator:
     """A fast stand-in for the chapter's `evaluate_ranking`.
 
-    Called with the chapter's arguments, it returns a dict of metrics:
+    Called with the chapter's arguments, it returns `metrics.Metrics`:
     ``hit_rate`` and ``auc`` (and ``ndcg``) for ``eval='full'``,
-    ``hit_rate`` and ``ndcg`` at k (default 10) for ``eval='sampled'``.
+    ``hit_rate`` and ``ndcg`` for ``eval='sampled'``, at its ``k`` (the
+    protocol's cut-off, `protocol.Protocol.cutoff`).
     Users are scored and ranked in chunks of at most `chunk_size` pairs
     (users x items), so memory stays bounded on a large catalogue; the
     metrics are the same, bit for bit, whatever the chunk size.
@@ -293,14 +166,13 @@ class RankingEvaluator:
         if eval not in EVALS:
             raise ValueError(f'unknown eval {eval!r}: expected one of '
                              f'{EVALS}')
-        if eval == 'sampled' and not self.protocol.rank_all_items:
-            raise ValueError("eval='sampled' belongs to the corrected "
-                             "protocol")
-        default_k = 10 if eval == 'sampled' else 50
-        if self.protocol.fixed_k and k not in (None, 50):
-            raise ValueError('the book protocol fixes k = 50, as the '
-                             'chapter does; use the corrected protocol')
-        self.k = default_k if k is None else k
+        if eval not in self.protocol.evals:
+            raise ValueError(f"eval={eval!r} belongs to the corrected "
+                             f"protocol")
+        if self.protocol.fixed_k and k not in (None, CHAPTER_K):
+            raise ValueError(f'the book protocol fixes k = {CHAPTER_K}, as '
+                             f'the chapter does; use the corrected protocol')
+        self.k = self.protocol.cutoff(k, eval)
         if eval == 'sampled' and self.k > num_neg:
             raise UndefinedMetricError(
                 f'k = {self.k} is at or above the {num_neg + 1} items of '
@@ -330,7 +202,8 @@ class RankingEvaluator:
                                  [], candidates, test_input, num_ranked,
                                  self.k)]
         hits, auc, ndcg = (numpy.concatenate(m) for m in zip(*per_user))
-        result = {'hit_rate': float(hits.mean()), 'auc': float(auc.mean())}
+        result = Metrics({'hit_rate': float(hits.mean()),
+                          'auc': float(auc.mean())}, self.k)
         if not self.protocol.fixed_k:
             result['ndcg'] = float(ndcg.mean())
         return result
@@ -370,4 +243,57 @@ class RankingEvaluator:
                                    chunk_rows))]
         hit, ndcg = (numpy.concatenate(m) for m in zip(*per_user or [
             (numpy.zeros(0), numpy.zeros(0))]))
-        return {'hit_rate': float(hit.mean()), 'ndcg': float(ndcg.mean())}
+        return Metrics({'hit_rate': float(hit.mean()),
+                        'ndcg': float(ndcg.mean())}, self.k)
+
+
+def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
+                     devices, *, protocol='book', k=None, progress=False):
+    """Rank each user's unseen items and average Hit@k and AUC.
+
+    The book protocol is the chapter's code: items < num_users, its fixed
+    k, returns ``(hit_rate, auc)`` as printed. The corrected protocol ranks
+    all items and returns `metrics.Metrics` with ``hit_rate``, ``auc``
+    and ``ndcg`` at `k` (default: the protocol's cut-off).
+    ``progress=True`` shows a bar over the users (one DataLoader each).
+    """
+    protocol = get_protocol(protocol)
+    check_finite(net)  # ours: NaN scores would rank the test item first
+    k = protocol.cutoff(k)  # the book's: the chapter's hard-coded 50
+    ranked_list, ranked_items, hit_rate, auc, ndcg = {}, {}, [], [], []
+    all_items = set([i for i in range(
+        num_items if protocol.rank_all_items else num_users)])
+    for u in bar(range(num_users), progress, desc='evaluate', leave=False,
+                 unit='user'):
+        if u not in test_input:  # ours: no training item, not evaluated
+            continue
+        neg_items = list(all_items - set(candidates[int(u)]))
+        user_ids, item_ids, x, scores = [], [], [], []
+        [item_ids.append(i) for i in neg_items]
+        [user_ids.append(u) for _ in neg_items]
+        x.extend([np.array(user_ids)])
+        if seq is not None:
+            x.append(seq[user_ids, :])
+        x.extend([np.array(item_ids)])
+        test_data_iter = gluon.data.DataLoader(
+            gluon.data.ArrayDataset(*x), shuffle=False, last_batch="keep",
+            batch_size=1024)
+        for index, values in enumerate(test_data_iter):
+            # ours: split_rows leaves no device an empty slice
+            x = [split_rows(v, devices) for v in values]
+            scores.extend([list(net(*t).asnumpy()) for t in zip(*x)])
+        scores = [item for sublist in scores for item in sublist]
+        check_finite_scores(numpy.asarray(scores, dtype=numpy.float32))
+        item_scores = list(zip(item_ids, scores))
+        ranked_list[u] = sorted(item_scores, key=lambda t: t[1], reverse=True)
+        ranked_items[u] = [r[0] for r in ranked_list[u]]
+        temp = hit_and_auc(ranked_items[u], test_input[u], k)
+        hit_rate.append(temp[0])
+        auc.append(temp[1])
+        if not protocol.fixed_k:
+            ndcg.append(ndcg_at_k(ranked_items[u], test_input[u], k))
+    if protocol.fixed_k:
+        return np.mean(np.array(hit_rate)), np.mean(np.array(auc))
+    return Metrics({'hit_rate': sum(hit_rate) / len(hit_rate),
+                    'auc': sum(auc) / len(auc),
+                    'ndcg': sum(ndcg) / len(ndcg)}, k)

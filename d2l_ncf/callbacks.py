@@ -1,0 +1,167 @@
+"""Hooks into the training loop, so the loop stays the chapter's.
+
+`training.train_ranking` calls, on each callback that defines them:
+
+- ``on_train_begin(loop)``: a `Loop` (net, trainer, devices, epochs,
+  the epoch it starts after, batches per epoch);
+- ``on_epoch_begin(epoch)``, ``on_batch_begin(epoch, batch)``,
+  ``on_batch_end(epoch, batch, loss)`` (epochs and batches count from 1;
+  `loss` as the loop keeps it);
+- ``penalty(net, users, items, negatives)``: a term added to each
+  device's objective (not to the reported loss); with any penalty the
+  step is the chapter's two calls, not the fused graph;
+- ``weights()``: a context in which the net is checked and evaluated
+  (e.g. `Averaging` swaps in a moving average of the weights);
+- ``on_evaluate(epoch, metrics)``: after an evaluation (`metrics.Metrics`);
+- ``on_epoch_end(epoch, history)``: after the epoch's row is recorded
+  (e.g. to save a checkpoint);
+- ``on_train_end()``: always, also when training stops with an error.
+
+A callback is any object: `Callback` only documents the names.
+"""
+import collections
+import contextlib
+
+from .progress import bar
+
+Loop = collections.namedtuple(
+    'Loop', 'net trainer devices num_epochs start_epoch batches_per_epoch')
+
+EVENTS = ('on_train_begin', 'on_epoch_begin', 'on_batch_begin',
+          'on_batch_end', 'on_evaluate', 'on_epoch_end', 'on_train_end')
+
+
+class Callback:
+    """A base that does nothing at every event; override what you need."""
+
+    def on_train_begin(self, loop):
+        pass
+
+    def on_epoch_begin(self, epoch):
+        pass
+
+    def on_batch_begin(self, epoch, batch):
+        pass
+
+    def on_batch_end(self, epoch, batch, loss):
+        pass
+
+    def on_evaluate(self, epoch, metrics):
+        pass
+
+    def on_epoch_end(self, epoch, history):
+        pass
+
+    def on_train_end(self):
+        pass
+
+
+class Hooks:
+    """The callbacks of one loop, called in the order given."""
+
+    def __init__(self, callbacks=()):
+        self.callbacks = [c for c in callbacks if c is not None]
+        for event in EVENTS:
+            setattr(self, event, self._caller(event))
+
+    def add(self, callback):
+        self.callbacks.append(callback)
+        for event in EVENTS:
+            setattr(self, event, self._caller(event))
+
+    def _caller(self, event):
+        methods = [getattr(c, event) for c in self.callbacks
+                   if hasattr(c, event)]
+
+        def call(*args):
+            for method in methods:
+                method(*args)
+        return call
+
+    @property
+    def penalizes(self):
+        return any(hasattr(c, 'penalty') for c in self.callbacks)
+
+    def penalty(self, net, users, items, negatives):
+        """The sum of the callbacks' penalties for one device's batch."""
+        terms = [c.penalty(net, users, items, negatives)
+                 for c in self.callbacks if hasattr(c, 'penalty')]
+        return sum(terms[1:], terms[0])
+
+    @property
+    def has_weights(self):
+        return any(hasattr(c, 'weights') for c in self.callbacks)
+
+    @contextlib.contextmanager
+    def weights(self):
+        with contextlib.ExitStack() as stack:
+            for c in self.callbacks:
+                if hasattr(c, 'weights'):
+                    stack.enter_context(c.weights())
+            yield
+
+
+class Penalty(Callback):
+    """A penalty term from a function ``fn(net, users, items, negatives)``
+    (e.g. `model.embedding_l2`)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def penalty(self, net, users, items, negatives):
+        return self.fn(net, users, items, negatives)
+
+
+class Averaging(Callback):
+    """Evaluate a moving average of the weights: `averager` (an
+    `averaging.WeightAverage`) is updated after every batch, and its
+    weights are the ones checked and evaluated."""
+
+    def __init__(self, averager):
+        self.averager = averager
+
+    def on_batch_end(self, epoch, batch, loss):
+        self.averager.update()
+
+    def weights(self):
+        return self.averager.applied()
+
+
+class ProgressBar(Callback):
+    """A bar over the batches on stderr, with each epoch's loss."""
+
+    def __init__(self, enabled=True):
+        self.enabled, self.bar = enabled, None
+
+    def on_train_begin(self, loop):
+        self.bar = bar(total=(loop.num_epochs - loop.start_epoch)
+                       * loop.batches_per_epoch, enabled=self.enabled,
+                       desc='train', unit='batch')
+
+    def on_batch_end(self, epoch, batch, loss):
+        self.bar.update()
+
+    def on_epoch_end(self, epoch, history):
+        self.bar.set_postfix(epoch=epoch, loss=f'{history[-1]["loss"]:.3f}')
+
+    def on_train_end(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Animator(Callback):
+    """d2l's Animator of the test metrics per epoch, as the chapter draws
+    it (inside a notebook)."""
+
+    def __init__(self, num_epochs, protocol):
+        self.num_epochs, self.protocol, self.animator = (num_epochs,
+                                                         protocol, None)
+
+    def on_evaluate(self, epoch, metrics):
+        from d2l import mxnet as d2l  # only where a figure is drawn
+        if self.animator is None:
+            self.animator = d2l.Animator(
+                xlabel='epoch', xlim=[1, self.num_epochs], ylim=[0, 1],
+                legend=['test ' + self.protocol.label(m, metrics.k)
+                        for m in metrics])
+        self.animator.add(epoch, tuple(metrics.values()))
