@@ -14,8 +14,6 @@ issue's "18x the stock chapter epoch".
     python benchmarks/bench_train.py --out benchmarks/train.json
 """
 import argparse
-import contextlib
-import io
 import json
 import os
 import platform
@@ -25,14 +23,13 @@ import time
 import d2l_ncf  # noqa: F401 (first: it sets MXNet's numerics)
 import mxnet as mx
 import numpy
-from mxnet import gluon
 
 from d2l_ncf import load_chapter_data
-from d2l_ncf.builders import (build_iterators, build_net,
-                              seed_everything)
+from d2l_ncf.builders import build, seed_everything
+from d2l_ncf.callbacks import Callback
 from d2l_ncf.config import TrainConfig
-from d2l_ncf.losses import LOSSES
 from d2l_ncf.records import versions
+from d2l_ncf.run import quietly
 from d2l_ncf.training import train_ranking
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,18 +49,19 @@ def run(name, data, data_dir, epochs):
                          data_dir=data_dir, **SETTINGS[name]).validate()
     devices = [mx.cpu()]
     seed_everything(0)
-    train_iter, evaluator = build_iterators(config, data)
-    net = build_net(config, data.num_users, data.num_items, devices)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.lr, 'wd': config.wd})
+    setup = build(config, data, devices)
     stamps = [time.perf_counter()]
-    with contextlib.redirect_stdout(io.StringIO()):
-        result = train_ranking(
-            net, train_iter, data.test_iter, LOSSES[config.loss](), trainer,
-            None, data.num_users, data.num_items, epochs, devices,
-            evaluator, data.candidates, eval_step=config.eval_step,
-            protocol=config.protocol, plot=False,
-            epoch_end=lambda *_: stamps.append(time.perf_counter()))
+
+    class Stamps(Callback):
+        def on_epoch_end(self, epoch, history):
+            stamps.append(time.perf_counter())
+
+    (result, _) = quietly(
+        train_ranking, setup.net, setup.train_iter, data.test_iter,
+        setup.loss, setup.trainer, None, data.num_users, data.num_items,
+        epochs, devices, setup.evaluator, data.candidates,
+        eval_step=config.eval_step, protocol=setup.protocol, plot=False,
+        callbacks=[Stamps()])
     return numpy.diff(stamps), result
 
 

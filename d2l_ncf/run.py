@@ -2,7 +2,6 @@
 checkpoints after every epoch, and a clean stop on a signal."""
 import contextlib
 import io
-import os
 import signal
 import sys
 
