@@ -9,7 +9,7 @@ from .checkpoint import CheckpointError, load_checkpoint, restore
 from .config import config_from_dict
 from .data import DATASETS, item_titles
 from .devices import parse_devices
-from .evaluation import score_pairs
+from .scoring import score_pairs
 
 
 class UnknownUserError(KeyError):

@@ -26,7 +26,8 @@ from mxnet import gluon, np
 from d2l_ncf import BPRLoss, NeuMF, load_chapter_data
 from d2l_ncf.builders import seed_everything
 from d2l_ncf.callbacks import Callback
-from d2l_ncf.evaluation import RankingEvaluator, score_matrix
+from d2l_ncf.evaluation import RankingEvaluator
+from d2l_ncf.scoring import score_matrix
 from d2l_ncf.protocol import CORRECTED
 from d2l_ncf.records import versions
 from d2l_ncf.run import quietly

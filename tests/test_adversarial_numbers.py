@@ -25,7 +25,8 @@ from d2l_ncf.checkpoint import load_checkpoint
 from d2l_ncf.config import TrainConfig
 from d2l_ncf.exercises import run_exercise
 from d2l_ncf.model import NeuMF, NonFiniteModelError
-from d2l_ncf.evaluation import RankingEvaluator, score_pairs
+from d2l_ncf.evaluation import RankingEvaluator
+from d2l_ncf.scoring import score_pairs
 from d2l_ncf.metrics import UndefinedMetricError, full_ranking_metrics
 from d2l_ncf.checks import check_fits_data
 from d2l_ncf.run import train

@@ -9,9 +9,9 @@ import numpy
 import pytest
 
 from d2l_ncf import NeuMF
-from d2l_ncf.evaluation import (RankingEvaluator, grid_pairs,
-                                listed_pairs, rows_per_chunk, score_pairs,
-                                score_rows)
+from d2l_ncf.evaluation import RankingEvaluator
+from d2l_ncf.scoring import (grid_pairs, listed_pairs, rows_per_chunk,
+                             score_pairs, score_rows)
 from d2l_ncf.metrics import full_ranking_metrics, sampled_metrics
 from d2l_ncf.sampling import sample_eval_negatives
 
@@ -152,7 +152,7 @@ def test_a_non_finite_chunk_is_refused():
 def test_the_cli_passes_eval_chunk(tmp_path, capsys):
     from d2l_ncf import cli
     from d2l_ncf.config import TrainConfig
-    from d2l_ncf.evaluation import EVAL_CHUNK
+    from d2l_ncf.scoring import EVAL_CHUNK
     from synthetic import make_ratings, write_udata
     assert TrainConfig().eval_chunk == EVAL_CHUNK
     folder = write_udata(tmp_path / 'data', make_ratings())

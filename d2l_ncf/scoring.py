@@ -1,0 +1,133 @@
+"""Scoring a network on (user, item) pairs, in bounded batches.
+
+Every scorer cuts its stream of pairs into batches at the same offsets,
+however the caller chunks it, so scores never depend on memory settings;
+and none lets a score that is not finite through: NaN would rank the
+held-out item first.
+"""
+import numpy
+from mxnet import gluon
+
+from .model import NonFiniteModelError, check_finite
+
+
+def split_rows(array, devices):
+    """`array`'s rows over `devices`, leaving none empty: with fewer rows
+    than devices, only the first few devices get one each."""
+    devices = devices[:max(1, min(len(devices), len(array)))]
+    return gluon.utils.split_and_load(array, devices, even_split=False)
+
+
+# Pairs scored per forward call. A batch's shape can change the last bits
+# of its scores (the kernels block by rows), so every scorer here cuts a
+# stream of pairs into batches at the same offsets, however it is chunked.
+SCORE_BATCH = 1 << 17
+# Pairs (users x items) scored and ranked at once by the evaluator: about
+# 16 MB of float32 scores, so memory stays bounded on any catalogue.
+EVAL_CHUNK = 1 << 22
+
+
+def score_batch(net, users, items, devices):
+    """Scores of one batch of pairs, split over `devices`, as float32."""
+    out = [net(a, b).asnumpy().reshape(-1) for a, b in zip(
+        split_rows(users, devices), split_rows(items, devices))]
+    return numpy.concatenate(out)
+
+
+def score_pairs(net, users, items, devices, batch_size=SCORE_BATCH):
+    """Scores of ``net(users[j], items[j])`` as a float32 NumPy vector.
+
+    Refuses (`NonFiniteModelError`) a network whose parameters or scores
+    are not finite: NaN scores would rank the held-out item first.
+    """
+    check_finite(net)
+    out = [score_batch(net, users[start:start + batch_size],
+                       items[start:start + batch_size], devices)
+           for start in range(0, len(users), batch_size)]
+    scores = numpy.concatenate(out) if out else numpy.zeros(0, 'float32')
+    check_finite_scores(scores)
+    return scores
+
+
+def check_finite_scores(scores):
+    """Raise `NonFiniteModelError` if any score is NaN or infinite."""
+    bad = numpy.count_nonzero(~numpy.isfinite(scores))
+    if bad:
+        raise NonFiniteModelError(
+            f'{bad} of {len(scores)} scores are not finite (NaN or inf): '
+            f'the network overflows, and a ranking of such scores is '
+            f'meaningless, so it is not evaluated')
+
+
+def rows_per_chunk(width, chunk_size=EVAL_CHUNK):
+    """Rows of `width` pairs in a chunk of at most `chunk_size` pairs (at
+    least one row)."""
+    if chunk_size < 1:
+        raise ValueError(f'chunk_size must be >= 1, not {chunk_size}')
+    return max(1, chunk_size // max(width, 1))
+
+
+def score_rows(net, pairs, num_rows, width, devices, chunk_rows,
+               batch_size=SCORE_BATCH):
+    """Scores of a (num_rows, width) grid of pairs, `chunk_rows` rows at a
+    time: yields ``(r0, r1, scores)`` with scores of shape (r1 - r0,
+    width).
+
+    ``pairs(start, stop)`` gives the users and items of the grid's pairs
+    start..stop-1 in row-major order. They are scored in batches of
+    `batch_size` at the offsets one call over the whole grid would use,
+    so every chunk size gives the same scores, bit for bit; memory holds
+    one chunk and one batch. Refuses a network (or a chunk's scores) that
+    is not finite, as `score_pairs` does.
+    """
+    check_finite(net)
+    total = num_rows * width
+    done, carry = 0, numpy.zeros(0, 'float32')  # scored, not yet yielded
+    for r0 in range(0, num_rows, chunk_rows):
+        r1 = min(num_rows, r0 + chunk_rows)
+        end = r1 * width
+        parts = [carry]
+        while done < end:
+            stop = min(done + batch_size, total)
+            parts.append(score_batch(net, *pairs(done, stop), devices))
+            done = stop
+        scores = numpy.concatenate(parts)
+        take = (r1 - r0) * width
+        chunk, carry = scores[:take], scores[take:]
+        check_finite_scores(chunk)
+        yield r0, r1, chunk.reshape(r1 - r0, width)
+
+
+def grid_pairs(user_ids, num_items):
+    """`score_rows`' pairs for every item of each of `user_ids`."""
+    user_ids = numpy.asarray(user_ids, dtype=numpy.int64)
+
+    def pairs(start, stop):
+        flat = numpy.arange(start, stop, dtype=numpy.int64)
+        return user_ids[flat // num_items], flat % num_items
+    return pairs
+
+
+def listed_pairs(users, items):
+    """`score_rows`' pairs from a (rows, width) array of `items`, row r
+    paired with `users[r]`."""
+    users = numpy.asarray(users, dtype=numpy.int64)
+    items = numpy.asarray(items, dtype=numpy.int64)
+    width = items.shape[1]
+    flat_items = items.reshape(-1)
+
+    def pairs(start, stop):
+        flat = numpy.arange(start, stop, dtype=numpy.int64)
+        return users[flat // width], flat_items[start:stop]
+    return pairs
+
+
+def score_matrix(net, num_users, num_items, devices, user_ids=None):
+    """Scores of every item for each of `user_ids`: (users, num_items)."""
+    user_ids = (numpy.arange(num_users) if user_ids is None
+                else numpy.asarray(user_ids))
+    chunks = [s for _, _, s in score_rows(
+        net, grid_pairs(user_ids, num_items), len(user_ids), num_items,
+        devices, max(1, len(user_ids)))]
+    return (chunks[0] if chunks
+            else numpy.zeros((0, num_items), 'float32'))
