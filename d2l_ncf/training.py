@@ -61,6 +61,11 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     with the two-call step's to about 7 digits, not bit for bit.
     """
     protocol = get_protocol(protocol)
+    theirs = getattr(evaluator, 'protocol', protocol)
+    if theirs.name != protocol.name:  # e.g. a RankingEvaluator's
+        raise ValueError(f'the evaluator follows the {theirs.name} '
+                         f'protocol, the loop the {protocol.name} one; '
+                         f'build both from one config (builders.build)')
     # workers whose examples one step sums; only the reporter evaluates
     scale = 1 if cluster is None else cluster.scale
     reporter = cluster is None or cluster.is_reporter
