@@ -12,9 +12,9 @@ from . import _mxnet  # noqa: E402,F401  (a clear error without MXNet)
 from .config import TrainConfig, seed_everything
 from .checkpoint import CheckpointError
 from .data import (PRDataset, load_chapter_data, load_data_ml100k,
-                   load_dataset, read_data_ml100k, split_data_ml100k,
-                   DataNotFoundError)
-from .datasets import DataFormatError
+                   load_dataset, read_data_ml100k, split_data_ml100k)
+from .movielens import DataNotFoundError
+from .reader import DataFormatError
 from .devices import parse_devices, try_all_gpus
 from .losses import BPRLoss, HingeLossbRec
 from .metrics import evaluate_ranking, hit_and_auc

@@ -10,8 +10,8 @@ from .compare import METRICS, main_compare
 from .config import EVALS, LOSSES, TrainConfig
 from .protocol import PROTOCOLS
 from .checkpoint import CheckpointError, load_checkpoint
-from .data import DATASETS, DataFormatError, DataNotFoundError
-from .datasets import FIELDS
+from .movielens import DATASETS, DataNotFoundError
+from .reader import FIELDS, DataFormatError
 from .devices import DeviceError
 from . import numerics
 from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,

@@ -15,7 +15,7 @@ import sys
 
 from . import numerics
 from .config import TrainConfig
-from .datasets import sniff
+from .reader import sniff
 
 METRICS = ('loss', 'hit_rate', 'auc', 'ndcg')
 DEFAULTS = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))

@@ -8,8 +8,8 @@ import mxnet as mx
 import numpy
 
 from . import losses, ranking
-from .data import DATASETS
-from .datasets import FIELDS, parse_separator, table_format
+from .movielens import DATASETS
+from .reader import FIELDS, parse_separator, table_format
 from .protocol import PROTOCOLS
 
 LOSSES = tuple(losses.LOSSES)  # ('bpr', 'hinge', 'log')

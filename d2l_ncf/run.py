@@ -19,7 +19,7 @@ from .checkpoint import (CheckpointError, SaveLock, check_same_data,
                          load_checkpoint, other_files,
                          restore, save_checkpoint)
 from .data import load_dataset, make_train_iter
-from .datasets import summary_line
+from .interactions import summary_line
 from .devices import parse_devices
 from .distributed import (DEFAULT_KVSTORE, Cluster, connect,
                           trainer_options)
