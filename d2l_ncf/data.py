@@ -17,8 +17,7 @@ from d2l import mxnet as d2l
 from mxnet import gluon
 
 from .interactions import index_interactions, split_seq_aware
-from .movielens import (DATASETS, DataNotFoundError, ml100k_dir,
-                        movielens_dir)
+from .movielens import DATASETS, DataNotFoundError, movielens_dir
 from .reader import (FIELDS, DataFormatError, parse_separator,
                      read_interactions, table_format)
 
@@ -34,7 +33,7 @@ def read_data_ml100k(data_dir=None):
     is reported with its file and line number (`reader`).
     """
     spec = DATASETS['ml-100k']
-    path = os.path.join(ml100k_dir(data_dir), spec.ratings)
+    path = os.path.join(movielens_dir(spec, data_dir), spec.ratings)
     frame = read_interactions(path, spec.ratings_format).frame
     # the chapter's column names: user_id, item_id, rating, timestamp
     data = frame.drop(columns='line').astype(

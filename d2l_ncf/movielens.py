@@ -113,11 +113,6 @@ def default_cache_dir():
         os.path.expanduser('~'), '.cache', 'd2l_ncf')
 
 
-def ml100k_dir(data_dir=None):
-    """Return a folder holding MovieLens-100K's ``u.data``."""
-    return movielens_dir(DATASETS['ml-100k'], data_dir)
-
-
 def movielens_dir(spec, data_dir=None):
     """A folder holding `spec`'s ratings: given, from its env, or fetched."""
     if data_dir is None:
