@@ -70,7 +70,8 @@ def table_format(sep=',', columns=FIELDS):
 @dataclasses.dataclass
 class Ratings:
     """A file's interactions with original ids, and what reading did."""
-    frame: pd.DataFrame  # user_id, item_id, rating, timestamp, line
+    # user_id, item_id, rating, timestamp (the chapter's frame), line
+    frame: pd.DataFrame
     path: str
     format: str
     blank_lines: list  # line numbers
