@@ -144,14 +144,16 @@ def peak_rss_mb():
 def measure_load(folder):
     """Load the folder as ``--dataset ml-20m``: seconds per step."""
     t0 = time.perf_counter()
-    from d2l_ncf import datasets
-    from d2l_ncf.data import DATASETS, build_chapter_data
+    from d2l_ncf.data import build_chapter_data
+    from d2l_ncf.interactions import index_interactions
+    from d2l_ncf.movielens import DATASETS
+    from d2l_ncf.reader import read_interactions
     t1 = time.perf_counter()
     spec = DATASETS['ml-20m']
-    ratings = datasets.read_interactions(
-        os.path.join(folder, spec.ratings), datasets.ML20M)
+    ratings = read_interactions(
+        os.path.join(folder, spec.ratings), spec.ratings_format)
     t2 = time.perf_counter()
-    inter = datasets.index_interactions(ratings)
+    inter = index_interactions(ratings)
     del ratings
     t3 = time.perf_counter()
     data = build_chapter_data(inter, folder)

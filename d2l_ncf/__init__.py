@@ -14,9 +14,9 @@ from .callbacks import Callback
 from .config import TrainConfig
 from .checkpoint import CheckpointError
 from .data import (PRDataset, load_chapter_data, load_data_ml100k,
-                   load_dataset, read_data_ml100k, split_data_ml100k,
-                   DataNotFoundError)
-from .datasets import DataFormatError
+                   load_dataset, read_data_ml100k, split_data_ml100k)
+from .movielens import DataNotFoundError
+from .reader import DataFormatError
 from .devices import parse_devices, try_all_gpus
 from .losses import BPRLoss, HingeLossbRec
 from .evaluation import evaluate_ranking

@@ -28,7 +28,6 @@ import contextlib
 import errno
 import fcntl
 import glob
-import hashlib
 import json
 import os
 import re
@@ -38,7 +37,8 @@ import threading
 
 import numpy
 
-from .data import file_digest
+from .interactions import fingerprint, interactions_by_user
+from .reader import file_digest
 
 MANIFEST = 'manifest.json'
 LOCK = 'd2l_ncf.lock'
@@ -422,27 +422,6 @@ def restore(checkpoint, net, devices, trainer=None):
         raise CheckpointError(
             f"{checkpoint['folder']}: its parameters do not fit this "
             f"network ({type(err).__name__}: {first[:200]})") from None
-
-
-def interactions_by_user(data):
-    """Every user's items, training and test, as CSR (indptr, indices)."""
-    seen = [sorted(set(data.candidates.get(u, []))
-                   | set(data.test_iter.get(u, [])))
-            for u in range(data.num_users)]
-    indptr = numpy.cumsum([0] + [len(s) for s in seen]).astype(numpy.int64)
-    indices = numpy.fromiter((i for s in seen for i in s), numpy.int64,
-                             count=int(indptr[-1]))
-    return indptr, indices
-
-
-def fingerprint(data):
-    """SHA-256 of the ids and the split: equal data, equal fingerprint."""
-    h = hashlib.sha256()
-    for array in (data.user_ids, data.item_ids, data.users_train,
-                  data.items_train):
-        h.update(numpy.ascontiguousarray(array, numpy.int64).tobytes())
-    h.update(repr(sorted(data.test_iter.items())).encode())
-    return h.hexdigest()
 
 
 def check_same_data(checkpoint, data):

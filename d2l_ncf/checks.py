@@ -131,7 +131,7 @@ def check_config(config):
                          f'a gluon optimizer name such as adam, sgd, nag, '
                          f'rmsprop, adagrad')
     if config.data is not None:
-        from .datasets import parse_separator, table_format
+        from .reader import parse_separator, table_format
         table_format(parse_separator(config.sep or ','), config.columns)
 
 

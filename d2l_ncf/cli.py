@@ -10,7 +10,8 @@ import typing
 from .compare import METRICS, main_compare
 from .config import TrainConfig, config_from_dict, option
 from .checkpoint import CheckpointError, load_checkpoint
-from .data import DataFormatError, DataNotFoundError
+from .movielens import DataNotFoundError
+from .reader import DataFormatError
 from .devices import DeviceError
 from . import numerics
 from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,

@@ -15,7 +15,7 @@ import sys
 
 from . import metrics, numerics
 from .config import TrainConfig
-from .datasets import sniff
+from .reader import sniff
 
 METRICS = tuple(metrics.METRICS)  # ('loss', 'hit_rate', 'auc', 'ndcg')
 DEFAULTS = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))

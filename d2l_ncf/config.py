@@ -8,10 +8,10 @@ change.
 import dataclasses
 from typing import Optional, Tuple
 
-from .data import DATASETS
-from .datasets import FIELDS
 from .losses import LOSSES
+from .movielens import DATASETS
 from .protocol import EVALS, PROTOCOLS
+from .reader import FIELDS
 
 
 def setting(default, help, *, option=None, low=None, above=None,

@@ -22,7 +22,7 @@ import mxnet as mx
 import numpy
 from mxnet.base import _LIB, check_call
 
-from .checkpoint import fingerprint
+from .interactions import fingerprint
 
 KVSTORES = ('local', 'device', 'dist_sync', 'dist_async')
 DEFAULT_KVSTORE = 'device'  # gluon.Trainer's default: the chapter's

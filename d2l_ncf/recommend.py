@@ -7,7 +7,7 @@ from .averaging import WeightAverage
 from .builders import build_net
 from .checkpoint import CheckpointError, load_checkpoint, restore
 from .config import config_from_dict
-from .data import DATASETS, item_titles
+from .movielens import DATASETS
 from .devices import parse_devices
 from .scoring import score_pairs
 
@@ -92,14 +92,14 @@ def _titles(config, ckpt, data_dir, wanted=()):
         return {}
     spec = DATASETS[config.dataset]
     folder, origin = _titles_folder(config, ckpt, data_dir, spec)
-    path = os.path.join(folder, spec.items)
+    path = os.path.join(folder, spec.titles)
     if not os.path.isfile(path):
         raise TitlesNotFoundError(
             f'cannot find the titles: {path} does not exist ({origin}); '
             f'pass --data-dir with the {spec.name} folder holding '
-            f'{spec.items}')
+            f'{spec.titles}')
     try:
-        titles = item_titles(folder, config.dataset)
+        titles = spec.read_titles(folder)
     except OSError as err:
         raise TitlesNotFoundError(
             f'cannot read titles in {folder}: {err}') from None
@@ -120,7 +120,7 @@ def _titles_folder(config, ckpt, data_dir, spec):
         if not os.path.isdir(data_dir):
             raise TitlesNotFoundError(
                 f'--data-dir {data_dir}: no such folder; expected the '
-                f'{spec.name} folder holding {spec.items}')
+                f'{spec.name} folder holding {spec.titles}')
         return data_dir, f'--data-dir {data_dir}'
     source = ckpt['state'].get('source')
     if source:
@@ -142,12 +142,12 @@ def _titles_folder(config, ckpt, data_dir, spec):
             + (f' (trained from {os.path.dirname(source)}, which is gone)'
                if source else '')
             + f'. Pass --data-dir with the {spec.name} folder holding '
-              f'{spec.items}')
+              f'{spec.titles}')
     where = os.path.dirname(source) if source else 'an unrecorded folder'
     raise TitlesNotFoundError(
         f'cannot find the titles: the checkpoint was trained from {where}, '
         f'which is gone (moved or deleted). Pass --data-dir with the '
-        f'{spec.name} folder holding {spec.items}')
+        f'{spec.name} folder holding {spec.titles}')
 
 
 def format_recommendations(rows, user):

@@ -12,8 +12,8 @@ from .checkpoint import (SaveLock, check_same_data, data_record,
                          save_checkpoint)
 from .checks import check_fits_data, check_resumable, divergence_settings
 from .config import TrainConfig, config_dict
-from .datasets import summary_line
 from .distributed import DEFAULT_KVSTORE, Cluster, connect
+from .interactions import summary_line
 from .model import NonFiniteModelError
 from .records import check_out_dir, check_save_dir, run_record, write_outputs
 from .training import NonFiniteLossError, train_ranking

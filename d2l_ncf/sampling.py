@@ -142,7 +142,7 @@ def recency_weights(users, strength, tau):
     """Per-example weights favouring each user's latest interactions.
 
     `users` lists the training examples by user, each user's in time
-    order (as `datasets.split_seq_aware` orders them). An example followed
+    order (as `interactions.split_seq_aware` orders them). An example followed
     by ``r`` more of its user's interactions weighs ``1 + strength *
     exp(-r / tau)``; the weights are then scaled to average 1, so the
     loss keeps its scale. ``strength=0`` gives all ones.

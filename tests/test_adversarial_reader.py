@@ -1,10 +1,10 @@
 """The reader refuses what it cannot read exactly, with file and line."""
 import pytest
 
-from d2l_ncf.data import DataNotFoundError, load_dataset
-from d2l_ncf.datasets import (UDATA, DataFormatError, index_interactions,
-                              read_interactions, split_seq_aware,
-                              table_format)
+from d2l_ncf.data import load_dataset
+from d2l_ncf.interactions import index_interactions, split_seq_aware
+from d2l_ncf.movielens import UDATA, DataNotFoundError
+from d2l_ncf.reader import DataFormatError, read_interactions, table_format
 
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 GOOD = '1\t1\t5\t10\n'
@@ -193,8 +193,9 @@ def test_a_file_passed_as_data_dir_says_what_it_is(tmp_path):
 
 # --- the vectorised reader (issue 15) against the line-by-line one ---
 
-from d2l_ncf.datasets import (ML1M, read_interactions_fast,  # noqa: E402
-                              read_interactions_strict)
+from d2l_ncf.movielens import ML1M  # noqa: E402
+from d2l_ncf.reader import (read_interactions_fast,  # noqa: E402
+                            read_interactions_strict)
 
 TABLE4 = table_format(',')
 TABLE3 = table_format(',', ('user', 'item', 'rating'))

@@ -1,32 +1,29 @@
-"""Interaction files of any size and id range, read strictly.
+"""Reading one interaction file, strictly: Format, sniff, the two parsers.
 
-Three formats: MovieLens-100K's ``u.data`` (tab-separated), MovieLens-1M's
-``ratings.dat`` (``::``-separated) and any CSV/TSV with the columns named
-by the caller. Every line is checked; the first bad one is reported with
-its file, line number and what was expected. Ids and timestamps are
-ASCII decimal integers (digits 0-9, an optional leading minus) in the
-int64 range; ratings finite ASCII decimal numbers; files are UTF-8 (a
-leading byte-order mark is dropped), unquoted, and a header must name
-the columns in the caller's order. Plain files are parsed vectorised,
-the rest line by line (`read_interactions`). What reading changes is
-counted and reported, never done silently:
+A `Format` says how a file is laid out: its separator, its columns (from
+FIELDS) and whether a header line is allowed. MovieLens' formats are in
+`movielens`; `table_format` makes one for any CSV/TSV. Every line is
+checked; the first bad one is reported with its file, line number and
+what was expected (`DataFormatError`). Ids and timestamps are ASCII
+decimal integers (digits 0-9, an optional leading minus) in the int64
+range; ratings finite ASCII decimal numbers; files are UTF-8 (a leading
+byte-order mark is dropped), unquoted, and a header must name the
+columns in the caller's order. Plain files are parsed vectorised, the
+rest line by line (`read_interactions`). What reading changes is counted
+and reported, never done silently:
 
 - blank lines carry nothing and are skipped (counted);
-- a header line is allowed in CSV/TSV files, not in MovieLens files;
-- a (user, item) pair that occurs more than once keeps its latest line
-  (largest timestamp, then the later line) and the others are counted;
-- ids need not be 1..n: users and items are mapped to dense indices in
-  ascending order of their original ids (for ML-100K the mapping is
-  ``id - 1``, the chapter's), and the mapping is kept;
-- without a timestamp column, the file's order is the time order;
-- users whose only interaction is held out for test have nothing to train
-  on; they are left out of evaluation and counted.
+- a header line is allowed where the format allows one (CSV/TSV tables,
+  MovieLens-20M/25M), not in ``u.data`` or ``ratings.dat``;
+- without a timestamp column, the file's order is the time order.
 
-`split_seq_aware` gives exactly d2l's seq-aware split (tested against it)
-without its quadratic cost, so MovieLens-1M loads in seconds.
+The result, `Ratings`, keeps the original ids and the line of each row;
+`interactions.index_interactions` takes it from there. This module
+imports nothing of the package.
 """
 import csv
 import dataclasses
+import hashlib
 import io
 import math
 import os
@@ -55,12 +52,6 @@ class Format:
     header_allowed: bool = False
 
 
-UDATA = Format('u.data', '\t')
-ML1M = Format('ratings.dat', '::')
-# MovieLens-20M/25M: userId,movieId,rating,timestamp with that header
-ML20M = Format('ratings.csv', ',', header_allowed=True)
-
-
 def table_format(sep=',', columns=FIELDS):
     """A CSV/TSV format: `columns` from FIELDS, user and item required."""
     columns = tuple(c.strip() for c in columns)
@@ -79,7 +70,8 @@ def table_format(sep=',', columns=FIELDS):
 @dataclasses.dataclass
 class Ratings:
     """A file's interactions with original ids, and what reading did."""
-    frame: pd.DataFrame  # user_id, item_id, rating, timestamp, line
+    # user_id, item_id, rating, timestamp (the chapter's frame), line
+    frame: pd.DataFrame
     path: str
     format: str
     blank_lines: list  # line numbers
@@ -92,7 +84,7 @@ def parse_separator(text):
             'space': ' '}.get(text, text)
 
 
-def read_interactions(path, fmt=UDATA):
+def read_interactions(path, fmt):
     """Read `path` in format `fmt`, checking every line.
 
     Plain files (digits, signs, decimal points where ratings are, one
@@ -106,7 +98,7 @@ def read_interactions(path, fmt=UDATA):
         path, fmt)
 
 
-def read_interactions_strict(path, fmt=UDATA):
+def read_interactions_strict(path, fmt):
     """Read `path` in format `fmt` line by line, checking every line."""
     columns = fmt.columns
     expected = _expected(fmt)
@@ -154,7 +146,7 @@ def read_interactions_strict(path, fmt=UDATA):
     return Ratings(frame, str(path), fmt.name, blank, header)
 
 
-def read_interactions_fast(path, fmt=UDATA):
+def read_interactions_fast(path, fmt):
     """The common case, vectorised: a Ratings, or None to read strictly.
 
     None whenever the file is not plainly valid: then the line reader
@@ -460,125 +452,10 @@ def _check_header(path, lineno, fields, columns):
     raise DataFormatError(f'{path}, line {lineno}: {said}; {fix}')
 
 
-@dataclasses.dataclass
-class Interactions:
-    """Deduplicated interactions over dense indices, with the mapping."""
-    users: numpy.ndarray  # dense user index per interaction, file order
-    items: numpy.ndarray
-    ratings: numpy.ndarray
-    timestamps: numpy.ndarray
-    user_ids: numpy.ndarray  # original id of each dense user index
-    item_ids: numpy.ndarray
-    summary: dict
-
-    @property
-    def num_users(self):
-        return len(self.user_ids)
-
-    @property
-    def num_items(self):
-        return len(self.item_ids)
-
-
-def index_interactions(ratings):
-    """Drop repeated (user, item) pairs (keep the latest) and map ids."""
-    df = ratings.frame
-    # a dropped repeat leaves its pair, so the ids are those of all rows;
-    # the reader keeps ids as int32 where they fit; the mapping is int64
-    user_ids, users = numpy.unique(df.user_id.to_numpy(numpy.int64),
-                                   return_inverse=True)
-    item_ids, items = numpy.unique(df.item_id.to_numpy(numpy.int64),
-                                   return_inverse=True)
-    keep = _latest_of_each_pair(users * len(item_ids) + items,
-                                df.timestamp.to_numpy())
-    kept = df.iloc[keep] if keep is not None else df
-    if keep is not None:
-        users, items = users[keep], items[keep]
-    duplicates = len(df) - len(kept)
-    summary = {
-        'source': os.path.abspath(ratings.path), 'format': ratings.format,
-        'lines_read': int(len(df)), 'blank_lines': len(ratings.blank_lines),
-        'header': ratings.header, 'duplicates': int(duplicates),
-        'users': int(len(user_ids)), 'items': int(len(item_ids)),
-        'interactions': int(len(kept)),
-        'contiguous_ids': bool(
-            user_ids[-1] - user_ids[0] + 1 == len(user_ids)
-            and item_ids[-1] - item_ids[0] + 1 == len(item_ids))}
-    return Interactions(users.astype(numpy.int64), items.astype(numpy.int64),
-                        kept.rating.to_numpy(), kept.timestamp.to_numpy(),
-                        user_ids, item_ids, summary)
-
-
-def _latest_of_each_pair(pairs, timestamps):
-    """Rows (in file order) that are their pair's latest (largest
-    timestamp, then the later line), or None when no pair repeats."""
-    order = numpy.argsort(pairs, kind='stable')  # file order within pairs
-    same = pairs[order[1:]] == pairs[order[:-1]]
-    if not same.any():
-        return None
-    repeated = numpy.zeros(len(pairs), dtype=bool)
-    repeated[order[1:][same]] = True
-    repeated[order[:-1][same]] = True
-    rows = numpy.flatnonzero(repeated)
-    # by pair, then timestamp, then line: the last of each pair wins
-    last = rows[numpy.lexsort((rows, timestamps[rows], pairs[rows]))]
-    winner = numpy.ones(len(last), dtype=bool)
-    winner[:-1] = pairs[last[1:]] != pairs[last[:-1]]
-    drop = numpy.zeros(len(pairs), dtype=bool)
-    drop[last[~winner]] = True
-    return numpy.flatnonzero(~drop)
-
-
-def split_seq_aware(inter):
-    """d2l's seq-aware split, vectorised: each user's latest for test.
-
-    Returns ``(train_order, test_rows)``: indices into `inter` of the
-    training interactions, by user then time (ties keep file order), and
-    of each user's test interaction in order of the user's first line --
-    the orders d2l's `split_data_ml100k` produces.
-    """
-    n = len(inter.users)
-    # ~t reverses the order of int64 without overflow (-t does not for
-    # the smallest timestamp)
-    order = numpy.lexsort((numpy.arange(n), numpy.invert(inter.timestamps),
-                           inter.users))
-    # the first row per user in that order: its latest, earliest line
-    first = numpy.ones(n, dtype=bool)
-    first[1:] = inter.users[order[1:]] != inter.users[order[:-1]]
-    test_rows = order[first]
-    # d2l keys its test dict by first appearance of the user
-    _, first_line = numpy.unique(inter.users, return_index=True)
-    test_rows = test_rows[numpy.argsort(first_line[inter.users[test_rows]],
-                                        kind='stable')]
-    is_test = numpy.zeros(n, dtype=bool)
-    is_test[test_rows] = True
-    train_order = numpy.lexsort((numpy.arange(n), inter.timestamps,
-                                 inter.users))
-    return train_order[~is_test[train_order]], test_rows
-
-
-def summary_line(summary):
-    """One line saying what reading the data did."""
-    parts = [f"{summary['interactions']} interactions of "
-             f"{summary['users']} users on {summary['items']} items "
-             f"from {summary['source']}"]
-    if summary.get('header'):
-        parts.append('skipped a header line')
-    if summary.get('blank_lines'):
-        parts.append('skipped ' + _count(summary['blank_lines'],
-                                         'blank line'))
-    if summary.get('duplicates'):
-        parts.append('dropped ' + _count(summary['duplicates'],
-                                         'repeated (user, item) line')
-                     + ", keeping each pair's latest")
-    if not summary.get('contiguous_ids', True):
-        parts.append('ids mapped to dense indices')
-    if summary.get('excluded_users'):
-        parts.append(f"{_count(summary['excluded_users'], 'user')} with a "
-                     f"single interaction left out of evaluation (nothing "
-                     f"to train on)")
-    return '; '.join(parts)
-
-
-def _count(n, noun):
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def file_digest(fname, hash_name='sha1'):
+    """The hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.new(hash_name)
+    with open(fname, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
