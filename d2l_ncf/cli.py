@@ -1,6 +1,5 @@
 """The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
 import argparse
-import contextlib
 import dataclasses
 import os
 import signal
@@ -21,8 +20,9 @@ from .launch import add_launch_options, main as launch_main
 from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
                         settings_for)
 from .recommend import UnknownUserError, format_recommendations, recommend
-from .run import (OutputExistsError, RunStopped, Stopped, UsageError,
+from .run import (OutputExistsError, RunStopped, UsageError,
                   config_from_dict, resolve_devices, train)
+from .stopping import stop_at_safe_points
 from .training import NonFiniteLossError
 
 
@@ -344,21 +344,10 @@ def main(argv=None):
             return 128 + signum
 
 
-@contextlib.contextmanager
 def stopping_signals():
-    """SIGINT and SIGTERM raise `Stopped` while a run goes; once caught,
-    further ones are ignored until the command returns."""
-    def stop(signum, frame):
-        for s in previous:  # the run cleans up undisturbed
-            signal.signal(s, signal.SIG_IGN)
-        raise Stopped(signum)
-    previous = {s: signal.signal(s, stop)
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    """SIGINT and SIGTERM stop a run at its next safe point (`stopping`);
+    a second one ends the process at once."""
+    return stop_at_safe_points()
 
 
 def main_run(args, argv, parser):

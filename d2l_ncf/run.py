@@ -31,6 +31,7 @@ from .plotting import save_curves
 from .protocol import get_protocol
 from .ranking import (RankingEvaluator, ranked_list_lengths,
                       undefined_metrics)
+from .stopping import Stopped, check as check_stop  # noqa: F401
 from .sampling import NegativeSampler, TripleBatches, recency_weights
 from .training import NonFiniteLossError, train_ranking
 
@@ -127,14 +128,6 @@ def versions():
             'pandas': pandas.__version__, 'platform': platform.platform()}
 
 
-class Stopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM, as the command line raises them."""
-
-    def __init__(self, signum=signal.SIGINT):
-        super().__init__(signum)
-        self.signum = signum
-
-
 class RunStopped(Exception):
     """A run stopped by a signal; the message says where and what is
     saved, `exit_code` is 128 + the signal number."""
@@ -168,8 +161,13 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
             # again under the lock: a run that just finished may have
             # saved there since the first look
             check_save_dir(save, resume, overwrite)
-            return _train(config, out, progress, save, resume, position,
-                          kvstore)
+            record = _train(config, out, progress, save, resume, position,
+                            kvstore)
+            position.stage = ('after the run finished and wrote --out'
+                              if out is not None
+                              else 'after the run finished')
+            check_stop()  # a signal while the last files were written
+            return record
     except KeyboardInterrupt as err:
         signum = getattr(err, 'signum', signal.SIGINT)
         raise RunStopped(position.describe(signum), signum) from None
@@ -184,6 +182,7 @@ def _train(config, out, progress, save, resume, position,
         position.saved = (resume, checkpoint['state']['epoch'])
     devices = resolve_devices(config)
     data = load_data(config)
+    check_stop()
     print(summary_line(data.summary), file=sys.stderr)
     seed_everything(config.seed)
     # fit checks the settings against the data before any work
@@ -253,6 +252,11 @@ class _Counted:
 
     def __len__(self):
         return len(self.batches)
+
+    def batches_in(self, epochs):
+        if hasattr(self.batches, 'batches_in'):
+            return self.batches.batches_in(epochs)
+        return epochs * len(self.batches)
 
     def __iter__(self):
         p = self.position

@@ -17,6 +17,7 @@ from .losses import PairwiseObjective
 from .model import NonFiniteModelError, non_finite_parameters
 from .progress import bar, in_notebook
 from .protocol import get_protocol
+from .stopping import check as check_stop, requested as stop_requested
 
 
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
@@ -78,7 +79,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     for row in history:  # a resumed run reports its last evaluation
         metrics = {m: v for m, v in row.items()
                    if m not in ('epoch', 'loss')} or metrics
-    batches = bar(total=(num_epochs - start_epoch) * len(train_iter),
+    batches = bar(total=total_batches(train_iter, num_epochs - start_epoch),
                   enabled=progress, desc='train', unit='batch')
     fused = (protocol.fused_step and penalty is None
              and PairwiseObjective.supports(loss))
@@ -90,6 +91,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             timer.start()
         num_batches = 0
         for i, values in enumerate(train_iter):
+            stop_point(batches)  # between batches
             num_batches = i + 1
             input_data = []
             for v in values:
@@ -134,6 +136,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         if averager is not None:  # the weights evaluated and saved
             with averager.applied():
                 check_updated(net, epoch + 1, num_batches)
+        stop_point(batches)  # after the batches, before evaluating
         row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
         batches.set_postfix(epoch=epoch + 1, loss=f'{row["loss"]:.3f}')
         with autograd.predict_mode(), (
@@ -148,6 +151,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 except NonFiniteModelError as err:
                     raise NonFiniteModelError(
                         f'epoch {epoch + 1}, evaluation: {err}') from None
+                except KeyboardInterrupt:  # stopped between its chunks
+                    batches.close()
+                    raise
                 eval_seconds += time.perf_counter() - tic
                 row.update(metrics)
                 if plot:
@@ -161,6 +167,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         history.append(row)
         if epoch_end is not None:
             epoch_end(epoch + 1, history)
+        stop_point(batches)  # between epochs
     batches.close()
     if protocol.cumulative_timer:  # the chapter's figure
         examples_per_sec = (metric[2] * (num_epochs - start_epoch)
@@ -180,6 +187,22 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                  'train_seconds': train_seconds,
                  'eval_seconds': eval_seconds},
                 **{m: float(v) for m, v in metrics.items()})
+
+
+def stop_point(batches):
+    """A safe point: after SIGINT or SIGTERM, close the bar (the stop
+    message gets its own line) and raise `stopping.Stopped`."""
+    if stop_requested() is not None:
+        batches.close()
+        check_stop()
+
+
+def total_batches(train_iter, epochs):
+    """Batches in the next `epochs` epochs: an iterator that carries
+    the remainder of one epoch into the next says it exactly."""
+    if hasattr(train_iter, 'batches_in'):
+        return train_iter.batches_in(epochs)
+    return epochs * len(train_iter)
 
 
 class NonFiniteLossError(FloatingPointError):
