@@ -504,3 +504,27 @@ def test_a_second_signal_ends_the_process_at_once():
         assert info.value.signum == signal.SIGTERM
     assert stopping.requested() is None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_stop_line_does_not_share_a_line_with_the_progress_bar(
+        tmp_path):
+    data = write_udata(tmp_path / 'big', make_ratings(
+        num_users=300, num_items=200, num_clusters=4, per_user=30))
+    args = [a for a in SMALL if a != '--no-progress']
+    with open(tmp_path / 'stderr.txt', 'w') as err:
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir', data,
+             '--epochs', '1000'] + args, stdout=subprocess.DEVNULL,
+            stderr=err, env=dict(os.environ, PYTHONPATH=REPO))
+    try:
+        wait_for(lambda: 'batch/s' in (tmp_path / 'stderr.txt').read_text(),
+                 proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    raw = (tmp_path / 'stderr.txt').read_text()
+    assert 'Traceback' not in raw
+    at = raw.index('d2l-ncf: stopped by SIGTERM')
+    assert raw[at - 1] == '\n', repr(raw[at - 200:at + 40])
