@@ -19,6 +19,7 @@ from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
 from .launch import add_launch_options, main as launch_main
 from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
                         settings_for)
+from .pipes import guard_std_streams
 from .recommend import UnknownUserError, format_recommendations, recommend
 from .run import (OutputExistsError, RunStopped, UsageError,
                   config_from_dict, resolve_devices, train)
@@ -310,6 +311,8 @@ def resumed_config(args, argv, parser):
 def main(argv=None):
     parser = build_parser()
     as_program = argv is None
+    if as_program:  # `| head -1`: a closed pipe is no error of the run
+        guard_std_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ['launch']:
         return launch_main(argv[1:])

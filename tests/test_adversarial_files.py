@@ -528,3 +528,50 @@ def test_the_stop_line_does_not_share_a_line_with_the_progress_bar(
     assert 'Traceback' not in raw
     at = raw.index('d2l-ncf: stopped by SIGTERM')
     assert raw[at - 1] == '\n', repr(raw[at - 200:at + 40])
+
+
+@pytest.mark.parametrize('unbuffered', ['', '1'])
+def test_output_into_a_closed_pipe_still_writes_out_and_exits_0(
+        synthetic_dir, tmp_path, unbuffered):
+    # `d2l-ncf train ... --out DIR | head -1` where the reader is gone
+    # before the run prints: the write fails at once (PYTHONUNBUFFERED)
+    # or at exit; either way --out is written, no traceback, exit 0
+    out = tmp_path / 'out'
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone: every write breaks
+    env = dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED=unbuffered)
+    if not unbuffered:
+        del env['PYTHONUNBUFFERED']
+    with open(tmp_path / 'stderr.txt', 'w') as err:
+        proc = subprocess.run(
+            [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir',
+             synthetic_dir, '--epochs', '2', '--out', str(out)] + SMALL,
+            stdout=write_end, stderr=err, env=env, timeout=300)
+    os.close(write_end)
+    stderr = (tmp_path / 'stderr.txt').read_text()
+    assert proc.returncode == 0, stderr
+    assert 'Traceback' not in stderr and 'Broken' not in stderr, stderr
+    record = json.loads((out / 'metrics.json').read_text())
+    assert [r['epoch'] for r in record['history']] == [1, 2]
+    assert (out / 'curves.png').stat().st_size > 0
+
+
+def test_a_reader_that_stops_after_the_first_line_breaks_nothing(
+        synthetic_dir, tmp_path):
+    out = tmp_path / 'out'
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir',
+         synthetic_dir, '--epochs', '2', '--out', str(out)] + SMALL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED='1'))
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # as `| head -1` does
+        stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=300) == 0, stderr
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert first.startswith(b'train loss ')
+    assert 'Traceback' not in stderr, stderr
+    assert json.loads((out / 'metrics.json').read_text())['history']
