@@ -1,4 +1,6 @@
 """The reader refuses what it cannot read exactly, with file and line."""
+import re
+
 import pytest
 
 from d2l_ncf.data import DataNotFoundError, load_dataset
@@ -97,18 +99,28 @@ def test_held_out_item_is_the_latest_for_extreme_timestamps(
 def test_a_header_in_another_order_than_columns_shows_both(tmp_path):
     path = write(tmp_path, 'item,user,rating\n1,2,3\n', 'a.csv')
     message = refused(path, table_format(',', ('user', 'item', 'rating')),
-                      'line 1: the header says item,user,rating but '
-                      '--columns is user,item,rating')
+                      'line 1: the header says item,user,rating, but '
+                      '--columns says user,item,rating; pass --columns '
+                      "item,user,rating to read the file in the header's "
+                      'order')
     assert '--columns item,user,rating' in message
 
 
-def test_header_names_that_are_no_column_are_refused(tmp_path):
+def test_header_names_that_are_no_column_are_refused_in_a_sentence(
+        tmp_path):
     path = write(tmp_path, 'who,what\n1,2\n', 'a.csv')
+    refused(path, table_format(',', ('user', 'item')), re.escape(
+            "the header says who,what, but --columns says user,item; "
+            "'who' and 'what' are not column names d2l-ncf knows (user, "
+            "item, rating, timestamp); rename the header fields to the "
+            "--columns names, or change --columns to the file's order"))
+    path = write(tmp_path, 'user,what\n1,2\n', 'c.csv')
     refused(path, table_format(',', ('user', 'item')),
-            "'who', 'what' is not a column name")
+            "; 'what' is not a column name d2l-ncf knows")
     path = write(tmp_path, 'user,item,rating\n1,2,3\n', 'b.csv')
     refused(path, table_format(',', ('user', 'item')),
-            'the header says user,item,rating but --columns is user,item')
+            'the header says user,item,rating, but --columns says '
+            'user,item')
 
 
 def test_grouplens_header_names_are_understood(tmp_path):
