@@ -20,7 +20,8 @@ from .launch import add_launch_options, main as launch_main
 from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
                         settings_for)
 from .pipes import guard_std_streams
-from .recommend import UnknownUserError, format_recommendations, recommend
+from .recommend import (TitlesNotFoundError, UnknownUserError,
+                        format_recommendations, recommend)
 from .run import (OutputExistsError, RunStopped, UsageError,
                   config_from_dict, resolve_devices, train)
 from .stopping import stop_at_safe_points
@@ -390,8 +391,11 @@ def main_run(args, argv, parser):
                   resume=args.resume, kvstore=args.kvstore)
     except (UsageError, ClusterError) as err:
         parser.error(str(err))
-    except (DataNotFoundError, DataFormatError, OutputExistsError,
-            CheckpointError, NonFiniteLossError, ValueError) as err:
+    except (DataNotFoundError, DataFormatError) as err:
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 2  # a data error, as a usage error is
+    except (OutputExistsError, CheckpointError, NonFiniteLossError,
+            ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     return 0
@@ -418,6 +422,9 @@ def main_recommend(args):
     try:
         rows = recommend(args.checkpoint, args.user, args.k,
                          data_dir=args.data_dir)
+    except (TitlesNotFoundError, DataNotFoundError, DataFormatError) as err:
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 2  # a data error, as a usage error is
     except (CheckpointError, UnknownUserError, ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1

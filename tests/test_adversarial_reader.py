@@ -345,3 +345,18 @@ def test_vectorised_and_line_readers_agree_on_random_damage(tmp_path):
             assert fast.frame.equals(strict.frame), ''.join(text)
             assert fast.header == strict.header
     assert fast_used > 20  # the comparison did exercise the fast path
+
+
+def test_data_errors_exit_2_like_usage_errors(tmp_path, capsys):
+    from d2l_ncf import cli
+    bad = write(tmp_path, '1\t2\t3\t4\n1\tx\t3\t5\n', 'bad.tsv')
+    small = ['--epochs', '1', '--no-progress', '--protocol', 'corrected']
+    for argv in (['train', '--data', bad] + small,
+                 ['exercise', 'factors', '--values', '4', '--data', bad]
+                 + small,
+                 ['train', '--data', str(tmp_path / 'gone.csv')] + small,
+                 ['train', '--data-dir', str(tmp_path)] + small):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith('d2l-ncf: error: ') and 'Traceback' not in err
+        assert str(tmp_path) in err

@@ -41,7 +41,7 @@ def test_a_moved_data_folder_is_named_not_blank_titles(trained, capsys):
                        match=r'trained from .*ml, which is gone.*--data-dir'):
         recommend(ck, 3, k=3)
     capsys.readouterr()
-    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 1
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 2
     printed = capsys.readouterr()
     assert 'which is gone' in printed.err and printed.out == ''
     top = recommend(ck, 3, k=3, data_dir=str(moved))
