@@ -18,7 +18,7 @@ from .checkpoint import (CheckpointError, SaveLock, check_same_data,
                          data_record, deferred_signals, is_checkpoint,
                          load_checkpoint, other_files,
                          restore, save_checkpoint)
-from .data import load_dataset, make_train_iter
+from .data import DataNotFoundError, load_dataset, make_train_iter
 from .datasets import summary_line
 from .devices import parse_devices
 from .distributed import (DEFAULT_KVSTORE, Cluster, connect,
@@ -181,7 +181,14 @@ def _train(config, out, progress, save, resume, position,
         check_resumable(checkpoint, config)
         position.saved = (resume, checkpoint['state']['epoch'])
     devices = resolve_devices(config)
-    data = load_data(config)
+    try:
+        data = load_data(config)
+    except DataNotFoundError as err:
+        if checkpoint is None:
+            raise
+        raise DataNotFoundError(
+            f'{err}{data_from_checkpoint(config, checkpoint, resume)}'
+        ) from None
     check_stop()
     print(summary_line(data.summary), file=sys.stderr)
     seed_everything(config.seed)
@@ -213,6 +220,24 @@ def _train(config, out, progress, save, resume, position,
         with deferred_signals():
             write_outputs(record, out)
     return record
+
+
+def data_from_checkpoint(config, checkpoint, resume):
+    """Where a resumed run's data path came from, and how to point at
+    the data instead ('' if it was typed)."""
+    saved = checkpoint['config']
+    for field, flag in (('data', '--data'), ('data_dir', '--data-dir')):
+        path = getattr(config, field)
+        if path is None or path != saved.get(field):
+            continue
+        relative = ('' if os.path.isabs(path) else
+                    f', a relative path, relative to where the model was '
+                    f'trained, that does not resolve from here '
+                    f'({os.getcwd()})')
+        return (f"; {flag} {path!r} came from the checkpoint's config "
+                f"({resume}){relative}: pass {flag} again with the path "
+                f"from here (--resume {resume} {flag} PATH)")
+    return ''
 
 
 class Position:

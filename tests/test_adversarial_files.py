@@ -575,3 +575,33 @@ def test_a_reader_that_stops_after_the_first_line_breaks_nothing(
     assert first.startswith(b'train loss ')
     assert 'Traceback' not in stderr, stderr
     assert json.loads((out / 'metrics.json').read_text())['history']
+
+
+@pytest.mark.parametrize('option', ['--data', '--data-dir'])
+def test_resume_names_a_relative_data_path_from_the_checkpoint(
+        synthetic_dir, tmp_path, monkeypatch, capsys, option):
+    # trained with a relative data path, resumed from another folder:
+    # the message says the path came from the checkpoint and how to point
+    # at the data; passing it again resumes
+    import shutil
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(synthetic_dir, tmp_path / 'ml')
+    data = 'ml/u.data' if option == '--data' else 'ml'
+    extra = ['--sep', '\t', '--columns', 'user,item,rating,timestamp'] \
+        if option == '--data' else []
+    assert run([option, data, '--epochs', '1', '--save', 'ck'] + extra) == 0
+    (tmp_path / 'sub').mkdir()
+    monkeypatch.chdir(tmp_path / 'sub')
+    capsys.readouterr()
+    code = cli.main(['train', '--resume', '../ck', '--epochs', '2',
+                     '--no-progress'])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    assert (f"{option} 'ml{'/u.data' if option == '--data' else ''}' came "
+            f"from the checkpoint's config (../ck)") in err, err
+    assert 'a relative path, relative to where the model was trained' in err
+    assert f'pass {option} again with the path from here' in err
+    # the data passed again: the run resumes
+    assert cli.main(['train', '--resume', '../ck', '--epochs', '2',
+                     '--no-progress', option, '../' + data]) == 0
