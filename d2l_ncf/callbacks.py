@@ -3,7 +3,7 @@
 `training.train_ranking` calls, on each callback that defines them:
 
 - ``on_train_begin(loop)``: a `Loop` (net, trainer, devices, epochs,
-  the epoch it starts after, batches per epoch);
+  the epoch it starts after, batches per epoch, batches it will run);
 - ``on_epoch_begin(epoch)``, ``on_batch_begin(epoch, batch)``,
   ``on_batch_end(epoch, batch, loss)`` (epochs and batches count from 1;
   `loss` as the loop keeps it);
@@ -25,7 +25,8 @@ import contextlib
 from .progress import bar
 
 Loop = collections.namedtuple(
-    'Loop', 'net trainer devices num_epochs start_epoch batches_per_epoch')
+    'Loop', 'net trainer devices num_epochs start_epoch batches_per_epoch '
+            'total_batches')
 
 EVENTS = ('on_train_begin', 'on_epoch_begin', 'on_batch_begin',
           'on_batch_end', 'on_evaluate', 'on_epoch_end', 'on_train_end')
@@ -134,8 +135,7 @@ class ProgressBar(Callback):
         self.enabled, self.bar = enabled, None
 
     def on_train_begin(self, loop):
-        self.bar = bar(total=(loop.num_epochs - loop.start_epoch)
-                       * loop.batches_per_epoch, enabled=self.enabled,
+        self.bar = bar(total=loop.total_batches, enabled=self.enabled,
                        desc='train', unit='batch')
 
     def on_batch_end(self, epoch, batch, loss):

@@ -364,15 +364,32 @@ class _Moved(Exception):
     pass
 
 
+WHAT_IT_IS = ('a checkpoint is the folder `train --save DIR` writes '
+              '(DIR/manifest.json and DIR/epoch-N/)')
+
+
 def _load(folder):
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise CheckpointError(f'{folder} is a file, not a checkpoint '
+                              f'folder; {WHAT_IT_IS}')
     if not os.path.isdir(folder):
         left = sorted(glob.glob(glob.escape(os.path.abspath(folder))
                                 + '.old-*'))
         hint = (f'; a save was interrupted while swapping folders: the '
                 f'previous checkpoint is {left[-1]}' if left else '')
-        raise CheckpointError(f'{folder}: no such checkpoint folder{hint}')
+        raise CheckpointError(f'{folder}: no such checkpoint folder '
+                              f'(nothing exists at this path){hint}')
     manifest_path = os.path.join(folder, MANIFEST)
     if not os.path.isfile(manifest_path):
+        names = sorted(os.listdir(folder))
+        if not any(n in FILES or _package_entry(n) or EPOCH_FOLDER.match(n)
+                   for n in names):  # nothing a save writes
+            held = (f"holds {', '.join(names[:5])}"
+                    f"{', ...' if len(names) > 5 else ''}"
+                    if names else 'is empty')
+            raise CheckpointError(
+                f'{folder} is not a checkpoint: it {held}, and no '
+                f'{MANIFEST}; {WHAT_IT_IS}')
         raise CheckpointError(
             f'{folder} is not a complete checkpoint: {MANIFEST} is missing '
             f'(it is written last, so the save did not finish)')

@@ -1,6 +1,5 @@
 """The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
 import argparse
-import contextlib
 import dataclasses
 import os
 import signal
@@ -20,11 +19,14 @@ from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
 from .launch import add_launch_options, main as launch_main
 from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
                         settings_for)
-from .recommend import UnknownUserError, format_recommendations, recommend
 from .builders import resolve_devices
 from .checks import UsageError
+from .pipes import guard_std_streams
+from .recommend import (TitlesNotFoundError, UnknownUserError,
+                        format_recommendations, recommend)
 from .records import OutputExistsError
-from .run import RunStopped, Stopped, train
+from .run import RunStopped, train
+from .stopping import stop_at_safe_points
 from .training import NonFiniteLossError
 
 
@@ -224,6 +226,8 @@ def resumed_config(args, argv, parser):
 def main(argv=None):
     parser = build_parser()
     as_program = argv is None
+    if as_program:  # `| head -1`: a closed pipe is no error of the run
+        guard_std_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ['launch']:
         return launch_main(argv[1:])
@@ -258,21 +262,10 @@ def main(argv=None):
             return 128 + signum
 
 
-@contextlib.contextmanager
 def stopping_signals():
-    """SIGINT and SIGTERM raise `Stopped` while a run goes; once caught,
-    further ones are ignored until the command returns."""
-    def stop(signum, frame):
-        for s in previous:  # the run cleans up undisturbed
-            signal.signal(s, signal.SIG_IGN)
-        raise Stopped(signum)
-    previous = {s: signal.signal(s, stop)
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    """SIGINT and SIGTERM stop a run at its next safe point (`stopping`);
+    a second one ends the process at once."""
+    return stop_at_safe_points()
 
 
 def main_run(args, argv, parser):
@@ -312,8 +305,11 @@ def main_run(args, argv, parser):
                   resume=args.resume, kvstore=args.kvstore)
     except (UsageError, ClusterError) as err:
         parser.error(str(err))
-    except (DataNotFoundError, DataFormatError, OutputExistsError,
-            CheckpointError, NonFiniteLossError, ValueError) as err:
+    except (DataNotFoundError, DataFormatError) as err:
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 2  # a data error, as a usage error is
+    except (OutputExistsError, CheckpointError, NonFiniteLossError,
+            ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     return 0
@@ -340,6 +336,9 @@ def main_recommend(args):
     try:
         rows = recommend(args.checkpoint, args.user, args.k,
                          data_dir=args.data_dir)
+    except (TitlesNotFoundError, DataNotFoundError, DataFormatError) as err:
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 2  # a data error, as a usage error is
     except (CheckpointError, UnknownUserError, ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1

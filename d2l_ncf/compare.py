@@ -233,12 +233,24 @@ def _shown(x):
     return 'null' if x is None else f'{x:.6f}'
 
 
+def check_has_metrics(path, record, metrics=METRICS):
+    """Refuse a record with no metric at all: it is neither equal to
+    another nor different, so no exit status 0 or 1 would be true."""
+    if record['history'] or set(record['final']) & set(metrics):
+        return
+    raise CompareError(
+        f'{path} holds no metrics (its history is empty and its final '
+        f'has none of {", ".join(metrics)}): there is nothing to compare')
+
+
 def main_compare(run_path, reference_path, rtol=0.0, atol=1e-6,
                  metrics=METRICS):
     """The `d2l-ncf compare` command; returns its exit status."""
     try:
         run = load_record(run_path, metrics)
         reference = load_record(reference_path, metrics)
+        for path, record in ((run_path, run), (reference_path, reference)):
+            check_has_metrics(path, record, metrics)
         if tuple(metrics) != METRICS:  # named on the command line
             check_metrics(metrics, run, reference)
         rows = compare(run, reference, rtol, atol, metrics)

@@ -25,6 +25,7 @@ from .model import check_finite
 from .progress import bar
 from .protocol import CHAPTER_K, EVALS, get_protocol
 from .sampling import sample_eval_negatives
+from .stopping import check as check_stop, requested as stop_requested
 from .scoring import (EVAL_CHUNK, check_finite_scores, grid_pairs,
                       listed_pairs, rows_per_chunk, score_rows, split_rows)
 
@@ -143,8 +144,12 @@ def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
     ranked_list, ranked_items, hit_rate, auc, ndcg = {}, {}, [], [], []
     all_items = set([i for i in range(
         num_items if protocol.rank_all_items else num_users)])
-    for u in bar(range(num_users), progress, desc='evaluate', leave=False,
-                 unit='user'):
+    users = bar(range(num_users), progress, desc='evaluate', leave=False,
+                unit='user')
+    for u in users:
+        if stop_requested() is not None:  # ours: SIGINT/SIGTERM
+            users.close()
+            check_stop()
         if u not in test_input:  # ours: no training item, not evaluated
             continue
         neg_items = list(all_items - set(candidates[int(u)]))

@@ -437,7 +437,7 @@ def _check_header(path, lineno, fields, columns):
     named = [header_column(f) for f in fields]
     if named == list(columns):
         return
-    said = (f'the header says {",".join(fields)} but --columns is '
+    said = (f'the header says {",".join(fields)}, but --columns says '
             f'{",".join(columns)}')
     if None not in named and len(set(named)) == len(named) and {
             'user', 'item'} <= set(named):
@@ -445,11 +445,23 @@ def _check_header(path, lineno, fields, columns):
                f"header's order")
     else:
         unknown = [f for f, c in zip(fields, named) if c is None]
-        fix = ((f'{", ".join(map(repr, unknown))} is not a column name '
-                f'd2l-ncf knows ({", ".join(FIELDS)}); ' if unknown else '')
+        fix = (unknown_names(unknown)
                + 'rename the header fields to the --columns names, or '
-                 'fix --columns to the file\'s order')
+                 'change --columns to the file\'s order')
     raise DataFormatError(f'{path}, line {lineno}: {said}; {fix}')
+
+
+def unknown_names(names):
+    """'x' is not a column name ... / 'x' and 'y' are not ...; """
+    if not names:
+        return ''
+    quoted = [repr(n) for n in names]
+    if len(names) == 1:
+        return (f'{quoted[0]} is not a column name d2l-ncf knows '
+                f'({", ".join(FIELDS)}); ')
+    listed = ', '.join(quoted[:-1]) + ' and ' + quoted[-1]
+    return (f'{listed} are not column names d2l-ncf knows '
+            f'({", ".join(FIELDS)}); ')
 
 
 def file_digest(fname, hash_name='sha1'):

@@ -2,6 +2,7 @@
 checkpoints after every epoch, and a clean stop on a signal."""
 import contextlib
 import io
+import os
 import signal
 import sys
 
@@ -14,17 +15,11 @@ from .checks import check_fits_data, check_resumable, divergence_settings
 from .config import TrainConfig, config_dict
 from .distributed import DEFAULT_KVSTORE, Cluster, connect
 from .interactions import summary_line
+from .movielens import DataNotFoundError
 from .model import NonFiniteModelError
 from .records import check_out_dir, check_save_dir, run_record, write_outputs
+from .stopping import Stopped, check as check_stop  # noqa: F401
 from .training import NonFiniteLossError, train_ranking
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM, as the command line raises them."""
-
-    def __init__(self, signum=signal.SIGINT):
-        super().__init__(signum)
-        self.signum = signum
 
 
 class RunStopped(Exception):
@@ -60,8 +55,13 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
             # again under the lock: a run that just finished may have
             # saved there since the first look
             check_save_dir(save, resume, overwrite)
-            return _train(config, out, progress, save, resume, position,
-                          kvstore)
+            record = _train(config, out, progress, save, resume, position,
+                            kvstore)
+            position.stage = ('after the run finished and wrote --out'
+                              if out is not None
+                              else 'after the run finished')
+            check_stop()  # a signal while the last files were written
+            return record
     except KeyboardInterrupt as err:
         signum = getattr(err, 'signum', signal.SIGINT)
         raise RunStopped(position.describe(signum), signum) from None
@@ -75,7 +75,15 @@ def _train(config, out, progress, save, resume, position,
         check_resumable(checkpoint, config)
         position.saved = (resume, checkpoint['state']['epoch'])
     devices = resolve_devices(config)
-    data = load_data(config)
+    try:
+        data = load_data(config)
+    except DataNotFoundError as err:
+        if checkpoint is None:
+            raise
+        raise DataNotFoundError(
+            f'{err}{data_from_checkpoint(config, checkpoint, resume)}'
+        ) from None
+    check_stop()
     print(summary_line(data.summary), file=sys.stderr)
     seed_everything(config.seed)
     # fit checks the settings against the data before any work
@@ -88,6 +96,24 @@ def _train(config, out, progress, save, resume, position,
         with deferred_signals():
             write_outputs(record, out)
     return record
+
+
+def data_from_checkpoint(config, checkpoint, resume):
+    """Where a resumed run's data path came from, and how to point at
+    the data instead ('' if it was typed)."""
+    saved = checkpoint['config']
+    for field, flag in (('data', '--data'), ('data_dir', '--data-dir')):
+        path = getattr(config, field)
+        if path is None or path != saved.get(field):
+            continue
+        relative = ('' if os.path.isabs(path) else
+                    f', a relative path, relative to where the model was '
+                    f'trained, that does not resolve from here '
+                    f'({os.getcwd()})')
+        return (f"; {flag} {path!r} came from the checkpoint's config "
+                f"({resume}){relative}: pass {flag} again with the path "
+                f"from here (--resume {resume} {flag} PATH)")
+    return ''
 
 
 class Position(Callback):

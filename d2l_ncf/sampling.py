@@ -108,7 +108,12 @@ class TripleBatches:
         self._prev = numpy.zeros(0, dtype=numpy.int64)
 
     def __len__(self):
-        return (len(self._prev) + len(self.users)) // self.batch_size
+        return self.batches_in(1)
+
+    def batches_in(self, epochs):
+        """Batches in the next `epochs` epochs, rollover included."""
+        return ((len(self._prev) + epochs * len(self.users))
+                // self.batch_size)
 
     def __iter__(self):
         order = numpy.concatenate(

@@ -9,6 +9,7 @@ import numpy
 from mxnet import gluon
 
 from .model import NonFiniteModelError, check_finite
+from .stopping import check as check_stop
 
 
 def split_rows(array, devices):
@@ -84,6 +85,7 @@ def score_rows(net, pairs, num_rows, width, devices, chunk_rows,
     total = num_rows * width
     done, carry = 0, numpy.zeros(0, 'float32')  # scored, not yet yielded
     for r0 in range(0, num_rows, chunk_rows):
+        check_stop()  # SIGINT/SIGTERM: a safe point between chunks
         r1 = min(num_rows, r0 + chunk_rows)
         end = r1 * width
         parts = [carry]

@@ -18,6 +18,7 @@ from .metrics import Metrics
 from .model import NonFiniteModelError, non_finite_parameters
 from .progress import in_notebook
 from .protocol import get_protocol
+from .stopping import check as check_stop
 
 
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
@@ -83,7 +84,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
              and PairwiseObjective.supports(loss))
     step = None  # the fused graph, built for the first batch's shapes
     hooks.on_train_begin(Loop(net, trainer, devices, num_epochs,
-                              start_epoch, len(train_iter)))
+                              start_epoch, len(train_iter),
+                              total_batches(train_iter,
+                                            num_epochs - start_epoch)))
     try:
         for epoch in range(start_epoch, num_epochs):
             metric, l = d2l.Accumulator(3), 0.
@@ -93,6 +96,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             num_batches = 0
             hooks.on_epoch_begin(epoch + 1)
             for i, values in enumerate(train_iter):
+                check_stop()  # SIGINT/SIGTERM: a safe point, between batches
                 num_batches = i + 1
                 hooks.on_batch_begin(epoch + 1, i + 1)
                 input_data = []
@@ -134,6 +138,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             train_seconds += time.perf_counter() - tic
             examples += int(metric[1])
             check_updated(net, epoch + 1, num_batches)
+            check_stop()  # after the batches, before evaluating
             row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
             with autograd.predict_mode(), hooks.weights():
                 if hooks.has_weights:  # the weights evaluated and saved
@@ -153,7 +158,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                     hooks.on_evaluate(epoch + 1, metrics)
             history.append(row)
             hooks.on_epoch_end(epoch + 1, history)
-    finally:
+            check_stop()  # between epochs, after the epoch's save
+    finally:  # e.g. the progress bar closes: a stop line gets its own
         hooks.on_train_end()
     if protocol.cumulative_timer:  # the chapter's figure
         examples_per_sec = (metric[2] * (num_epochs - start_epoch)
@@ -174,6 +180,14 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                  'train_seconds': train_seconds,
                  'eval_seconds': eval_seconds},
                 **{m: float(v) for m, v in metrics.items()})
+
+
+def total_batches(train_iter, epochs):
+    """Batches in the next `epochs` epochs: an iterator that carries
+    the remainder of one epoch into the next says it exactly."""
+    if hasattr(train_iter, 'batches_in'):
+        return train_iter.batches_in(epochs)
+    return epochs * len(train_iter)
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -114,3 +114,22 @@ def test_a_folder_without_metrics_json_and_an_unreadable_file(
     (locked / 'metrics.json').mkdir()
     assert run_compare(locked, ref) == 2
     assert 'cannot read it' in capsys.readouterr().err
+
+
+def test_an_empty_record_is_refused_even_against_itself(tmp_path, capsys):
+    # decided: a record with no metric is neither equal to itself nor
+    # different (0 or 1 would each claim something), so it is an input
+    # error, exit 2, and the message says the record holds no metrics
+    empty = write(tmp_path, 'empty.json', {'history': [], 'final': {}})
+    assert run_compare(empty, empty) == 2
+    err = capsys.readouterr().err
+    assert (f'd2l-ncf compare: error: {empty} holds no metrics (its '
+            f'history is empty and its final has none of loss, hit_rate, '
+            f'auc, ndcg): there is nothing to compare') in err
+    full = write(tmp_path, 'full.json', RECORD)
+    assert run_compare(full, empty) == 2
+    assert f'{empty} holds no metrics' in capsys.readouterr().err
+    # a record with final metrics only still compares
+    final_only = write(tmp_path, 'final.json',
+                       {'history': [], 'final': {'loss': 0.4}})
+    assert run_compare(final_only, final_only) == 0

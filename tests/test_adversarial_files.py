@@ -461,3 +461,147 @@ def test_a_signal_during_a_write_waits_for_the_write_to_finish():
             done.append('written')  # not cut short
     assert done == ['written']
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigterm_at_random_moments_always_stops_cleanly(tmp_path):
+    # the handler only notes the signal and the loop stops at its next
+    # safe point: a signal can no longer land inside MXNet's own code
+    # (where an exception was once swallowed and the run went on)
+    import random
+    rng = random.Random(12)
+    for n in range(8):
+        run_dir = tmp_path / f'run{n}'
+        run_dir.mkdir()
+        ck = run_dir / 'ck'
+        proc, _ = start_run(run_dir, ck)
+        try:
+            wait_for(lambda: 'interactions of' in (
+                run_dir / 'stderr.txt').read_text(), proc)
+            time.sleep(rng.uniform(0, 2.5))
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 143, (
+                run_dir / 'stderr.txt').read_text()
+        finally:
+            proc.kill()
+            proc.wait(timeout=60)
+        line = stopped_line(run_dir)
+        assert line.startswith('d2l-ncf: stopped by SIGTERM '), line
+        left = sorted(p.name for p in ck.iterdir()) if ck.exists() else []
+        assert not [name for name in left if 'tmp' in name or
+                    name.endswith('.lock')], left
+
+
+def test_a_second_signal_ends_the_process_at_once():
+    from d2l_ncf import stopping
+    with stopping.stop_at_safe_points():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        assert stopping.requested() == signal.SIGTERM  # noted, not raised
+        for s in (signal.SIGINT, signal.SIGTERM):  # the next one kills
+            assert signal.getsignal(s) == signal.SIG_DFL
+        with pytest.raises(stopping.Stopped) as info:
+            stopping.check()
+        assert info.value.signum == signal.SIGTERM
+    assert stopping.requested() is None
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_stop_line_does_not_share_a_line_with_the_progress_bar(
+        tmp_path):
+    data = write_udata(tmp_path / 'big', make_ratings(
+        num_users=300, num_items=200, num_clusters=4, per_user=30))
+    args = [a for a in SMALL if a != '--no-progress']
+    with open(tmp_path / 'stderr.txt', 'w') as err:
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir', data,
+             '--epochs', '1000'] + args, stdout=subprocess.DEVNULL,
+            stderr=err, env=dict(os.environ, PYTHONPATH=REPO))
+    try:
+        wait_for(lambda: 'batch/s' in (tmp_path / 'stderr.txt').read_text(),
+                 proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    raw = (tmp_path / 'stderr.txt').read_text()
+    assert 'Traceback' not in raw
+    at = raw.index('d2l-ncf: stopped by SIGTERM')
+    assert raw[at - 1] == '\n', repr(raw[at - 200:at + 40])
+
+
+@pytest.mark.parametrize('unbuffered', ['', '1'])
+def test_output_into_a_closed_pipe_still_writes_out_and_exits_0(
+        synthetic_dir, tmp_path, unbuffered):
+    # `d2l-ncf train ... --out DIR | head -1` where the reader is gone
+    # before the run prints: the write fails at once (PYTHONUNBUFFERED)
+    # or at exit; either way --out is written, no traceback, exit 0
+    out = tmp_path / 'out'
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone: every write breaks
+    env = dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED=unbuffered)
+    if not unbuffered:
+        del env['PYTHONUNBUFFERED']
+    with open(tmp_path / 'stderr.txt', 'w') as err:
+        proc = subprocess.run(
+            [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir',
+             synthetic_dir, '--epochs', '2', '--out', str(out)] + SMALL,
+            stdout=write_end, stderr=err, env=env, timeout=300)
+    os.close(write_end)
+    stderr = (tmp_path / 'stderr.txt').read_text()
+    assert proc.returncode == 0, stderr
+    assert 'Traceback' not in stderr and 'Broken' not in stderr, stderr
+    record = json.loads((out / 'metrics.json').read_text())
+    assert [r['epoch'] for r in record['history']] == [1, 2]
+    assert (out / 'curves.png').stat().st_size > 0
+
+
+def test_a_reader_that_stops_after_the_first_line_breaks_nothing(
+        synthetic_dir, tmp_path):
+    out = tmp_path / 'out'
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir',
+         synthetic_dir, '--epochs', '2', '--out', str(out)] + SMALL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED='1'))
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # as `| head -1` does
+        stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=300) == 0, stderr
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert first.startswith(b'train loss ')
+    assert 'Traceback' not in stderr, stderr
+    assert json.loads((out / 'metrics.json').read_text())['history']
+
+
+@pytest.mark.parametrize('option', ['--data', '--data-dir'])
+def test_resume_names_a_relative_data_path_from_the_checkpoint(
+        synthetic_dir, tmp_path, monkeypatch, capsys, option):
+    # trained with a relative data path, resumed from another folder:
+    # the message says the path came from the checkpoint and how to point
+    # at the data; passing it again resumes
+    import shutil
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(synthetic_dir, tmp_path / 'ml')
+    data = 'ml/u.data' if option == '--data' else 'ml'
+    extra = ['--sep', '\t', '--columns', 'user,item,rating,timestamp'] \
+        if option == '--data' else []
+    assert run([option, data, '--epochs', '1', '--save', 'ck'] + extra) == 0
+    (tmp_path / 'sub').mkdir()
+    monkeypatch.chdir(tmp_path / 'sub')
+    capsys.readouterr()
+    code = cli.main(['train', '--resume', '../ck', '--epochs', '2',
+                     '--no-progress'])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    assert (f"{option} 'ml{'/u.data' if option == '--data' else ''}' came "
+            f"from the checkpoint's config (../ck)") in err, err
+    assert 'a relative path, relative to where the model was trained' in err
+    assert f'pass {option} again with the path from here' in err
+    # the data passed again: the run resumes
+    assert cli.main(['train', '--resume', '../ck', '--epochs', '2',
+                     '--no-progress', option, '../' + data]) == 0

@@ -11,6 +11,7 @@ import collections
 import contextlib
 import importlib
 import json
+import signal
 import time
 
 import mxnet as mx
@@ -421,3 +422,56 @@ def test_values_beyond_float32_or_memory_are_usage_errors_not_tracebacks(
     usage_error(['train', '--protocol', 'corrected', '--k', '10',
                  '--data-dir', synthetic_dir, '--no-progress'] + args,
                 message)
+
+
+def test_progress_bar_total_counts_the_batches_rollover_included():
+    # the leftover examples of an epoch open the next one, so some epochs
+    # hold one batch more than the first: the bar's total counts them
+    # (it once showed 967/960)
+    from d2l_ncf.sampling import TripleBatches
+    from d2l_ncf.training import total_batches
+    candidates = {u: [u] for u in range(10)}
+    users = numpy.tile(numpy.arange(10), 10)  # 100 examples
+    batches = TripleBatches(users, users, NegativeSampler(candidates, 10, 30),
+                            32, numpy.random.RandomState(0))
+    assert len(batches) == 3
+    expected = total_batches(batches, 7)
+    assert expected == 700 // 32 == 21  # not 7 * 3
+    assert sum(1 for _ in range(7) for _ in batches) == expected
+    assert total_batches(batches, 2) == (len(batches._prev) + 200) // 32
+
+
+def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
+                                                         monkeypatch):
+    # what the package itself keeps per epoch (the history row, the
+    # timer's per-batch times) stays small: no per-epoch arrays, bars or
+    # scores pile up. MXNet's autograd grows by about 9 kB per recorded
+    # step outside Python's heap; docs/RELIABILITY.md has the numbers.
+    import tracemalloc
+    import d2l_ncf.training
+    from d2l_ncf import stopping
+    real, epochs, traced = d2l_ncf.training.check_updated, [], []
+    first, last = 30, 230
+
+    def counting(net, epoch, batches):
+        real(net, epoch, batches)
+        epochs.append(epoch)
+        if len(epochs) == first:
+            tracemalloc.start(1)
+        if len(epochs) in (first + 1, last):  # once tracing settled
+            traced.append(tracemalloc.get_traced_memory()[0])
+        if len(epochs) == last:
+            stopping._requested.append(signal.SIGTERM)
+    monkeypatch.setattr(d2l_ncf.training, 'check_updated', counting)
+    config = TrainConfig(data_dir=synthetic_dir, batch_size=32,
+                         num_factors=4, nums_hiddens=(4, 4),
+                         protocol='corrected', k=10, devices='cpu',
+                         num_epochs=10 ** 6)
+    try:
+        with pytest.raises(d2l_ncf.run.RunStopped):
+            train(config, progress=False)
+    finally:
+        tracemalloc.stop()
+        del stopping._requested[:]
+    per_epoch = (traced[1] - traced[0]) / (last - first - 1)
+    assert 0 < per_epoch < 3000, per_epoch

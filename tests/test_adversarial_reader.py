@@ -1,4 +1,6 @@
 """The reader refuses what it cannot read exactly, with file and line."""
+import re
+
 import pytest
 
 from d2l_ncf.data import load_dataset
@@ -97,18 +99,28 @@ def test_held_out_item_is_the_latest_for_extreme_timestamps(
 def test_a_header_in_another_order_than_columns_shows_both(tmp_path):
     path = write(tmp_path, 'item,user,rating\n1,2,3\n', 'a.csv')
     message = refused(path, table_format(',', ('user', 'item', 'rating')),
-                      'line 1: the header says item,user,rating but '
-                      '--columns is user,item,rating')
+                      'line 1: the header says item,user,rating, but '
+                      '--columns says user,item,rating; pass --columns '
+                      "item,user,rating to read the file in the header's "
+                      'order')
     assert '--columns item,user,rating' in message
 
 
-def test_header_names_that_are_no_column_are_refused(tmp_path):
+def test_header_names_that_are_no_column_are_refused_in_a_sentence(
+        tmp_path):
     path = write(tmp_path, 'who,what\n1,2\n', 'a.csv')
+    refused(path, table_format(',', ('user', 'item')), re.escape(
+            "the header says who,what, but --columns says user,item; "
+            "'who' and 'what' are not column names d2l-ncf knows (user, "
+            "item, rating, timestamp); rename the header fields to the "
+            "--columns names, or change --columns to the file's order"))
+    path = write(tmp_path, 'user,what\n1,2\n', 'c.csv')
     refused(path, table_format(',', ('user', 'item')),
-            "'who', 'what' is not a column name")
+            "; 'what' is not a column name d2l-ncf knows")
     path = write(tmp_path, 'user,item,rating\n1,2,3\n', 'b.csv')
     refused(path, table_format(',', ('user', 'item')),
-            'the header says user,item,rating but --columns is user,item')
+            'the header says user,item,rating, but --columns says '
+            'user,item')
 
 
 def test_grouplens_header_names_are_understood(tmp_path):
@@ -334,3 +346,18 @@ def test_vectorised_and_line_readers_agree_on_random_damage(tmp_path):
             assert fast.frame.equals(strict.frame), ''.join(text)
             assert fast.header == strict.header
     assert fast_used > 20  # the comparison did exercise the fast path
+
+
+def test_data_errors_exit_2_like_usage_errors(tmp_path, capsys):
+    from d2l_ncf import cli
+    bad = write(tmp_path, '1\t2\t3\t4\n1\tx\t3\t5\n', 'bad.tsv')
+    small = ['--epochs', '1', '--no-progress', '--protocol', 'corrected']
+    for argv in (['train', '--data', bad] + small,
+                 ['exercise', 'factors', '--values', '4', '--data', bad]
+                 + small,
+                 ['train', '--data', str(tmp_path / 'gone.csv')] + small,
+                 ['train', '--data-dir', str(tmp_path)] + small):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith('d2l-ncf: error: ') and 'Traceback' not in err
+        assert str(tmp_path) in err

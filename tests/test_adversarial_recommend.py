@@ -41,7 +41,7 @@ def test_a_moved_data_folder_is_named_not_blank_titles(trained, capsys):
                        match=r'trained from .*ml, which is gone.*--data-dir'):
         recommend(ck, 3, k=3)
     capsys.readouterr()
-    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 1
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 2
     printed = capsys.readouterr()
     assert 'which is gone' in printed.err and printed.out == ''
     top = recommend(ck, 3, k=3, data_dir=str(moved))
@@ -88,3 +88,37 @@ def test_a_relative_data_path_from_the_checkpoint_is_explained(
     (tmp_path / 'sub' / 'ml').symlink_to(tmp_path / 'ml-moved')
     top = recommend(str(tmp_path / 'ck'), 3, k=2)
     assert [r['title'] for r in top] == [TITLES[r['item']] for r in top]
+
+
+def test_recommend_says_what_a_path_is_that_is_no_checkpoint(
+        tmp_path, capsys):
+    # a folder of other files is not "a save that did not finish", and a
+    # file is not "no such folder": each says what it is, and what a
+    # checkpoint is
+    others = tmp_path / 'notes'
+    others.mkdir()
+    (others / 'a.txt').write_text('x')
+    (others / 'b.csv').write_text('y')
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    a_file = tmp_path / 'model.params'
+    a_file.write_text('z')
+    cases = {others: f'{others} is not a checkpoint: it holds a.txt, b.csv, '
+                     f'and no manifest.json; a checkpoint is the folder '
+                     f'`train --save DIR` writes',
+             empty: f'{empty} is not a checkpoint: it is empty, and no '
+                    f'manifest.json',
+             a_file: f'{a_file} is a file, not a checkpoint folder; a '
+                     f'checkpoint is the folder `train --save DIR` writes',
+             tmp_path / 'none': 'no such checkpoint folder (nothing exists'}
+    for path, message in cases.items():
+        assert cli.main(['recommend', '--checkpoint', str(path), '--user',
+                         '1']) == 1
+        err = capsys.readouterr().err
+        assert message in err and 'did not finish' not in err, err
+    # a save that stopped before its manifest still says so
+    (tmp_path / 'half').mkdir()
+    (tmp_path / 'half' / 'epoch-1.tmp-99999').mkdir()
+    assert cli.main(['recommend', '--checkpoint', str(tmp_path / 'half'),
+                     '--user', '1']) == 1
+    assert 'the save did not finish' in capsys.readouterr().err

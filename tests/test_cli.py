@@ -109,7 +109,7 @@ def test_single_interaction_users_are_counted_in_the_record(tmp_path,
 
 def test_missing_data_is_a_clear_error(tmp_path, capsys):
     code = cli.main(['train', '--data-dir', str(tmp_path)] + SMALL)
-    assert code == 1
+    assert code == 2  # a data error, as a usage error is
     err = capsys.readouterr().err
     assert 'u.data not found' in err and str(tmp_path) in err
 

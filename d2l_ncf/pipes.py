@@ -1,0 +1,58 @@
+"""Output into a pipe that closed early (``d2l-ncf train ... | head -1``).
+
+Python ignores SIGPIPE, so writing into a pipe whose reader has gone
+raises `BrokenPipeError`, possibly long after the line was printed (a
+pipe's output is buffered until exit). `guard_std_streams` makes that
+harmless: the stream's file descriptor is pointed at the null device and
+the run goes on, writing its files, with its usual exit code.
+"""
+import atexit
+import os
+import sys
+
+
+class PipeGuard:
+    """A text stream whose writes and flushes into a closed pipe go to
+    the null device instead of raising."""
+
+    def __init__(self, stream):
+        self._stream, self.broken = stream, False
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_null()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_null()
+
+    def _to_null(self):
+        self.broken = True
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self._stream.fileno())
+        finally:
+            os.close(null)
+        try:  # what stayed in the buffer now goes to the null device
+            self._stream.flush()
+        except BrokenPipeError:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def guard_std_streams():
+    """Guard sys.stdout and sys.stderr (once) and flush them through the
+    guard at exit, before Python's own last flush could raise."""
+    for name in ('stdout', 'stderr'):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, PipeGuard):
+            guard = PipeGuard(stream)
+            setattr(sys, name, guard)
+            atexit.register(guard.flush)
