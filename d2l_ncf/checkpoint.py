@@ -25,23 +25,19 @@ save into a folder. Version 1 (flat files, a manifest of sizes and
 digests only) is still read, and upgraded by the next save into it.
 """
 import contextlib
-import errno
-import fcntl
 import glob
 import json
 import os
 import re
 import shutil
-import signal
-import threading
 
 import numpy
 
 from .interactions import fingerprint, interactions_by_user
+from .locking import LOCK, SaveLock, deferred_signals, held, pid_alive
 from .reader import file_digest
 
 MANIFEST = 'manifest.json'
-LOCK = 'd2l_ncf.lock'
 FORMAT = 'd2l_ncf-checkpoint'
 VERSION = 2
 READS = (1, 2)  # the versions this code loads
@@ -54,10 +50,6 @@ TEMPORARY = re.compile(r'(epoch-\d+(-\d+)?|manifest\.json)\.tmp-(\d+)\Z')
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, damaged or for other data."""
-
-
-class CheckpointBusyError(CheckpointError):
-    """Another run is saving into the same folder."""
 
 
 def read_manifest(folder):
@@ -119,107 +111,6 @@ def holds_other_files(folder):
     return bool(other_files(folder))
 
 
-class SaveLock:
-    """One run at a time saves into `folder`: an exclusive ``flock`` on
-    ``folder/d2l_ncf.lock``, which holds the owner's pid. The kernel
-    drops the lock when its process dies, so a killed run blocks nobody.
-    Creates `folder` if needed and removes it again if it stays empty."""
-
-    def __init__(self, folder):
-        self.folder = os.path.abspath(folder)
-        self.path = os.path.join(self.folder, LOCK)
-        self.fd, self.created = None, False
-
-    def __enter__(self):
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-
-    def acquire(self):
-        if not os.path.isdir(self.folder):
-            os.makedirs(self.folder)
-            self.created = True
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as err:
-                owner = os.pread(fd, 32, 0).decode(errors='replace').strip()
-                os.close(fd)
-                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                raise CheckpointBusyError(
-                    f'{self.folder} is being saved into by another run '
-                    f'(pid {owner or "unknown"}, see {LOCK}); wait for it '
-                    f'to finish or choose another folder') from None
-            try:  # the file we locked may have been removed meanwhile
-                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
-        self.fd = fd
-        _HELD[self.folder] = self
-
-    def release(self):
-        if self.fd is None:
-            return
-        _HELD.pop(self.folder, None)
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-        os.close(self.fd)
-        self.fd = None
-        if self.created:
-            with contextlib.suppress(OSError):  # only if still empty
-                os.rmdir(self.folder)
-
-
-_HELD = {}
-
-
-@contextlib.contextmanager
-def deferred_signals(signums=(signal.SIGINT, signal.SIGTERM)):
-    """Hold SIGINT and SIGTERM back while the block runs, then deliver
-    them: a save or an output file is never left half-written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught, previous = [], {}
-
-    def note(signum, frame):
-        caught.append(signum)
-    for s in signums:
-        previous[s] = signal.signal(s, note)
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for s in dict.fromkeys(caught):
-            handler = previous[s]
-            if callable(handler):
-                handler(s, None)
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), s)
-
-
-def _pid_alive(pid):
-    if pid == os.getpid():
-        return False  # our own earlier, failed save
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale(folder):
     """Delete the temporaries a killed save left: ``epoch-N.tmp-PID``
     and ``manifest.json.tmp-PID`` in `folder` and version 1's sibling
@@ -233,7 +124,7 @@ def clean_stale(folder):
         glob.escape(folder) + '.tmp-*')
         if os.path.basename(p)[len(prefix):].isdigit()]
     for path, pid in found:
-        if _pid_alive(int(pid)):
+        if pid_alive(int(pid)):
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             _remove_files(path, FILES)
@@ -289,9 +180,9 @@ def save_checkpoint(folder, net, trainer, config, record, state,
         raise CheckpointError(
             f'{folder} holds files that are not a checkpoint '
             f'({", ".join(others[:5])}); refusing to write among them')
-    held = folder in _HELD
+    held_here = held(folder)
     with contextlib.ExitStack() as stack:
-        if not held:
+        if not held_here:
             stack.enter_context(SaveLock(folder))
         with deferred_signals():
             clean_stale(folder)

@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from .checkpoint import deferred_signals
+from .locking import deferred_signals
 from .builders import load_data, resolve_devices, seed_everything
 from .checks import MAX_SEED, UsageError, check_fits_data
 from .metrics import RANKING

@@ -8,13 +8,13 @@ import sys
 
 from .builders import build, load_data, resolve_devices, seed_everything
 from .callbacks import Callback, ProgressBar
-from .checkpoint import (SaveLock, check_same_data, data_record,
-                         deferred_signals, load_checkpoint, restore,
-                         save_checkpoint)
+from .checkpoint import (check_same_data, data_record, load_checkpoint,
+                         restore, save_checkpoint)
 from .checks import check_fits_data, check_resumable, divergence_settings
 from .config import TrainConfig, config_dict
 from .distributed import DEFAULT_KVSTORE, Cluster, connect
 from .interactions import summary_line
+from .locking import SaveLock, deferred_signals
 from .movielens import DataNotFoundError
 from .model import NonFiniteModelError
 from .records import check_out_dir, check_save_dir, run_record, write_outputs

@@ -452,7 +452,7 @@ def test_an_interrupted_exercise_keeps_the_finished_rows(
 
 
 def test_a_signal_during_a_write_waits_for_the_write_to_finish():
-    from d2l_ncf.checkpoint import deferred_signals
+    from d2l_ncf.locking import deferred_signals
     done = []
     with pytest.raises(KeyboardInterrupt):
         with deferred_signals():
