@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 from .losses import LOSSES
 from .movielens import DATASETS
-from .protocol import EVALS, PROTOCOLS
+from .protocol import CHAPTER_K, DEFAULT_K, EVALS, PROTOCOLS
 from .reader import FIELDS
 
 
@@ -45,8 +45,10 @@ class TrainConfig:
              "(default: %(default)s)")
     # None: the protocol's cut-off (protocol.Protocol.cutoff)
     k: Optional[int] = setting(
-        None, low=1, help='Hit@k and NDCG@k cut-off (default: 50, or 10 '
-                          'with --eval sampled; the book fixes 50)')
+        None, low=1,
+        help=f"Hit@k and NDCG@k cut-off (default: {CHAPTER_K}, or "
+             f"{DEFAULT_K['sampled']} with --eval sampled; the book fixes "
+             f"{CHAPTER_K})")
     num_neg: int = setting(  # the chapter's PRDataset: one per positive
         1, low=1, help='negatives per positive (default: %(default)s)')
     eval_negatives: int = setting(  # the NCF paper's sampled negatives
