@@ -7,8 +7,6 @@ net with both evaluators, so every defect's effect is measured apart:
     python experiments/errata.py --out docs/results/errata.json
 """
 import argparse
-import contextlib
-import io
 import json
 import os
 import sys
@@ -18,7 +16,7 @@ from d2l_ncf.builders import resolve_devices, seed_everything
 from d2l_ncf.config import TrainConfig
 from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.records import versions
-from d2l_ncf.run import fit
+from d2l_ncf.run import fit, quietly
 
 
 def main(argv=None):
@@ -40,10 +38,9 @@ def main(argv=None):
         config = TrainConfig(protocol=protocol, devices=args.devices,
                              seed=args.seed).validate()
         seed_everything(args.seed)
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            net, result = fit(config, data, resolve_devices(config))
-        row = {'printed': printed.getvalue().strip().splitlines(),
+        (net, result), printed = quietly(fit, config, data,
+                                         resolve_devices(config))
+        row = {'printed': printed,
                'loss_reported': result['loss'],
                'examples_per_sec_reported': result['examples_per_sec'],
                'examples_per_sec_measured': (

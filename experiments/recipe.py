@@ -8,14 +8,13 @@ deviation of the final and the best epoch:
         --out docs/results/recipe.json
 """
 import argparse
-import contextlib
-import io
 import json
 import statistics
 import sys
 
 from d2l_ncf import cli, numerics
 from d2l_ncf.records import versions
+from d2l_ncf.run import quietly
 
 RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
           '--num-neg', '16', '--num-factors', '64', '--hiddens', '64', '32',
@@ -37,14 +36,13 @@ def run_quietly(options, seed, out, data_dir=None):
                                   '--overwrite', '--no-progress']
     if data_dir:
         argv += ['--data-dir', data_dir]
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        code = cli.main(argv)
+    code, printed = quietly(cli.main, argv)
     if code:
         sys.exit(code)
     with open(f'{out}/metrics.json') as f:
         record = json.load(f)
     history = [(r['hit_rate'], r['ndcg']) for r in record['history']]
-    return printed.getvalue().splitlines(), history
+    return printed, history
 
 
 def write_json(result, path):
