@@ -180,6 +180,10 @@ def add_run_options(p, d):
     p.add_argument('--reference', action='store_true',
                    help="use the chapter's own PRDataset and "
                         "evaluate_ranking (slow) instead of the fast path")
+    p.add_argument('--sparse', action='store_true',
+                   help='row-sparse embedding gradients and lazy updates: '
+                        'a step touches only the rows its batch uses '
+                        '(corrected protocol; adam, sgd or nag)')
     p.add_argument('--devices', default=d.devices,
                    help="'all' (GPUs, else CPU), 'cpu', 'cpu:N', 'gpu:0,1' "
                         "(default: %(default)s)")
@@ -274,7 +278,7 @@ def config_from_args(args):
         data_dir=args.data_dir, num_neg=args.num_neg,
         protocol=args.protocol, eval=args.eval, k=args.k,
         eval_negatives=args.eval_negatives, eval_chunk=args.eval_chunk,
-        reference=args.reference,
+        reference=args.reference, sparse=args.sparse,
         dataset=args.dataset, data=args.data, sep=args.sep,
         columns=tuple(c.strip() for c in args.columns.split(',')))
 

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import mxnet as mx
 import numpy
 
-from . import losses, ranking
+from . import losses, ranking, sparse
 from .data import DATASETS
 from .datasets import FIELDS, parse_separator, table_format
 from .protocol import PROTOCOLS
@@ -58,6 +58,11 @@ class TrainConfig:
     # latest, and what a user rated last says most about it. 0: off.
     recency: float = 0.0
     recency_tau: float = 10.0
+    # Ours: row-sparse gradients for the four embeddings and a lazy
+    # optimizer update: a step reads and writes only the rows its batch
+    # used, Adam's moments and weight decay included (sparse.py;
+    # corrected protocol, optimizers adam, sgd or nag).
+    sparse: bool = False
     batch_size: int = 1024  # the chapter's value
     num_epochs: int = 10  # the chapter's value
     # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the
@@ -160,6 +165,16 @@ class TrainConfig:
              "the book protocol is the chapter's: BPR or hinge loss, one "
              "negative, no --reg, --ema or --recency, full ranking, "
              "k = 50; use --protocol corrected"),
+            (not (self.sparse and self.protocol == 'book'),
+             "--sparse updates only the embedding rows each batch uses; "
+             "the book protocol is the chapter's dense update of every "
+             "row: use --protocol corrected"),
+            (not self.sparse
+             or self.optimizer.lower() in sparse.LAZY_OPTIMIZERS,
+             f"--sparse needs an optimizer whose MXNet update of a "
+             f"row-sparse gradient is lazy (only the rows a batch used "
+             f"move): {', '.join(sparse.LAZY_OPTIMIZERS)}; "
+             f"--optimizer {self.optimizer} updates every row"),
             (self.recency == 0 or self.loss == 'log',
              "--recency weighs each example's loss, which needs --loss "
              "log (the chapter's BPR and hinge losses sum the batch and "
