@@ -12,7 +12,7 @@ import mxnet as mx
 import numpy
 from mxnet import gluon
 
-from . import numerics
+from . import numerics, sparse
 from .config import TrainConfig, option, seed_everything
 from .checkpoint import (CheckpointError, SaveLock, check_same_data,
                          data_record, deferred_signals, is_checkpoint,
@@ -400,15 +400,22 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
     check_fits_data(config, data)
     protocol = get_protocol(config.protocol)
     train_iter, evaluator = build_iterators(config, data, progress)
+    if config.sparse:  # the global batches: which rows a step changes
+        train_iter = global_rows = sparse.GlobalRows(train_iter)
     cluster = kvstore if isinstance(kvstore, Cluster) else None
     if cluster is not None:
         train_iter = cluster.join(train_iter, config_dict(config), data,
                                   devices, checkpoint)
     net = build_net(config, data.num_users, data.num_items, devices)
     loss = LOSSES[config.loss]()
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.lr, 'wd': config.wd},
-                            **trainer_options(kvstore))
+    if config.sparse:
+        trainer = sparse.make_trainer(
+            net, config.optimizer, {'learning_rate': config.lr,
+                                    'wd': config.wd}, kvstore, global_rows)
+    else:
+        trainer = gluon.Trainer(net.collect_params(), config.optimizer,
+                                {'learning_rate': config.lr, 'wd': config.wd},
+                                **trainer_options(kvstore))
     averager = WeightAverage(net, config.ema) if config.ema else None
     start_epoch, history = 0, []
     if checkpoint is not None:
@@ -479,6 +486,8 @@ def build_net(config, num_users, num_items, devices):
     net = NeuMF(config.num_factors, num_users, num_items,
                 nums_hiddens=list(config.nums_hiddens),
                 sigmoid_output=get_protocol(config.protocol).sigmoid_output)
+    if config.sparse:
+        sparse.use_row_sparse_grads(net)
     net.initialize(ctx=devices, force_reinit=True,
                    init=mx.init.Normal(config.init_sigma))
     if not config.reference:
