@@ -114,21 +114,29 @@ class GlobalRows:
         return numpy.unique(numpy.concatenate(ids)).astype(numpy.int64)
 
 
+ASYNC_REFUSED = (
+    '--sparse trains under dist_sync only: under dist_async the servers '
+    'would run the optimizer on row-sparse pushes, which MXNet 1.9 refuses '
+    'for a table the Trainer stores dense on the servers; use --kvstore '
+    'dist_sync, or drop --sparse')
+
+
 def make_trainer(net, optimizer, optimizer_params, kvstore, batches=None):
     """The trainer of a `--sparse` run.
 
-    One process (a kvstore name) and ``dist_async``: gluon.Trainer, which
-    reduces row-sparse gradients over the devices and updates lazily (in
-    async, on the servers). ``dist_sync`` (a `distributed.Cluster`):
-    `DistSparseTrainer`, which needs the `GlobalRows` the worker's batches
-    come from.
+    One process (a kvstore name): gluon.Trainer, which reduces row-sparse
+    gradients over the devices and updates lazily. ``dist_sync`` (a
+    `distributed.Cluster`): `DistSparseTrainer`, which needs the
+    `GlobalRows` the worker's batches come from. ``dist_async`` is
+    refused (`ASYNC_REFUSED`).
     """
     params = net.collect_params()
     cluster = kvstore if hasattr(kvstore, 'trainer_options') else None
-    if cluster is None or not cluster.sync:
-        options = (cluster.trainer_options() if cluster is not None
-                   else {'kvstore': kvstore})
-        return gluon.Trainer(params, optimizer, optimizer_params, **options)
+    if cluster is None:
+        return gluon.Trainer(params, optimizer, optimizer_params,
+                             kvstore=kvstore)
+    if not cluster.sync:
+        raise ValueError(ASYNC_REFUSED)
     if batches is None:
         raise ValueError('a dist_sync --sparse trainer needs the GlobalRows '
                          'of the batches')
