@@ -110,7 +110,7 @@ class GlobalRows:
 
     def rows(self, columns):
         """The sorted distinct ids of the last batch's `columns`."""
-        ids = [numpy.asarray(self.last[c]).reshape(-1) for c in columns]
+        ids = [as_numpy(self.last[c]).reshape(-1) for c in columns]
         return numpy.unique(numpy.concatenate(ids)).astype(numpy.int64)
 
 
@@ -119,6 +119,13 @@ ASYNC_REFUSED = (
     'would run the optimizer on row-sparse pushes, which MXNet 1.9 refuses '
     'for a table the Trainer stores dense on the servers; use --kvstore '
     'dist_sync, or drop --sparse')
+
+
+def as_numpy(array):
+    """A NumPy array of `array` (NumPy's, or MXNet's: the chapter's
+    DataLoader gives those)."""
+    return array.asnumpy() if hasattr(array, 'asnumpy') else numpy.asarray(
+        array)
 
 
 def make_trainer(net, optimizer, optimizer_params, kvstore, batches=None):
@@ -176,9 +183,6 @@ class DistSparseTrainer(gluon.Trainer):
         super().__init__(params, optimizer, optimizer_params, kvstore=kv,
                          update_on_kvstore=False)
         self._kv, self._batches, self._rows = kv, batches, rows
-        # payload bytes moved, counted (not measured) when `counting`:
-        # float32 values, and 8 bytes per row id of a row-sparse array
-        self.counting, self.bytes_pushed, self.bytes_pulled = False, 0, 0
 
     def _init_kvstore(self):
         self._kv.set_optimizer(assign_optimizer())
@@ -207,20 +211,10 @@ class DistSparseTrainer(gluon.Trainer):
                 self._reduce_rows(i, param, grads)
             else:
                 self._kvstore.pushpull(i, grads, priority=-i)
-                if self.counting:
-                    size = grads[0].size * numpy.dtype(param.dtype).itemsize
-                    self.bytes_pushed += size
-                    self.bytes_pulled += size
 
     def _reduce_rows(self, i, param, grads):
         """Push this worker's rows; pull the summed rows of the batch."""
         rows = self._batches.rows(self._rows[param.name])
-        if self.counting:  # the rows this worker's devices used
-            width = param.shape[1] * numpy.dtype(param.dtype).itemsize + 8
-            used = numpy.unique(numpy.concatenate(
-                [g.indices.asnumpy() for g in grads]))
-            self.bytes_pushed += len(used) * width
-            self.bytes_pulled += len(rows) * width
         self._kvstore.push(i, grads, priority=-i)
         out = grads[0]  # MXNet pulls row-sparse values into one array
         self._kvstore.row_sparse_pull(

@@ -153,10 +153,11 @@ def test_dist_async_is_refused(usage_error, monkeypatch):
                                              'dist_sync only')
 
 
-def test_global_rows_are_the_distinct_ids_of_the_whole_batch():
-    batches = sparse.GlobalRows([(numpy.array([3, 1, 3]),
-                                  numpy.array([5, 6, 7]),
-                                  numpy.array([[7, 2], [9, 5], [0, 0]]))])
+@pytest.mark.parametrize('array', [numpy.array, np.array])
+def test_global_rows_are_the_distinct_ids_of_the_whole_batch(array):
+    # NumPy's arrays from our sampler, MXNet's from the chapter's loader
+    batches = sparse.GlobalRows([(array([3, 1, 3]), array([5, 6, 7]),
+                                  array([[7, 2], [9, 5], [0, 0]]))])
     for _ in batches:
         assert batches.rows((0,)).tolist() == [1, 3]
         assert batches.rows((1, 2)).tolist() == [0, 2, 5, 6, 7, 9]
