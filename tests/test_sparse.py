@@ -201,3 +201,32 @@ def test_dist_sync_sparse_resumes_bit_for_bit(synthetic_dir, tmp_path, tag):
         str(ck), '--out', str(part)))
     assert code == 0, err
     assert dist_history(part) == dist_history(whole)
+
+
+def test_bench_dist_counts_sparse_bytes(synthetic_dir, tmp_path, tag,
+                                        monkeypatch):
+    import os
+    import sys
+    from test_distributed import REPO, TAG_ENV
+    sys.path.insert(0, os.path.join(REPO, 'benchmarks'))
+    import bench_dist
+    monkeypatch.setenv(TAG_ENV, tag)  # its jobs inherit the tag
+    monkeypatch.setenv('PYTHONPATH', REPO)
+    out = tmp_path / 'dist.json'
+    bench_dist.main(['--data-dir', synthetic_dir, '--workers', '2',
+                     '--servers', '1', '--epochs', '1', '--batch-size',
+                     '32', '--k', '5', '--sparse', 'both', '--out', str(out)])
+    dense, rows = json.loads(out.read_text())['runs']
+    assert (dense['sparse'], rows['sparse']) == (False, True)
+    assert dense['bytes_per_worker_step'] == 2 * 4 * (1730 + 1)
+    mlp = 4 * (1730 - 2 * 10 * (24 + 40) + 1)  # and the loss
+    # a worker's 16 examples use at most 16 users and 32 items of each
+    # table; the batch of 32 at most 24 users and 40 items: 48 B a row
+    assert mlp < rows['bytes_pushed_per_worker_step'] <= mlp + 2 * 48 * (
+        16 + 32)
+    assert rows['bytes_pushed_per_worker_step'] < rows[
+        'bytes_pulled_per_worker_step'] <= mlp + 2 * 48 * (24 + 40)
+    assert rows['bytes_per_worker_step'] == pytest.approx(
+        rows['bytes_pushed_per_worker_step']
+        + rows['bytes_pulled_per_worker_step'])
+    assert rows['examples_per_sec'] > 0
