@@ -230,3 +230,16 @@ def test_bench_dist_counts_sparse_bytes(synthetic_dir, tmp_path, tag,
         rows['bytes_pushed_per_worker_step']
         + rows['bytes_pulled_per_worker_step'])
     assert rows['examples_per_sec'] > 0
+
+
+def test_recommend_from_a_sparse_checkpoint(synthetic_dir, tmp_path):
+    from d2l_ncf.recommend import recommend
+    with open(f'{synthetic_dir}/u.item', 'w', encoding='latin-1') as f:
+        for i in range(1, 41):
+            f.write(f'{i}|Movie {i}|01-Jan-1995||http://x|0|1\n')
+    ck = tmp_path / 'ck'
+    assert run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
+                str(ck)]) == 0
+    top = recommend(str(ck), 1, k=5)
+    assert len(top) == 5 and all(r['title'].startswith('Movie')
+                                 for r in top)
