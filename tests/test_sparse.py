@@ -165,15 +165,18 @@ def test_global_rows_are_the_distinct_ids_of_the_whole_batch(array):
 
 # -- a loopback job: 2 workers, each training its half of every batch -----
 
-def test_dist_sync_sparse_two_workers_match_two_devices(synthetic_dir,
-                                                        tmp_path, tag):
+@pytest.mark.parametrize('per_worker, servers, local_devices', [
+    ('cpu', '2', 'cpu:2'), ('cpu:2', '1', 'cpu:4')])
+def test_dist_sync_sparse_two_workers_match_one_process(
+        synthetic_dir, tmp_path, tag, per_worker, servers, local_devices):
     local, dist = tmp_path / 'local', tmp_path / 'dist'
     assert cli.main(['train', '--data-dir', synthetic_dir, '--devices',
-                     'cpu:2', '--epochs', '2', '--out', str(local),
+                     local_devices, '--epochs', '2', '--out', str(local),
                      '--sparse'] + DIST_SMALL) == 0
     argv = dist_train(synthetic_dir, '--epochs', '2', '--out', str(dist),
                       '--sparse')
-    argv[argv.index('--servers') + 1] = '2'  # the tables split over two
+    argv[argv.index('--servers') + 1] = servers  # 2: tables split in two
+    argv[argv.index('--devices') + 1] = per_worker
     code, out, err = run_launch(tag, argv)
     assert code == 0, err
     want, got = dist_history(local), dist_history(dist)
