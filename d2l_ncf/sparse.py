@@ -21,7 +21,7 @@ tables and its optimizer state, as the dense path does; `DistSparseTrainer`
 pushes each embedding's row-sparse gradient (this worker's rows only) and
 pulls back, with ``row_sparse_pull``, the summed gradient of just the rows
 the global batch touched -- the rows this step changes. The servers keep
-no optimizer state (`ASSIGN`): checkpoints and resuming work as without
+no optimizer state (`assign_optimizer`): checkpoints and resuming work as without
 ``--sparse``.
 """
 import mxnet as mx
@@ -34,9 +34,10 @@ from mxnet.gluon import nn
 EMBEDDINGS = {'P': (0,), 'U': (0,), 'Q': (1, 2), 'V': (1, 2)}
 # Gluon optimizers whose MXNet update of a row-sparse gradient is lazy:
 # rows the gradient lacks keep their weight and state (checked by
-# tests/test_sparse.py). Adam's is the default (lazy_update=True); the
-# others (rmsprop, adagrad, ftrl, ...) densify the gradient or decay
-# every row, which is what --sparse exists to avoid.
+# tests/test_sparse.py). Adam's is the default (lazy_update=True). Of the
+# others, some move every row (rmsprop, ftrl, nadam, ...: they densify
+# the gradient or decay every row, which is what --sparse exists to
+# avoid) and adagrad fails on it.
 LAZY_OPTIMIZERS = ('adam', 'sgd', 'nag')
 
 
@@ -116,8 +117,8 @@ class GlobalRows:
 
 ASYNC_REFUSED = (
     '--sparse trains under dist_sync only: under dist_async the servers '
-    'would run the optimizer on row-sparse pushes, which MXNet 1.9 refuses '
-    'for a table the Trainer stores dense on the servers; use --kvstore '
+    'would run the optimizer on row-sparse pushes to a table gluon stores '
+    'dense there, which aborts MXNet 1.9; use --kvstore '
     'dist_sync, or drop --sparse')
 
 
