@@ -174,7 +174,7 @@ class TrainConfig:
              f"--sparse needs an optimizer whose MXNet update of a "
              f"row-sparse gradient is lazy (only the rows a batch used "
              f"move): {', '.join(sparse.LAZY_OPTIMIZERS)}; "
-             f"--optimizer {self.optimizer} updates every row"),
+             f"MXNet's {self.optimizer} is not"),
             (self.recency == 0 or self.loss == 'log',
              "--recency weighs each example's loss, which needs --loss "
              "log (the chapter's BPR and hinge losses sum the batch and "
