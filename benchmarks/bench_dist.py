@@ -16,6 +16,19 @@ gradient and pulls the sum (4 bytes a value), plus its loss.
 All processes share this machine's cores, so W workers here compete for
 the same CPU: the figures show the communication cost per step, not a
 speed-up.
+
+With ``--sparse both`` every job (and every one-process yardstick) also
+runs with ``--sparse``, dense and sparse in turn. A sparse worker pushes
+its embedding gradients as row-sparse arrays (the rows its part of the
+batch used) and pulls the summed rows the whole batch used
+(``row_sparse_pull``); the MLP's gradients go dense as before. Its bytes
+are counted from those rows, replaying the job's seeded batches here:
+4 bytes a value plus an 8-byte row key per row, each way (ps-lite's
+message headers are not counted, for dense or sparse).
+
+    python benchmarks/bench_dist.py --data-dir $D2L_NCF_DATA_DIR \
+        --workers 2 --servers 1 2 --epochs 1 --sparse both \
+        --out benchmarks/results_dist_sparse.json
 """
 import argparse
 import json
@@ -25,12 +38,15 @@ import subprocess
 import sys
 import tempfile
 
+import d2l_ncf  # noqa: F401 (first: it sets MXNet's numerics)
+import numpy
 from mxnet import np as mxnp
 
 from d2l_ncf.config import TrainConfig
 from d2l_ncf.devices import parse_devices
-from d2l_ncf.builders import build_net, load_data
+from d2l_ncf.builders import build_iterators, build_net, load_data
 from d2l_ncf.records import versions
+from d2l_ncf.sparse import EMBEDDINGS
 
 TRAIN = ['--protocol', 'corrected', '--devices', 'cpu', '--no-progress']
 
@@ -63,6 +79,33 @@ def parameter_count(data_dir, config):
     return sum(p.data().size for p in net.collect_params().values())
 
 
+def sparse_bytes(config, workers, epochs):
+    """Mean bytes one worker pushes and pulls per step under --sparse
+    (embeddings only), counted from the rows of the job's own batches."""
+    data = load_data(config)
+    batches, _ = build_iterators(config, data)
+    width = 4 * config.num_factors + 8  # float32 values and a row key
+    pushed, pulled, steps = 0, 0, 0
+    for _ in range(epochs):
+        for values in batches:
+            size = values[0].shape[0] // workers
+            for columns in EMBEDDINGS.values():
+                ids = [numpy.asarray(values[c]) for c in columns]
+                pulled += workers * width * len(numpy.unique(
+                    numpy.concatenate([i.reshape(-1) for i in ids])))
+                for r in range(workers):
+                    part = [i[r * size:(r + 1) * size].reshape(-1)
+                            for i in ids]
+                    pushed += width * len(numpy.unique(
+                        numpy.concatenate(part)))
+            steps += workers
+    return pushed / steps, pulled / steps
+
+
+def embedding_count(config, num_users, num_items):
+    return 2 * config.num_factors * (num_users + num_items)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data-dir', default=os.environ.get('D2L_NCF_DATA_DIR'))
@@ -70,37 +113,70 @@ def main(argv=None):
     p.add_argument('--servers', type=int, nargs='+', default=[1, 2])
     p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--batch-size', type=int, default=1024)
+    p.add_argument('--dataset', default='ml-100k',
+                   help="train's --dataset (ml-20m: --data-dir holds a "
+                        "ratings.csv, e.g. bench_scale.py's)")
+    p.add_argument('--eval', default='full', choices=('full', 'sampled'),
+                   help="train's --eval (sampled for large catalogues)")
     p.add_argument('--k', default=None,
                    help='Hit@k cut-off, for data with few items')
+    p.add_argument('--sparse', choices=('no', 'both'), default='no',
+                   help="'both': every job dense and with --sparse")
     p.add_argument('--timeout', type=int, default=1800)
     p.add_argument('--out', default=None, help='JSON file (else stdout)')
     args = p.parse_args(argv)
     data = ['--data-dir', args.data_dir] if args.data_dir else []
     data += ['--k', args.k] if args.k else []
+    data += ['--dataset', args.dataset, '--eval', args.eval]
     common = TRAIN + data + ['--epochs', str(args.epochs), '--eval-step',
                              str(args.epochs)]
-    config = TrainConfig(data_dir=args.data_dir, protocol='corrected')
+    config = TrainConfig(data_dir=args.data_dir, protocol='corrected',
+                         dataset=args.dataset)
     params = parameter_count(args.data_dir, config)
+    kinds = [False, True] if args.sparse == 'both' else [False]
+    if True in kinds:
+        data_set = load_data(config)
+        dense_params = params - embedding_count(
+            config, data_set.num_users, data_set.num_items)
     runs = []
     for workers in args.workers:
         part = args.batch_size // workers
-        alone = timing(run_job(['train', '--batch-size', str(part)] + common,
-                               args.timeout), part)
+        alone = {k: timing(run_job(
+            ['train', '--batch-size', str(part)] + common
+            + (['--sparse'] if k else []), args.timeout), part)
+            for k in kinds}
         for servers in args.servers:
-            final = run_job(
-                ['launch', '--workers', str(workers), '--servers',
-                 str(servers), '--', 'train', '--kvstore', 'dist_sync',
-                 '--batch-size', str(args.batch_size)] + common,
-                args.timeout)
-            dist = timing(final, args.batch_size)
-            runs.append(dict(
-                workers=workers, servers=servers, **dist,
-                compute_ms=alone['step_ms'],
-                communication_ms=dist['step_ms'] - alone['step_ms'],
-                # push every gradient, pull the sum; and the loss (1 value
-                # for BPR)
-                bytes_per_worker_step=2 * 4 * (params + 1)))
-            print(json.dumps(runs[-1]), file=sys.stderr)
+            for k in kinds:
+                final = run_job(
+                    ['launch', '--workers', str(workers), '--servers',
+                     str(servers), '--', 'train', '--kvstore', 'dist_sync',
+                     '--batch-size', str(args.batch_size)] + common
+                    + (['--sparse'] if k else []), args.timeout)
+                dist = timing(final, args.batch_size)
+                run = dict(
+                    workers=workers, servers=servers, **dist,
+                    compute_ms=alone[k]['step_ms'],
+                    communication_ms=dist['step_ms'] - alone[k]['step_ms'],
+                    # push every gradient, pull the sum; and the loss (1
+                    # value for BPR)
+                    bytes_per_worker_step=2 * 4 * (params + 1))
+                if k:
+                    pushed, pulled = sparse_bytes(
+                        TrainConfig(data_dir=args.data_dir,
+                                    protocol='corrected',
+                                    dataset=args.dataset,
+                                    batch_size=args.batch_size),
+                        workers, args.epochs)
+                    dense = 4 * (dense_params + 1)  # MLP and the loss
+                    run.update(sparse=True,
+                               bytes_pushed_per_worker_step=pushed + dense,
+                               bytes_pulled_per_worker_step=pulled + dense,
+                               bytes_per_worker_step=pushed + pulled
+                               + 2 * dense)
+                elif args.sparse == 'both':
+                    run['sparse'] = False
+                runs.append(run)
+                print(json.dumps(runs[-1]), file=sys.stderr)
     result = {'command': sys.argv, 'parameters': params,
               'batch_size': args.batch_size, 'epochs': args.epochs,
               'cpus': os.cpu_count(), 'machine': platform.machine(),

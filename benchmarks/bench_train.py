@@ -11,7 +11,18 @@ epoch is the least disturbed. Beside them, in the same process, one epoch
 of the chapter's stock code (bench_chapter.stock), the yardstick of the
 issue's "18x the stock chapter epoch".
 
+With ``--sparse both`` each setting also runs with ``--sparse`` (row-
+sparse embedding gradients, lazy Adam: d2l_ncf/sparse.py), dense and
+sparse alternating in one process, and the record holds ``NAME_sparse``
+beside ``NAME`` and their ratio:
+
     python benchmarks/bench_train.py --out benchmarks/train.json
+    python benchmarks/bench_train.py --sparse both --skip-stock \
+        --out benchmarks/train_sparse.json
+
+``--dataset ml-20m --data-dir DIR`` trains on DIR/ratings.csv instead
+(e.g. a large catalogue written by bench_scale.py's `generate`), where
+the tables are large and a dense step updates every row of them.
 """
 import argparse
 import json
@@ -25,7 +36,7 @@ import mxnet as mx
 import numpy
 
 from d2l_ncf import load_chapter_data
-from d2l_ncf.builders import build, seed_everything
+from d2l_ncf.builders import build, load_data, seed_everything
 from d2l_ncf.callbacks import Callback
 from d2l_ncf.config import TrainConfig
 from d2l_ncf.records import versions
@@ -42,11 +53,12 @@ SETTINGS = {
 }
 
 
-def run(name, data, data_dir, epochs):
+def run(name, data, data_dir, epochs, use_sparse=False):
     """Train `epochs` epochs of setting `name` as `d2l-ncf train` does
     (no evaluation); seconds of each epoch and the run's result."""
     config = TrainConfig(num_epochs=epochs, eval_step=epochs + 1,
-                         data_dir=data_dir, **SETTINGS[name]).validate()
+                         data_dir=data_dir, sparse=use_sparse,
+                         **SETTINGS[name]).validate()
     devices = [mx.cpu()]
     seed_everything(0)
     setup = build(config, data, devices)
@@ -65,10 +77,10 @@ def run(name, data, data_dir, epochs):
     return numpy.diff(stamps), result
 
 
-def per_epoch(data, data_dir, name, epochs):
+def per_epoch(data, data_dir, name, epochs, use_sparse=False):
     """Examples/s and seconds of the fastest and the median epoch after
     the first (which compiles the graph)."""
-    seconds, result = run(name, data, data_dir, epochs)
+    seconds, result = run(name, data, data_dir, epochs, use_sparse)
     examples = result['examples'] / epochs
     return {'examples_per_sec': examples / seconds[1:].min(),
             'median_examples_per_sec': examples / numpy.median(seconds[1:]),
@@ -81,23 +93,45 @@ def per_epoch(data, data_dir, name, epochs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-dir', default=None)
+    parser.add_argument('--dataset', default='ml-100k',
+                        help="ml-20m: DIR/ratings.csv (no stock epoch)")
     parser.add_argument('--epochs', type=int, default=6)
     parser.add_argument('--repeats', type=int, default=1)
     parser.add_argument('--settings', nargs='+', default=list(SETTINGS),
                         choices=list(SETTINGS))
+    parser.add_argument('--sparse', choices=('no', 'both'), default='no',
+                        help="'both': each setting dense and --sparse, "
+                             "alternating")
     parser.add_argument('--skip-stock', action='store_true')
     parser.add_argument('--out', default=None, help='JSON file to write')
     args = parser.parse_args(argv)
-    data = load_chapter_data(args.data_dir)
+    if args.dataset == 'ml-100k':
+        data = load_chapter_data(args.data_dir)
+    else:
+        data = load_data(TrainConfig(dataset=args.dataset,
+                                     data_dir=args.data_dir))
+        args.skip_stock = True  # the chapter's code reads ML-100K only
     results = {}
+    kinds = [False, True] if args.sparse == 'both' else [False]
     for name in args.settings:
-        runs = [per_epoch(data, args.data_dir, name, args.epochs)
-                for _ in range(args.repeats)]
-        best = max(runs, key=lambda r: r['examples_per_sec'])
-        results[name] = dict(best, runs=runs)
-        print(f'{name:8} {best["examples_per_sec"]:12.0f} examples/s (median {best["median_examples_per_sec"]:.0f}) '
-              f'{best["epoch_seconds"]:8.3f} s/epoch (best of '
-              f'{len(runs)})')
+        runs = {k: [] for k in kinds}
+        for _ in range(args.repeats):  # dense and sparse take turns
+            for k in kinds:
+                runs[k].append(per_epoch(data, args.data_dir, name,
+                                         args.epochs, k))
+        for k in kinds:
+            label = name + ('_sparse' if k else '')
+            best = max(runs[k], key=lambda r: r['examples_per_sec'])
+            results[label] = dict(best, runs=runs[k])
+            print(f'{label:15} {best["examples_per_sec"]:12.0f} examples/s '
+                  f'(median {best["median_examples_per_sec"]:.0f}) '
+                  f'{best["epoch_seconds"]:8.3f} s/epoch (best of '
+                  f'{len(runs[k])})')
+        if True in runs:
+            ratio = (results[name + '_sparse']['examples_per_sec']
+                     / results[name]['examples_per_sec'])
+            results[name + '_sparse']['x_dense'] = ratio
+            print(f'{name}: --sparse {ratio:.2f}x the dense examples/s')
     if not args.skip_stock:
         from bench_chapter import stock
         results['stock'] = stock(data, [mx.cpu()])
@@ -109,7 +143,8 @@ def main(argv=None):
                      / results['chapter']['epoch_seconds'])
             results['chapter']['x_stock_epoch'] = ratio
             print(f'chapter epoch: {ratio:.1f}x faster than stock')
-    record = {'results': results, 'settings': {
+    record = {'dataset': args.dataset, 'num_users': data.num_users,
+              'num_items': data.num_items, 'results': results, 'settings': {
         k: {f: list(v) if isinstance(v, tuple) else v
             for f, v in s.items()} for k, s in SETTINGS.items()},
         'versions': versions(), 'machine': {

@@ -18,6 +18,7 @@ from .losses import LOSSES
 from .model import NeuMF, embedding_l2
 from .protocol import get_protocol
 from .sampling import NegativeSampler, TripleBatches, recency_weights
+from . import sparse
 
 
 def seed_everything(seed):
@@ -54,6 +55,8 @@ def build_net(config, num_users, num_items, devices):
     net = NeuMF(config.num_factors, num_users, num_items,
                 nums_hiddens=list(config.nums_hiddens),
                 sigmoid_output=get_protocol(config.protocol).sigmoid_output)
+    if config.sparse:  # row-sparse gradients for P, Q, U and V
+        sparse.use_row_sparse_grads(net)
     net.initialize(ctx=devices, force_reinit=True,
                    init=mx.init.Normal(config.init_sigma))
     if not config.reference:
@@ -61,11 +64,15 @@ def build_net(config, num_users, num_items, devices):
     return net
 
 
-def build_trainer(config, net, kvstore='device'):
+def build_trainer(config, net, kvstore='device', global_rows=None):
     """gluon.Trainer with the config's optimizer; `kvstore` a name or a
-    `distributed.Cluster`."""
-    return gluon.Trainer(net.collect_params(), config.optimizer,
-                         {'learning_rate': config.lr, 'wd': config.wd},
+    `distributed.Cluster`. With --sparse, the lazy trainer of `sparse`,
+    told the rows of each global batch by `global_rows`."""
+    params = {'learning_rate': config.lr, 'wd': config.wd}
+    if config.sparse:
+        return sparse.make_trainer(net, config.optimizer, params, kvstore,
+                                   global_rows)
+    return gluon.Trainer(net.collect_params(), config.optimizer, params,
                          **trainer_options(kvstore))
 
 
@@ -119,10 +126,14 @@ def build(config, data, devices, kvstore='device', progress=False):
     `config` on `data`, consistent with `config.protocol`. Seed the
     generators first (`seed_everything`) for a repeatable run."""
     train_iter, evaluator = build_iterators(config, data, progress)
+    global_rows = None
+    if config.sparse:  # the global batches: which rows a step changes
+        train_iter = global_rows = sparse.GlobalRows(train_iter)
     net = build_net(config, data.num_users, data.num_items, devices)
     averager = WeightAverage(net, config.ema) if config.ema else None
     callbacks = [Penalty(embedding_l2(config.reg)) if config.reg else None,
                  Averaging(averager) if averager is not None else None]
     return Setup(get_protocol(config.protocol), net, LOSSES[config.loss](),
-                 build_trainer(config, net, kvstore), train_iter, evaluator,
+                 build_trainer(config, net, kvstore, global_rows), train_iter,
+                 evaluator,
                  averager, [c for c in callbacks if c is not None])

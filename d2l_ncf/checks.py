@@ -12,6 +12,7 @@ import numpy
 from .config import FIELDS_BY_NAME, option, resume_conflicts
 from .metrics import ranked_list_lengths, undefined_metrics
 from .protocol import PROTOCOLS, get_protocol
+from .sparse import LAZY_OPTIMIZERS
 
 # MXNet takes a seed as a C int, NumPy one in [0, 2**32): beyond both,
 # seeds would wrap or be refused after the data is read.
@@ -121,6 +122,10 @@ def check_config(config):
          "--eval sampled has no reference version"),
         (not (config.reference and config.num_neg != 1),
          "the chapter's PRDataset (--reference) draws one negative"),
+        (not config.sparse or config.optimizer.lower() in LAZY_OPTIMIZERS,
+         f"--sparse needs an optimizer whose MXNet update of a row-sparse "
+         f"gradient is lazy (only the rows a batch used move): "
+         f"{', '.join(LAZY_OPTIMIZERS)}; MXNet's {config.optimizer} is not"),
     ]
     for ok, message in checks:
         if not ok:

@@ -12,7 +12,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .movielens import DataNotFoundError
 from .reader import DataFormatError
 from .devices import DeviceError
-from . import numerics
+from . import numerics, sparse
 from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
                           check_launched)
 from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
@@ -330,6 +330,8 @@ def check_kvstore(args):
             '--kvstore dist_async updates the weights on the servers, '
             'where the optimizer state cannot be saved: --save and '
             '--resume need dist_sync')
+    if args.kvstore == 'dist_async' and getattr(args, 'sparse', False):
+        raise ClusterError(sparse.ASYNC_REFUSED)
 
 
 def main_recommend(args):

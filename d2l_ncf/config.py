@@ -67,6 +67,15 @@ class TrainConfig:
         False, flag=True,
         help="use the chapter's own PRDataset and evaluate_ranking (slow) "
              "instead of the fast path")
+    # Ours: row-sparse gradients for the four embeddings and a lazy
+    # optimizer update: a step reads and writes only the rows its batch
+    # used, Adam's moments and weight decay included (sparse.py;
+    # corrected protocol, optimizers adam, sgd or nag).
+    sparse: bool = setting(
+        False, flag=True,
+        help='row-sparse embedding gradients and lazy updates: a step '
+             'touches only the rows its batch uses (corrected protocol; '
+             'adam, sgd or nag)')
     devices: str = setting(  # the chapter's d2l.try_all_gpus()
         'all', help="'all' (GPUs, else CPU), 'cpu', 'cpu:N', 'gpu:0,1' "
                     "(default: %(default)s)")

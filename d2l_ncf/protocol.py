@@ -61,6 +61,10 @@ class Protocol:
         None. The book protocol is the chapter's settings only."""
         if self.extensions:
             return None
+        if config.sparse:
+            return ("--sparse updates only the embedding rows each batch "
+                    "uses; the book protocol is the chapter's dense update "
+                    "of every row: use --protocol corrected")
         chapter = (config.loss != 'log' and config.num_neg == 1
                    and config.reg == 0 and config.ema == 0
                    and config.recency == 0 and config.eval in self.evals
