@@ -25,11 +25,12 @@ import time
 import d2l_ncf  # noqa: F401 (first: it sets MXNet's numerics)
 import mxnet as mx
 import numpy
-from mxnet import gluon
+from mxnet import autograd, gluon
 
 from d2l_ncf import load_chapter_data
 from d2l_ncf.config import TrainConfig, seed_everything
 from d2l_ncf.losses import LOSSES
+from d2l_ncf.numerics import cpu_info
 from d2l_ncf.run import build_iterators, build_net, versions
 from d2l_ncf.training import train_ranking
 
@@ -43,9 +44,14 @@ SETTINGS = {
 }
 
 
-def run(name, data, data_dir, epochs):
+def run(name, data, data_dir, epochs, between=None, evaluate=False):
     """Train `epochs` epochs of setting `name` as `d2l-ncf train` does
-    (no evaluation); seconds of each epoch and the run's result."""
+    (no evaluation); seconds of each epoch and the run's result.
+
+    `between()`, if given, runs after each epoch, outside its seconds
+    (bench_torch.py trains PyTorch epochs there). `evaluate`: once
+    trained, evaluate as the setting says (untimed) into the result.
+    """
     config = TrainConfig(num_epochs=epochs, eval_step=epochs + 1,
                          data_dir=data_dir, **SETTINGS[name]).validate()
     devices = [mx.cpu()]
@@ -54,15 +60,31 @@ def run(name, data, data_dir, epochs):
     net = build_net(config, data.num_users, data.num_items, devices)
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
                             {'learning_rate': config.lr, 'wd': config.wd})
-    stamps = [time.perf_counter()]
+    starts, ends = [time.perf_counter()], []
+
+    def epoch_end(*_):
+        ends.append(time.perf_counter())
+        if between is not None:
+            between()
+        starts.append(time.perf_counter())
     with contextlib.redirect_stdout(io.StringIO()):
         result = train_ranking(
             net, train_iter, data.test_iter, LOSSES[config.loss](), trainer,
             None, data.num_users, data.num_items, epochs, devices,
             evaluator, data.candidates, eval_step=config.eval_step,
-            protocol=config.protocol, plot=False,
-            epoch_end=lambda *_: stamps.append(time.perf_counter()))
-    return numpy.diff(stamps), result
+            protocol=config.protocol, plot=False, epoch_end=epoch_end)
+    if evaluate:
+        with autograd.predict_mode():
+            result.update(evaluator(
+                net, data.test_iter, None, data.candidates, data.num_users,
+                data.num_items, devices))
+    return numpy.array(ends) - numpy.array(starts[:-1]), result
+
+
+def machine():
+    """The CPU this runs on, as the JSON records it."""
+    return {'cpus': os.cpu_count(), 'processor': platform.processor(),
+            'machine': platform.machine(), 'model': cpu_info()[0]}
 
 
 def per_epoch(data, data_dir, name, epochs):
@@ -112,9 +134,7 @@ def main(argv=None):
     record = {'results': results, 'settings': {
         k: {f: list(v) if isinstance(v, tuple) else v
             for f, v in s.items()} for k, s in SETTINGS.items()},
-        'versions': versions(), 'machine': {
-            'cpus': os.cpu_count(), 'processor': platform.processor(),
-            'machine': platform.machine()}}
+        'versions': versions(), 'machine': machine()}
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(record, f, indent=2)
