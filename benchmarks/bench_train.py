@@ -35,10 +35,13 @@ import d2l_ncf  # noqa: F401 (first: it sets MXNet's numerics)
 import mxnet as mx
 import numpy
 
+from mxnet import autograd
+
 from d2l_ncf import load_chapter_data
 from d2l_ncf.builders import build, load_data, seed_everything
 from d2l_ncf.callbacks import Callback
 from d2l_ncf.config import TrainConfig
+from d2l_ncf.numerics import cpu_info
 from d2l_ncf.records import versions
 from d2l_ncf.run import quietly
 from d2l_ncf.training import train_ranking
@@ -53,20 +56,29 @@ SETTINGS = {
 }
 
 
-def run(name, data, data_dir, epochs, use_sparse=False):
+def run(name, data, data_dir, epochs, use_sparse=False, between=None,
+        evaluate=False):
     """Train `epochs` epochs of setting `name` as `d2l-ncf train` does
-    (no evaluation); seconds of each epoch and the run's result."""
+    (no evaluation); seconds of each epoch and the run's result.
+
+    `between()`, if given, runs after each epoch, outside its seconds
+    (bench_torch.py trains PyTorch epochs there). `evaluate`: once
+    trained, evaluate as the setting says (untimed) into the result.
+    """
     config = TrainConfig(num_epochs=epochs, eval_step=epochs + 1,
                          data_dir=data_dir, sparse=use_sparse,
                          **SETTINGS[name]).validate()
     devices = [mx.cpu()]
     seed_everything(0)
     setup = build(config, data, devices)
-    stamps = [time.perf_counter()]
+    starts, ends = [time.perf_counter()], []
 
-    class Stamps(Callback):
+    class Stamps(Callback):  # `between` runs outside the epochs' timing
         def on_epoch_end(self, epoch, history):
-            stamps.append(time.perf_counter())
+            ends.append(time.perf_counter())
+            if between is not None:
+                between()
+            starts.append(time.perf_counter())
 
     (result, _) = quietly(
         train_ranking, setup.net, setup.train_iter, data.test_iter,
@@ -74,7 +86,18 @@ def run(name, data, data_dir, epochs, use_sparse=False):
         epochs, devices, setup.evaluator, data.candidates,
         eval_step=config.eval_step, protocol=setup.protocol, plot=False,
         callbacks=[Stamps()])
-    return numpy.diff(stamps), result
+    if evaluate:
+        with autograd.predict_mode():
+            result.update(setup.evaluator(
+                setup.net, data.test_iter, None, data.candidates,
+                data.num_users, data.num_items, devices))
+    return numpy.array(ends) - numpy.array(starts[:-1]), result
+
+
+def machine():
+    """The CPU this runs on, as the JSON records it."""
+    return {'cpus': os.cpu_count(), 'processor': platform.processor(),
+            'machine': platform.machine(), 'model': cpu_info()[0]}
 
 
 def per_epoch(data, data_dir, name, epochs, use_sparse=False):
@@ -147,9 +170,7 @@ def main(argv=None):
               'num_items': data.num_items, 'results': results, 'settings': {
         k: {f: list(v) if isinstance(v, tuple) else v
             for f, v in s.items()} for k, s in SETTINGS.items()},
-        'versions': versions(), 'machine': {
-            'cpus': os.cpu_count(), 'processor': platform.processor(),
-            'machine': platform.machine()}}
+        'versions': versions(), 'machine': machine()}
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(record, f, indent=2)
