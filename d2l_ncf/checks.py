@@ -9,7 +9,7 @@ import sys
 
 import numpy
 
-from .config import FIELDS_BY_NAME, option, resume_conflicts
+from .config import FIELDS_BY_NAME, RESUMABLE, option, resume_conflicts
 from .metrics import ranked_list_lengths, undefined_metrics
 from .protocol import PROTOCOLS, get_protocol
 from .sparse import LAZY_OPTIMIZERS
@@ -137,7 +137,8 @@ def check_config(config):
                          f'rmsprop, adagrad')
     if config.data is not None:
         from .reader import parse_separator, table_format
-        table_format(parse_separator(config.sep or ','), config.columns)
+        table_format(parse_separator(',' if config.sep is None
+                                     else config.sep), config.columns)
 
 
 def check_resumable(checkpoint, config):
@@ -148,7 +149,9 @@ def check_resumable(checkpoint, config):
         raise CheckpointError(
             f"{checkpoint['folder']} was trained with other settings: "
             f"{'; '.join(differ)}. A resumed run keeps the saved settings "
-            f"(see its config.json); only --epochs may grow")
+            f"(see its config.json); only --epochs may grow, and "
+            f"{', '.join(option(n) for n in RESUMABLE if n != 'num_epochs')} "
+            f"may change")
     done = checkpoint['state']['epoch']
     if config.num_epochs <= done:
         raise UsageError(

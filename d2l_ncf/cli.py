@@ -146,6 +146,8 @@ def build_parser(suppress=False):
                         'on the same machine and versions is identical)')
     c.add_argument('--metrics', nargs='+', default=list(METRICS),
                    help='which metrics (default: %(default)s)')
+    parser.commands = {'train': p, 'recommend': r, 'exercise': e,
+                       'compare': c}  # usage errors name their command
     return parser
 
 
@@ -269,6 +271,7 @@ def stopping_signals():
 
 
 def main_run(args, argv, parser):
+    command = parser.commands[args.command]
     """train or exercise: errors are messages, never tracebacks."""
     try:
         if args.command == 'train' and args.resume is not None:
@@ -287,7 +290,7 @@ def main_run(args, argv, parser):
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
     except (ValueError, DeviceError, ClusterError) as err:
-        parser.error(str(err))
+        command.error(str(err))
     try:
         if args.command == 'exercise':
             try:
@@ -304,7 +307,7 @@ def main_run(args, argv, parser):
                   overwrite=args.overwrite, save=args.save,
                   resume=args.resume, kvstore=args.kvstore)
     except (UsageError, ClusterError) as err:
-        parser.error(str(err))
+        command.error(str(err))
     except (DataNotFoundError, DataFormatError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 2  # a data error, as a usage error is

@@ -72,6 +72,8 @@ def add_launch_options(p):
 
 def split_command(argv):
     """(launcher options, train command) from argv split at ``--``."""
+    if '--' not in argv and ('-h' in argv or '--help' in argv):
+        return argv, []  # argparse prints the help
     if '--' not in argv:
         raise LaunchError("missing '--' before the train command, e.g. "
                           "d2l-ncf launch --workers 2 -- train --kvstore "

@@ -1,7 +1,7 @@
 """Output into a pipe that closed early (``d2l-ncf train ... | head -1``).
 
 Python ignores SIGPIPE, so writing into a pipe whose reader has gone
-raises `BrokenPipeError`, possibly long after the line was printed (a
+raises `BrokenPipeError` (and into a full device `OSError`), possibly long after the line was printed (a
 pipe's output is buffered until exit). `guard_std_streams` makes that
 harmless: the stream's file descriptor is pointed at the null device and
 the run goes on, writing its files, with its usual exit code.
@@ -21,14 +21,14 @@ class PipeGuard:
     def write(self, text):
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
+        except OSError:  # a closed pipe, a full disk (/dev/full)
             self._to_null()
             return len(text)
 
     def flush(self):
         try:
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError:
             self._to_null()
 
     def _to_null(self):
@@ -40,7 +40,7 @@ class PipeGuard:
             os.close(null)
         try:  # what stayed in the buffer now goes to the null device
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError:
             pass
 
     def __getattr__(self, name):

@@ -244,6 +244,7 @@ def quietly(fn, *args, **kwargs):
 
 
 def run_quietly(config=None, **options):
-    """`train` with `config` and no progress bar, printing nothing;
-    returns ``(record, printed lines)``. `options` as `train` takes."""
+    """`train` with `config` and no progress bar, its result lines
+    captured (the data summary still goes to stderr); returns ``(record,
+    printed lines)``. `options` as `train` takes."""
     return quietly(train, config, progress=False, **options)

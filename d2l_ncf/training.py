@@ -66,7 +66,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     if theirs.name != protocol.name:  # e.g. a RankingEvaluator's
         raise ValueError(f'the evaluator follows the {theirs.name} '
                          f'protocol, the loop the {protocol.name} one; '
-                         f'build both from one config (builders.build)')
+                         f'pass protocol={theirs.name!r} (with '
+                         f'builders.build: protocol=setup.protocol)')
     # workers whose examples one step sums; only the reporter evaluates
     scale = 1 if cluster is None else cluster.scale
     reporter = cluster is None or cluster.is_reporter

@@ -135,3 +135,22 @@ def test_import_without_mxnet_names_the_extra():
                           text=True, timeout=120)
     assert "pip install 'd2l_ncf[cpu]'" in done.stdout
     assert "d2l_ncf[gpu]" in done.stdout
+
+
+def test_launch_help_prints_help_without_the_train_command(capsys):
+    # found by the new-user pass: `launch --help` asked for '--' first
+    with pytest.raises(SystemExit) as info:
+        cli.main(['launch', '--help'])
+    assert info.value.code == 0
+    assert 'usage: d2l-ncf launch' in capsys.readouterr().out
+
+
+def test_an_empty_separator_is_a_usage_error_of_train(tmp_path, capsys):
+    data = tmp_path / 'r.csv'
+    data.write_text('user,item\n1,2\n')
+    with pytest.raises(SystemExit) as info:
+        cli.main(['train', '--protocol', 'corrected', '--data', str(data),
+                  '--sep', ''])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert 'd2l-ncf train: error:' in err and 'separator' in err
