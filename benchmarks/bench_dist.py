@@ -133,8 +133,10 @@ def main(argv=None):
     p.add_argument('--dataset', default='ml-100k',
                    help="train's --dataset (ml-20m: --data-dir holds a "
                         "ratings.csv, e.g. bench_scale.py's)")
-    p.add_argument('--eval', default='full', choices=('full', 'sampled'),
-                   help="train's --eval (sampled for large catalogues)")
+    p.add_argument('--eval', default='full',
+                   choices=('full', 'sampled', 'none'),
+                   help="train's --eval (sampled for large catalogues; "
+                        "none: no evaluation, it is not timed anyway)")
     p.add_argument('--k', default=None,
                    help='Hit@k cut-off, for data with few items')
     p.add_argument('--sparse', choices=('no', 'both'), default='no',
@@ -148,9 +150,12 @@ def main(argv=None):
         p.error(f'--repeats must be at least 1, not {args.repeats}')
     data = ['--data-dir', args.data_dir] if args.data_dir else []
     data += ['--k', args.k] if args.k else []
-    data += ['--dataset', args.dataset, '--eval', args.eval]
+    data += ['--dataset', args.dataset]
+    data += ['--eval', args.eval] if args.eval != 'none' else []
+    # one evaluation at the end; none: evaluation every epochs + 1
+    every = args.epochs + (args.eval == 'none')
     common = TRAIN + data + ['--epochs', str(args.epochs), '--eval-step',
-                             str(args.epochs)]
+                             str(every)]
     config = TrainConfig(data_dir=args.data_dir, protocol='corrected',
                          dataset=args.dataset, batch_size=args.batch_size)
     data_set = load_data(config)  # once: large files take a while
@@ -158,6 +163,7 @@ def main(argv=None):
     dense_params = params - embedding_count(
         config, data_set.num_users, data_set.num_items)
     kinds = [False, True] if args.sparse == 'both' else [False]
+    load_before = os.getloadavg()  # others' work on a shared machine
     runs = []
     for workers in args.workers:
         part = args.batch_size // workers
@@ -199,7 +205,8 @@ def main(argv=None):
                 print(json.dumps(runs[-1]), file=sys.stderr)
     result = {'command': sys.argv, 'parameters': params,
               'batch_size': args.batch_size, 'epochs': args.epochs,
-              'repeats': args.repeats,
+              'repeats': args.repeats, 'load_average_before': load_before,
+              'load_average_after': os.getloadavg(),
               'cpus': os.cpu_count(), 'machine': platform.machine(),
               'versions': versions(), 'runs': runs}
     text = json.dumps(result, indent=2) + '\n'
