@@ -2,7 +2,8 @@
 
 For each number of workers W (and servers S) it runs ``d2l-ncf launch
 --workers W --servers S -- train --kvstore dist_sync`` (corrected
-protocol, one device per worker, one evaluation at the end) and reads
+protocol, one device per worker, one evaluation at the end, or none
+with ``--eval none``) and reads
 worker 0's metrics.json: examples/s over the training batches and the
 time per step. Beside it, one process trains on the batch one worker
 sees (B / W) with no kvstore: its step time is the computation, and the
@@ -17,7 +18,7 @@ counted, not sniffed: with ``dist_sync`` each worker pushes every
 gradient and pulls the sum (4 bytes a value), plus its loss.
 
     python benchmarks/bench_dist.py --data-dir $D2L_NCF_DATA_DIR \\
-        --workers 1 2 4 --servers 1 2 --out benchmarks/dist.json
+        --workers 1 2 4 --servers 1 2 --repeats 2 --out dist.json
 
 All processes share this machine's cores, so W workers here compete for
 the same CPU: the figures show the communication cost per step, not a
@@ -33,8 +34,10 @@ are counted from those rows, replaying the job's seeded batches here:
 message headers are not counted, for dense or sparse).
 
     python benchmarks/bench_dist.py --data-dir $D2L_NCF_DATA_DIR \
-        --workers 2 --servers 1 2 --epochs 1 --sparse both \
-        --out benchmarks/results_dist_sparse.json
+        --workers 1 2 4 --servers 1 2 --epochs 1 --repeats 2 \
+        --sparse both --out benchmarks/results_dist.json
+
+docs/SCALING.md shows the commands of the committed figures.
 """
 import argparse
 import json
