@@ -2,16 +2,23 @@
 
 For each number of workers W (and servers S) it runs ``d2l-ncf launch
 --workers W --servers S -- train --kvstore dist_sync`` (corrected
-protocol, one device per worker, one evaluation at the end) and reads
+protocol, one device per worker, one evaluation at the end, or none
+with ``--eval none``) and reads
 worker 0's metrics.json: examples/s over the training batches and the
 time per step. Beside it, one process trains on the batch one worker
 sees (B / W) with no kvstore: its step time is the computation, and the
-rest of the distributed step is communication and waiting. Bytes are
+rest of the distributed step is communication and waiting. The two are
+separate runs on a shared machine, so each is run ``--repeats`` times,
+interleaved (yardstick, then every job, per round), and the fastest of
+each is kept: ``compute_ms`` is the fastest one-process step,
+``step_ms`` the fastest distributed one, ``communication_ms`` their
+difference clamped at 0 (``step_minus_compute_ms`` keeps it unclamped,
+``*_ms_runs`` every round's figure). Bytes are
 counted, not sniffed: with ``dist_sync`` each worker pushes every
 gradient and pulls the sum (4 bytes a value), plus its loss.
 
     python benchmarks/bench_dist.py --data-dir $D2L_NCF_DATA_DIR \\
-        --workers 1 2 4 --servers 1 2 --out benchmarks/dist.json
+        --workers 1 2 4 --servers 1 2 --repeats 2 --out dist.json
 
 All processes share this machine's cores, so W workers here compete for
 the same CPU: the figures show the communication cost per step, not a
@@ -27,8 +34,10 @@ are counted from those rows, replaying the job's seeded batches here:
 message headers are not counted, for dense or sparse).
 
     python benchmarks/bench_dist.py --data-dir $D2L_NCF_DATA_DIR \
-        --workers 2 --servers 1 2 --epochs 1 --sparse both \
-        --out benchmarks/results_dist_sparse.json
+        --workers 1 2 4 --servers 1 2 --epochs 1 --repeats 2 \
+        --sparse both --out benchmarks/results_dist.json
+
+docs/SCALING.md shows the commands of the committed figures.
 """
 import argparse
 import json
@@ -70,19 +79,30 @@ def timing(final, batch_size):
             'step_ms': 1000 * final['train_seconds'] / steps}
 
 
-def parameter_count(data_dir, config):
+def split(jobs, alone):
+    """The fastest distributed step (`jobs`) and the fastest one-process
+    step (`alone`, its computation): the rest is communication and
+    waiting, clamped at 0 (left unclamped in step_minus_compute_ms)."""
+    best = min(jobs, key=lambda t: t['step_ms'])
+    compute = min(t['step_ms'] for t in alone)
+    return dict(best, compute_ms=compute,
+                communication_ms=max(0.0, best['step_ms'] - compute),
+                step_minus_compute_ms=best['step_ms'] - compute,
+                step_ms_runs=[t['step_ms'] for t in jobs],
+                compute_ms_runs=[t['step_ms'] for t in alone])
+
+
+def parameter_count(config, data):
     """NeuMF's parameters for this data (one forward to shape them)."""
-    data = load_data(config)
     net = build_net(config, data.num_users, data.num_items,
                     parse_devices('cpu'))
     net(mxnp.array([0]), mxnp.array([0]))
     return sum(p.data().size for p in net.collect_params().values())
 
 
-def sparse_bytes(config, workers, epochs):
+def sparse_bytes(config, data, workers, epochs):
     """Mean bytes one worker pushes and pulls per step under --sparse
     (embeddings only), counted from the rows of the job's own batches."""
-    data = load_data(config)
     batches, _ = build_iterators(config, data)
     width = 4 * config.num_factors + 8  # float32 values and a row key
     pushed, pulled, steps = 0, 0, 0
@@ -116,57 +136,66 @@ def main(argv=None):
     p.add_argument('--dataset', default='ml-100k',
                    help="train's --dataset (ml-20m: --data-dir holds a "
                         "ratings.csv, e.g. bench_scale.py's)")
-    p.add_argument('--eval', default='full', choices=('full', 'sampled'),
-                   help="train's --eval (sampled for large catalogues)")
+    p.add_argument('--eval', default='full',
+                   choices=('full', 'sampled', 'none'),
+                   help="train's --eval (sampled for large catalogues; "
+                        "none: no evaluation, it is not timed anyway)")
     p.add_argument('--k', default=None,
                    help='Hit@k cut-off, for data with few items')
     p.add_argument('--sparse', choices=('no', 'both'), default='no',
                    help="'both': every job dense and with --sparse")
+    p.add_argument('--repeats', type=int, default=1,
+                   help='rounds of every run; the fastest of each is kept')
     p.add_argument('--timeout', type=int, default=1800)
     p.add_argument('--out', default=None, help='JSON file (else stdout)')
     args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error(f'--repeats must be at least 1, not {args.repeats}')
     data = ['--data-dir', args.data_dir] if args.data_dir else []
     data += ['--k', args.k] if args.k else []
-    data += ['--dataset', args.dataset, '--eval', args.eval]
+    data += ['--dataset', args.dataset]
+    data += ['--eval', args.eval] if args.eval != 'none' else []
+    # one evaluation at the end; none: evaluation every epochs + 1
+    every = args.epochs + (args.eval == 'none')
     common = TRAIN + data + ['--epochs', str(args.epochs), '--eval-step',
-                             str(args.epochs)]
+                             str(every)]
     config = TrainConfig(data_dir=args.data_dir, protocol='corrected',
-                         dataset=args.dataset)
-    params = parameter_count(args.data_dir, config)
+                         dataset=args.dataset, batch_size=args.batch_size)
+    data_set = load_data(config)  # once: large files take a while
+    params = parameter_count(config, data_set)
+    dense_params = params - embedding_count(
+        config, data_set.num_users, data_set.num_items)
     kinds = [False, True] if args.sparse == 'both' else [False]
-    if True in kinds:
-        data_set = load_data(config)
-        dense_params = params - embedding_count(
-            config, data_set.num_users, data_set.num_items)
+    load_before = os.getloadavg()  # others' work on a shared machine
     runs = []
     for workers in args.workers:
         part = args.batch_size // workers
-        alone = {k: timing(run_job(
-            ['train', '--batch-size', str(part)] + common
-            + (['--sparse'] if k else []), args.timeout), part)
-            for k in kinds}
+        alone = {k: [] for k in kinds}  # one-process step ms, per round
+        jobs = {(s, k): [] for s in args.servers for k in kinds}
+        for _ in range(args.repeats):
+            for k in kinds:
+                alone[k].append(timing(run_job(
+                    ['train', '--batch-size', str(part)] + common
+                    + (['--sparse'] if k else []), args.timeout), part))
+            for servers in args.servers:
+                for k in kinds:
+                    jobs[servers, k].append(timing(run_job(
+                        ['launch', '--workers', str(workers), '--servers',
+                         str(servers), '--', 'train', '--kvstore',
+                         'dist_sync', '--batch-size', str(args.batch_size)]
+                        + common + (['--sparse'] if k else []),
+                        args.timeout), args.batch_size))
+        rows = (sparse_bytes(config, data_set, workers, args.epochs)
+                if True in kinds else None)
         for servers in args.servers:
             for k in kinds:
-                final = run_job(
-                    ['launch', '--workers', str(workers), '--servers',
-                     str(servers), '--', 'train', '--kvstore', 'dist_sync',
-                     '--batch-size', str(args.batch_size)] + common
-                    + (['--sparse'] if k else []), args.timeout)
-                dist = timing(final, args.batch_size)
-                run = dict(
-                    workers=workers, servers=servers, **dist,
-                    compute_ms=alone[k]['step_ms'],
-                    communication_ms=dist['step_ms'] - alone[k]['step_ms'],
-                    # push every gradient, pull the sum; and the loss (1
-                    # value for BPR)
-                    bytes_per_worker_step=2 * 4 * (params + 1))
+                run = dict(workers=workers, servers=servers,
+                           **split(jobs[servers, k], alone[k]),
+                           # push every gradient, pull the sum; and the
+                           # loss (1 value for BPR)
+                           bytes_per_worker_step=2 * 4 * (params + 1))
                 if k:
-                    pushed, pulled = sparse_bytes(
-                        TrainConfig(data_dir=args.data_dir,
-                                    protocol='corrected',
-                                    dataset=args.dataset,
-                                    batch_size=args.batch_size),
-                        workers, args.epochs)
+                    pushed, pulled = rows
                     dense = 4 * (dense_params + 1)  # MLP and the loss
                     run.update(sparse=True,
                                bytes_pushed_per_worker_step=pushed + dense,
@@ -179,6 +208,8 @@ def main(argv=None):
                 print(json.dumps(runs[-1]), file=sys.stderr)
     result = {'command': sys.argv, 'parameters': params,
               'batch_size': args.batch_size, 'epochs': args.epochs,
+              'repeats': args.repeats, 'load_average_before': load_before,
+              'load_average_after': os.getloadavg(),
               'cpus': os.cpu_count(), 'machine': platform.machine(),
               'versions': versions(), 'runs': runs}
     text = json.dumps(result, indent=2) + '\n'

@@ -394,8 +394,27 @@ def test_bench_dist_reports_steps_and_bytes(synthetic_dir, tmp_path, tag,
     assert (run['workers'], run['servers']) == (2, 1)
     assert run['bytes_per_worker_step'] == 2 * 4 * (1730 + 1)
     assert run['examples_per_sec'] > 0 and run['step_ms'] > 0
-    assert run['communication_ms'] == pytest.approx(
+    # the rest of the step, never negative; the raw difference kept
+    assert run['step_minus_compute_ms'] == pytest.approx(
         run['step_ms'] - run['compute_ms'])
+    assert run['communication_ms'] == max(0.0, run['step_minus_compute_ms'])
+    assert run['step_ms_runs'] == [run['step_ms']]
+    assert run['compute_ms_runs'] == [run['compute_ms']]
+
+
+def test_bench_dist_split_keeps_the_fastest_and_clamps():
+    sys.path.insert(0, os.path.join(REPO, 'benchmarks'))
+    import bench_dist
+    jobs = [{'examples_per_sec': 100.0, 'step_ms': 9.0},
+            {'examples_per_sec': 150.0, 'step_ms': 6.0}]
+    run = bench_dist.split(jobs, [{'step_ms': 8.5}, {'step_ms': 7.0}])
+    assert (run['step_ms'], run['examples_per_sec']) == (6.0, 150.0)
+    assert run['compute_ms'] == 7.0
+    assert run['step_minus_compute_ms'] == -1.0
+    assert run['communication_ms'] == 0.0  # clamped, never negative
+    assert run['step_ms_runs'] == [9.0, 6.0]
+    run = bench_dist.split(jobs, [{'step_ms': 2.5}])
+    assert run['communication_ms'] == run['step_minus_compute_ms'] == 3.5
 
 
 @pytest.mark.slow

@@ -89,3 +89,23 @@ def test_every_relative_link_in_the_docs_resolves():
             if not os.path.exists(os.path.join(folder, target)):
                 broken.append(f'{path}: {target}')
     assert not broken
+
+
+def test_scaling_shows_the_measured_figures():
+    """docs/SCALING.md's tables are bench_dist's committed figures: every
+    run's examples/s, step and computing ms appear as the JSON has them,
+    and no communication figure is negative."""
+    import json
+    text = read('docs/SCALING.md')
+    missing = []
+    for name in ('results_dist.json', 'results_dist_m1.json'):
+        with open(os.path.join(REPO, 'benchmarks', name)) as f:
+            runs = json.load(f)['runs']
+        for run in runs:
+            assert run['communication_ms'] >= 0, (name, run)
+            row = (f"| {round(run['examples_per_sec']):,} "
+                   f"| {run['step_ms']:.1f} | {run['compute_ms']:.1f} "
+                   f"| {run['communication_ms']:.1f}")
+            if row not in text:
+                missing.append(f'{name}: {row}')
+    assert not missing
