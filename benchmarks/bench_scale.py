@@ -1,21 +1,28 @@
-"""MovieLens-20M's shape in bounded memory: reading and splitting.
+"""MovieLens-20M's shape: load, one epoch and the full ranking, timed.
 
 Writes a seeded ML-20M-shaped ``ratings.csv`` (GroupLens' header and
 format; 20,000,000 rows of 138,493 users on 26,744 items, popularity
 skewed like a power law, every user with at least 20 ratings) into a
-work folder outside git, then loads it as ``--dataset ml-20m`` does
-(`load_dataset`: read, deduplicate, map ids, seq-aware split, the
-chapter's lists and dicts) in a child process, and reports seconds and
-the child's peak RSS as JSON.
+work folder outside git, then, in a child process, loads it as
+``--dataset ml-20m`` does (`load_dataset`: read, deduplicate, map ids,
+seq-aware split, the chapter's lists and dicts) and runs the stage
+asked for, reporting seconds and peak RSS of each step as JSON:
 
-    python benchmarks/bench_scale.py --out benchmarks/results_scale.json
+- ``load``: the load alone;
+- ``epoch``: one epoch at the chapter's settings (corrected protocol,
+  one CPU context), built as `d2l-ncf train` builds it;
+- ``evaluate``: `RankingEvaluator`'s full ranking of every test user
+  over every item it has not trained on, then the sampled evaluation;
+- ``all``: the epoch, then both evaluations of the trained net.
+
+    python benchmarks/bench_scale.py --stage all \
+        --out benchmarks/results_scale.json
     python benchmarks/bench_scale.py --rows 2000000 --users 13849 \
-        --items 2674   # a tenth, for development
+        --items 2674 --stage all  # a tenth, for development
 
-The file is generated once per shape and seed and reused. `STAGES`
-holds the measurements a child can run; `measure_epoch` and
-`measure_evaluation` are hooks for one training epoch and a
-full-ranking evaluation at this size.
+The file is generated once per shape and seed and reused. Each step's
+peak RSS is its own: the child restarts the kernel's count
+(/proc/self/clear_refs) before it.
 """
 import argparse
 import json
@@ -141,8 +148,21 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak_rss():
+    """Restart this process's peak RSS count at its current RSS (Linux:
+    /proc/self/clear_refs), so each stage reports its own peak; False
+    where the kernel does not allow it."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
 def measure_load(folder):
-    """Load the folder as ``--dataset ml-20m``: seconds per step."""
+    """Load the folder as ``--dataset ml-20m``: seconds per step, and
+    each step's own peak RSS where the kernel lets it be reset."""
     t0 = time.perf_counter()
     from d2l_ncf.data import build_chapter_data
     from d2l_ncf.interactions import index_interactions
@@ -150,51 +170,122 @@ def measure_load(folder):
     from d2l_ncf.reader import read_interactions
     t1 = time.perf_counter()
     spec = DATASETS['ml-20m']
+    peaks = {}
+    reset = reset_peak_rss()
     ratings = read_interactions(
         os.path.join(folder, spec.ratings), spec.ratings_format)
     t2 = time.perf_counter()
+    peaks['read_peak_rss_mb'], reset = peak_rss_mb(), reset_peak_rss()
     inter = index_interactions(ratings)
     del ratings
     t3 = time.perf_counter()
+    peaks['index_peak_rss_mb'], reset = peak_rss_mb(), reset_peak_rss()
     data = build_chapter_data(inter, folder)
     t4 = time.perf_counter()
+    peaks['split_and_build_peak_rss_mb'] = peak_rss_mb()
     return data, dict(
         import_seconds=t1 - t0, read_seconds=t2 - t1,
         index_seconds=t3 - t2, split_and_build_seconds=t4 - t3,
         load_seconds=t4 - t1, users=data.num_users, items=data.num_items,
         train_interactions=len(data.users_train),
-        test_users=len(data.test_iter), lines=data.summary['lines_read'])
+        test_users=len(data.test_iter), lines=data.summary['lines_read'],
+        **(peaks if reset else {}))
 
 
-def measure_epoch(data):
-    """Hook: one training epoch at the chapter's settings (not yet run:
-    the training path is being changed by another piece of work)."""
-    return {}
+def measure_epoch(data, state):
+    """One training epoch at the chapter's settings (corrected protocol,
+    one CPU context, dense embeddings), built as `d2l-ncf train` builds
+    it, with no evaluation in the loop; the trained net goes to `state`."""
+    import mxnet as mx
+    from d2l_ncf.builders import build, seed_everything
+    from d2l_ncf.config import TrainConfig
+    from d2l_ncf.run import quietly
+    from d2l_ncf.training import train_ranking
+    config = TrainConfig(protocol='corrected', devices='cpu', num_epochs=1,
+                         eval_step=2).validate()
+    devices = [mx.cpu()]
+    seed_everything(config.seed)
+    t0 = time.perf_counter()
+    setup = build(config, data, devices)
+    t1 = time.perf_counter()
+    result, _ = quietly(
+        train_ranking, setup.net, setup.train_iter, data.test_iter,
+        setup.loss, setup.trainer, None, data.num_users, data.num_items,
+        1, devices, setup.evaluator, data.candidates,
+        eval_step=config.eval_step, protocol=setup.protocol, plot=False)
+    t2 = time.perf_counter()
+    state.update(net=setup.net, devices=devices, config=config)
+    return dict(build_seconds=t1 - t0, epoch_seconds=t2 - t1,
+                epoch_train_seconds=result['train_seconds'],
+                epoch_examples=result['examples'],
+                epoch_examples_per_sec=result['examples']
+                / result['train_seconds'],
+                epoch_loss=result['loss'])
 
 
-def measure_evaluation(data):
-    """Hook: full-ranking evaluation of every user (needs the chunked
-    evaluator; not yet run)."""
-    return {}
+def measure_evaluation(data, state):
+    """Full ranking of every test user over every item it has not
+    trained on (`RankingEvaluator`, corrected protocol, chunked), then
+    the sampled evaluation (99 negatives each), each with its seconds
+    and its own peak RSS. Uses the net `measure_epoch` trained, else a
+    freshly initialised one."""
+    import mxnet as mx
+    from mxnet import autograd
+    from d2l_ncf.builders import build_net, seed_everything
+    from d2l_ncf.config import TrainConfig
+    from d2l_ncf.evaluation import RankingEvaluator
+    if 'net' not in state:
+        config = TrainConfig(protocol='corrected', devices='cpu').validate()
+        seed_everything(config.seed)
+        state.update(net=build_net(config, data.num_users, data.num_items,
+                                   [mx.cpu()]),
+                     devices=[mx.cpu()], config=config)
+    net, devices, config = state['net'], state['devices'], state['config']
+    record = {}
+    for name in ('full', 'sampled'):
+        evaluator = RankingEvaluator(config.protocol, config.k, name,
+                                     config.eval_negatives, seed=config.seed,
+                                     chunk_size=config.eval_chunk)
+        reset = reset_peak_rss()
+        start = time.perf_counter()
+        with autograd.predict_mode():
+            metrics = evaluator(net, data.test_iter, None, data.candidates,
+                                data.num_users, data.num_items, devices)
+        record[f'{name}_eval_seconds'] = time.perf_counter() - start
+        record[f'{name}_eval_peak_rss_mb'] = (peak_rss_mb() if reset
+                                              else None)
+        record[f'{name}_eval_metrics'] = dict(metrics, k=metrics.k)
+    return record
 
 
 STAGES = {'load': [], 'epoch': [measure_epoch],
-          'evaluate': [measure_evaluation]}
+          'evaluate': [measure_evaluation],
+          'all': [measure_epoch, measure_evaluation]}
 
 
 def child(folder, stage):
-    """Run in a child process: load, then the stage's hooks; print JSON."""
+    """Run in a child process: load, then the stage's hooks, each with
+    its own peak RSS where the kernel lets it be reset; print JSON."""
     data, record = measure_load(folder)
-    record['load_peak_rss_mb'] = peak_rss_mb()
+    record['load_peak_rss_mb'] = max(
+        [peak_rss_mb()] + [v for k, v in record.items()
+                           if k.endswith('_peak_rss_mb')])
+    state, peaks = {}, [record['load_peak_rss_mb']]
     for hook in STAGES[stage]:
-        record.update(hook(data))
-    record['peak_rss_mb'] = peak_rss_mb()
+        reset = reset_peak_rss()
+        record.update(hook(data, state))
+        if reset:
+            peaks.append(peak_rss_mb())
+            record[hook.__name__.replace('measure_', '')
+                   + '_peak_rss_mb'] = peaks[-1]
+    record['peak_rss_mb'] = max(peaks + [peak_rss_mb()])
     print(json.dumps(record))
 
 
 def run_child(folder, stage, timeout):
-    """One child process; its JSON plus its peak RSS seen from outside."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """One child process; its JSON and its wall-clock seconds. (Its
+    peaks are its own: ru_maxrss seen from here would miss a peak the
+    child reset.)"""
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, __file__, '--child', stage, '--workdir', folder],
@@ -205,9 +296,6 @@ def run_child(folder, stage, timeout):
         raise SystemExit(f'the {stage} child failed:\n{out.stderr}')
     record = json.loads(out.stdout.strip().splitlines()[-1])
     record['wall_seconds'] = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far
-    record['children_maxrss_mb'] = after / 1024 if after > before else None
     return record
 
 

@@ -183,10 +183,10 @@ def read_interactions_fast(path, fmt):
             return None
     if not _plain_bytes(body, fmt, sep=sep):
         return None
-    frame = _pandas_frame(body, sep, fmt.columns)
-    if frame is None or len(frame) != rows:
+    values = _pandas_columns(body, sep, fmt.columns, rows)
+    del body
+    if values is None:
         return None
-    values = {c: frame[c].to_numpy() for c in fmt.columns}
     if 'rating' in values and not numpy.isfinite(values['rating']).all():
         return None
     lines = numpy.arange(1 + header, rows + 1 + header, dtype=numpy.int64)
@@ -251,9 +251,33 @@ def _dots_in_column(chunk, dots, sep, column):
     return bool(numpy.all(field == column))
 
 
-def _pandas_frame(body, sep, columns):
-    """pandas' C parser on plain bytes; None when it refuses anything."""
+# Bytes of the file pandas parses at once: its parse holds about 140
+# bytes a row, so a 20M-row file parsed whole would peak near 3 GB.
+PARSE_CHUNK = 1 << 26
+
+
+def _pandas_columns(body, sep, columns, rows):
+    """`columns` of plain bytes `body` (`rows` lines) parsed by pandas'
+    C parser, a piece of whole lines at a time, into one array each;
+    None when it refuses any piece or the lines do not add up to `rows`.
+    """
     dtypes = {c: ('float64' if c == 'rating' else 'int64') for c in columns}
+    values = {c: numpy.empty(rows, dtype=t) for c, t in dtypes.items()}
+    start = done = 0
+    while start < len(body):
+        end = body.find(b'\n', min(start + PARSE_CHUNK, len(body)) - 1)
+        end = len(body) if end < 0 else end + 1
+        frame = _pandas_frame(body[start:end], sep, columns, dtypes)
+        if frame is None or done + len(frame) > rows:
+            return None
+        for c in columns:
+            values[c][done:done + len(frame)] = frame[c].to_numpy()
+        done, start = done + len(frame), end
+    return values if done == rows else None
+
+
+def _pandas_frame(body, sep, columns, dtypes):
+    """pandas' C parser on plain bytes; None when it refuses anything."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error')

@@ -361,3 +361,36 @@ def test_data_errors_exit_2_like_usage_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith('d2l-ncf: error: ') and 'Traceback' not in err
         assert str(tmp_path) in err
+
+
+@pytest.mark.parametrize('piece', [1, 5, 37])
+def test_parsing_in_pieces_gives_the_same_frames_and_errors(
+        tmp_path, monkeypatch, piece):
+    # pandas parses a large file a piece of whole lines at a time; pieces
+    # of one line or a few change nothing: same frames, same refusals
+    import d2l_ncf.reader as reader
+    monkeypatch.setattr(reader, 'PARSE_CHUNK', piece)
+    for n, (text, fmt) in enumerate(VALID):
+        assert_same_frames(write(tmp_path, text, f'v{n}.txt'), fmt)
+    for n, (text, fmt) in enumerate(MALFORMED):
+        path = write(tmp_path, text, f'm{n}.txt')
+        expected = strict_error(path, fmt)
+        assert read_interactions_fast(path, fmt) is None, text
+        with pytest.raises(DataFormatError) as err:
+            read_interactions(path, fmt)
+        assert str(err.value) == expected
+
+
+def test_synthetic_data_in_pieces_reads_the_same(tmp_path, monkeypatch):
+    import d2l_ncf.reader as reader
+    from synthetic import make_ratings, write_udata
+    path = write_udata(tmp_path / 'd', make_ratings(num_users=300,
+                                                    num_items=80)) + '/u.data'
+    whole = read_interactions_fast(path, UDATA)
+    monkeypatch.setattr(reader, 'PARSE_CHUNK', 1000)
+    pieces = read_interactions_fast(path, UDATA)
+    import os
+    assert os.path.getsize(path) > 10 * 1000  # ten pieces or more
+    import pandas as pd
+    pd.testing.assert_frame_equal(pieces.frame, whole.frame)
+    assert_same_frames(path, UDATA)

@@ -157,3 +157,27 @@ def test_benchmark_file_has_the_shape_asked_for(tmp_path):
                 'rb').read() == before
     other = bench.generate(str(tmp_path / 'other'), 30_000, 200, 500, seed=4)
     assert open(other, 'rb').read() != before
+
+
+def test_benchmark_stages_train_and_evaluate_in_one_child(tmp_path, capsys):
+    # the child's stage 'all' on a small file: load, one epoch, both
+    # evaluations of the trained net, each with its seconds and peak
+    import json
+    bench = _bench()
+    folder = str(tmp_path / 'small')
+    bench.generate(folder, 6_000, 150, 300, seed=1)
+    bench.child(folder, 'all')
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record['lines'] == 6_000 and record['users'] == 150
+    # whole batches of 1,024 (the chapter's) of the training pairs
+    assert (record['train_interactions'] - 1024 < record['epoch_examples']
+            <= record['train_interactions'])
+    assert record['epoch_seconds'] > 0 and record['epoch_loss'] > 0
+    full, sampled = (record['full_eval_metrics'],
+                     record['sampled_eval_metrics'])
+    assert set(full) == {'hit_rate', 'auc', 'ndcg', 'k'} and full['k'] == 50
+    assert set(sampled) == {'hit_rate', 'ndcg', 'k'} and sampled['k'] == 10
+    assert 0 <= full['auc'] <= 1 and 0 <= sampled['hit_rate'] <= 1
+    for step in ('load', 'epoch', 'full_eval', 'sampled_eval'):
+        assert record[f'{step}_peak_rss_mb'] > 0
+    assert record['peak_rss_mb'] >= record['epoch_peak_rss_mb']
