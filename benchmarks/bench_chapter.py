@@ -15,8 +15,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
-import platform
 import statistics
 import time
 
@@ -31,6 +29,8 @@ from d2l_ncf.config import TrainConfig
 from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.records import versions
 from d2l_ncf.run import train
+
+from common import machine
 
 
 def chapter_net(data, devices):
@@ -129,9 +129,7 @@ def main(argv=None):
         print(f'{key:22}{s:12.3f}{f:12.3f}{ratio:9.1f}x')
     print('fast job printed:', results['fast']['job_printed'])
     record = {'results': results, 'devices': [str(d) for d in devices],
-              'versions': versions(), 'machine': {
-                  'cpus': os.cpu_count(), 'processor': platform.processor(),
-                  'machine': platform.machine()}}
+              'versions': versions(), 'machine': machine()}
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(record, f, indent=2)
