@@ -21,7 +21,7 @@ from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
                         settings_for)
 from .builders import resolve_devices
 from .checks import UsageError
-from .pipes import guard_std_streams
+from .pipes import guard_std_streams, leave
 from .recommend import (TitlesNotFoundError, UnknownUserError,
                         format_recommendations, recommend)
 from .records import OutputExistsError
@@ -223,6 +223,12 @@ def resumed_config(args, argv, parser):
     saved = config_from_dict(load_checkpoint(args.resume)['config'])
     typed = build_parser(suppress=True).parse_args(argv)
     return dataclasses.replace(saved, **config_from_args(typed))
+
+
+def program():
+    """The ``d2l-ncf`` command: `main` on sys.argv, then a quick exit
+    (`pipes.leave`)."""
+    return leave(main())
 
 
 def main(argv=None):
