@@ -192,18 +192,22 @@ def measure_load(folder):
         **(peaks if reset else {}))
 
 
+# The run's settings beyond the chapter's: `--devices` and `--sparse`.
+SETTINGS = dict(devices='cpu', sparse=False)
+
+
 def measure_epoch(data, state):
-    """One training epoch at the chapter's settings (corrected protocol,
-    one CPU context, dense embeddings), built as `d2l-ncf train` builds
-    it, with no evaluation in the loop; the trained net goes to `state`."""
-    import mxnet as mx
-    from d2l_ncf.builders import build, seed_everything
+    """One training epoch at the chapter's settings (corrected protocol;
+    one CPU context and dense embeddings unless `SETTINGS` say other),
+    built as `d2l-ncf train` builds it, with no evaluation in the loop;
+    the trained net goes to `state`."""
+    from d2l_ncf.builders import build, resolve_devices, seed_everything
     from d2l_ncf.config import TrainConfig
     from d2l_ncf.run import quietly
     from d2l_ncf.training import train_ranking
-    config = TrainConfig(protocol='corrected', devices='cpu', num_epochs=1,
-                         eval_step=2).validate()
-    devices = [mx.cpu()]
+    config = TrainConfig(protocol='corrected', num_epochs=1, eval_step=2,
+                         **SETTINGS).validate()
+    devices = resolve_devices(config)
     seed_everything(config.seed)
     t0 = time.perf_counter()
     setup = build(config, data, devices)
@@ -229,17 +233,17 @@ def measure_evaluation(data, state):
     the sampled evaluation (99 negatives each), each with its seconds
     and its own peak RSS. Uses the net `measure_epoch` trained, else a
     freshly initialised one."""
-    import mxnet as mx
     from mxnet import autograd
-    from d2l_ncf.builders import build_net, seed_everything
+    from d2l_ncf.builders import build_net, resolve_devices, seed_everything
     from d2l_ncf.config import TrainConfig
     from d2l_ncf.evaluation import RankingEvaluator
     if 'net' not in state:
-        config = TrainConfig(protocol='corrected', devices='cpu').validate()
+        config = TrainConfig(protocol='corrected', **SETTINGS).validate()
+        devices = resolve_devices(config)
         seed_everything(config.seed)
         state.update(net=build_net(config, data.num_users, data.num_items,
-                                   [mx.cpu()]),
-                     devices=[mx.cpu()], config=config)
+                                   devices),
+                     devices=devices, config=config)
     net, devices, config = state['net'], state['devices'], state['config']
     record = {}
     for name in ('full', 'sampled'):
@@ -282,13 +286,14 @@ def child(folder, stage):
     print(json.dumps(record))
 
 
-def run_child(folder, stage, timeout):
+def run_child(folder, stage, timeout, settings=()):
     """One child process; its JSON and its wall-clock seconds. (Its
     peaks are its own: ru_maxrss seen from here would miss a peak the
     child reset.)"""
     start = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, __file__, '--child', stage, '--workdir', folder],
+        [sys.executable, __file__, '--child', stage, '--workdir', folder,
+         *settings],
         capture_output=True, text=True, timeout=timeout,
         env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep
                  + os.environ.get('PYTHONPATH', '')))
@@ -310,10 +315,18 @@ def main(argv=None):
                              'runs/bench_scale/<rows>, outside git)')
     parser.add_argument('--stage', choices=sorted(STAGES), default='load')
     parser.add_argument('--timeout', type=float, default=1800)
+    parser.add_argument('--devices', default='cpu',
+                        help="contexts for the epoch and the evaluations, "
+                             "as d2l-ncf train's --devices (default: cpu)")
+    parser.add_argument('--sparse', action='store_true',
+                        help="train with d2l-ncf train's --sparse")
     parser.add_argument('--out', help='write the JSON record here')
     parser.add_argument('--child', choices=sorted(STAGES),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    SETTINGS.update(devices=args.devices, sparse=args.sparse)
+    settings = ['--devices', args.devices] + (['--sparse'] if args.sparse
+                                              else [])
     if args.child:
         return child(args.workdir, args.child)
     folder = args.workdir or os.path.join(DEFAULT_WORKDIR, str(args.rows))
@@ -328,7 +341,9 @@ def main(argv=None):
         machine=dict(platform=platform.platform(),
                      processor=platform.processor() or platform.machine(),
                      cpus=os.cpu_count(), python=platform.python_version()),
-        **run_child(folder, args.stage, args.timeout))
+        settings=dict(SETTINGS), load_before=list(os.getloadavg()),
+        **run_child(folder, args.stage, args.timeout, settings))
+    record['load_after'] = list(os.getloadavg())
     text = json.dumps(record, indent=2)
     print(text)
     if args.out:

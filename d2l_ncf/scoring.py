@@ -5,6 +5,8 @@ however the caller chunks it, so scores never depend on memory settings;
 and none lets a score that is not finite through: NaN would rank the
 held-out item first.
 """
+import collections
+
 import numpy
 from mxnet import gluon
 
@@ -19,20 +21,49 @@ def split_rows(array, devices):
     return gluon.utils.split_and_load(array, devices, even_split=False)
 
 
-# Pairs scored per forward call. A batch's shape can change the last bits
-# of its scores (the kernels block by rows), so every scorer here cuts a
-# stream of pairs into batches at the same offsets, however it is chunked.
+# Pairs scored per forward call. A batch's shape could change the last
+# bits of its scores (kernels that block by rows; in portable numerics,
+# measured, they do not), so every scorer here cuts a stream of pairs into
+# batches at the same offsets, however it is chunked.
 SCORE_BATCH = 1 << 17
 # Pairs (users x items) scored and ranked at once by the evaluator: about
 # 16 MB of float32 scores, so memory stays bounded on any catalogue.
 EVAL_CHUNK = 1 << 22
+# Batches in flight per device: while the devices compute, the next
+# batch's pairs are made and copied.
+IN_FLIGHT = 2
 
 
-def score_batch(net, users, items, devices):
-    """Scores of one batch of pairs, split over `devices`, as float32."""
-    out = [net(a, b).asnumpy().reshape(-1) for a, b in zip(
-        split_rows(users, devices), split_rows(items, devices))]
-    return numpy.concatenate(out)
+def score_batches(net, batches, devices):
+    """Scores of each ``(users, items)`` batch of the iterable `batches`,
+    in order, as float32 vectors.
+
+    Batch j runs whole on ``devices[j % len(devices)]``, and up to
+    `IN_FLIGHT` batches per device are queued at once, so every device
+    works and none waits for the next batch to be made. A batch's scores
+    are those one device computes for it, whatever the number of devices
+    (their kernels do not depend on the context of the same kind).
+    """
+    pending = collections.deque()
+    for j, (users, items) in enumerate(batches):
+        device = [devices[j % len(devices)]]
+        users, items = as_indices(users), as_indices(items)
+        pending.append(net(gluon.utils.split_and_load(users, device)[0],
+                           gluon.utils.split_and_load(items, device)[0]))
+        if len(pending) >= IN_FLIGHT * len(devices):
+            yield pending.popleft().asnumpy().reshape(-1)
+    while pending:
+        yield pending.popleft().asnumpy().reshape(-1)
+
+
+def as_indices(ids):
+    """Integer ids as int32 where they fit (half the bytes to copy; a
+    lookup by either gives the same rows)."""
+    ids = numpy.asarray(ids)
+    if (ids.dtype.kind in 'iu' and ids.dtype.itemsize > 4 and ids.size
+            and 0 <= ids.min() and ids.max() < 2 ** 31):
+        return ids.astype(numpy.int32)
+    return ids
 
 
 def score_pairs(net, users, items, devices, batch_size=SCORE_BATCH):
@@ -42,9 +73,11 @@ def score_pairs(net, users, items, devices, batch_size=SCORE_BATCH):
     are not finite: NaN scores would rank the held-out item first.
     """
     check_finite(net)
-    out = [score_batch(net, users[start:start + batch_size],
-                       items[start:start + batch_size], devices)
-           for start in range(0, len(users), batch_size)]
+    out = list(score_batches(net, ((users[start:start + batch_size],
+                                    items[start:start + batch_size])
+                                   for start in range(0, len(users),
+                                                      batch_size)),
+                             devices))
     scores = numpy.concatenate(out) if out else numpy.zeros(0, 'float32')
     check_finite_scores(scores)
     return scores
@@ -83,6 +116,9 @@ def score_rows(net, pairs, num_rows, width, devices, chunk_rows,
     """
     check_finite(net)
     total = num_rows * width
+    scored = score_batches(net, (pairs(start, min(start + batch_size, total))
+                                 for start in range(0, total, batch_size)),
+                           devices)
     done, carry = 0, numpy.zeros(0, 'float32')  # scored, not yet yielded
     for r0 in range(0, num_rows, chunk_rows):
         check_stop()  # SIGINT/SIGTERM: a safe point between chunks
@@ -90,9 +126,8 @@ def score_rows(net, pairs, num_rows, width, devices, chunk_rows,
         end = r1 * width
         parts = [carry]
         while done < end:
-            stop = min(done + batch_size, total)
-            parts.append(score_batch(net, *pairs(done, stop), devices))
-            done = stop
+            parts.append(next(scored))
+            done += len(parts[-1])
         scores = numpy.concatenate(parts)
         take = (r1 - r0) * width
         chunk, carry = scores[:take], scores[take:]

@@ -169,3 +169,22 @@ def test_the_cli_passes_eval_chunk(tmp_path, capsys):
     assert usage.value.code == 2
     assert '--eval-chunk: expected a whole number >= 1' in (
         capsys.readouterr().err)
+
+
+@pytest.mark.parametrize('batches', [0, 1, 2, 3, 7])
+def test_batches_round_robin_over_devices_score_as_one_device(batches):
+    # score_batches sends whole batches to the devices in turn, several in
+    # flight: the scores come back in order and equal one device's, bit
+    # for bit (also with fewer batches than devices can take at once)
+    from d2l_ncf.scoring import score_batches
+    net = make_net(DEVICES['cpu:2'])
+    rng = numpy.random.RandomState(batches)
+    pairs = [(rng.randint(0, NUM_USERS, 50 + b),
+              rng.randint(0, NUM_ITEMS, 50 + b)) for b in range(batches)]
+    one = list(score_batches(net, iter(pairs), DEVICES['cpu']))
+    two = list(score_batches(net, iter(pairs), DEVICES['cpu:2']))
+    assert [len(s) for s in two] == [50 + b for b in range(batches)]
+    for a, b, (users, items) in zip(one, two, pairs):
+        assert a.dtype == numpy.float32 and (a == b).all()
+        expected = net(mx.np.array(users), mx.np.array(items)).asnumpy()
+        assert (a == expected.reshape(-1)).all()
