@@ -18,17 +18,9 @@ from .locking import SaveLock, deferred_signals
 from .movielens import DataNotFoundError
 from .model import NonFiniteModelError
 from .records import check_out_dir, check_save_dir, run_record, write_outputs
-from .stopping import Stopped, check as check_stop  # noqa: F401
+from .stopping import (RunStopped, Stopped,  # noqa: F401
+                       check as check_stop)
 from .training import NonFiniteLossError, train_ranking
-
-
-class RunStopped(Exception):
-    """A run stopped by a signal; the message says where and what is
-    saved, `exit_code` is 128 + the signal number."""
-
-    def __init__(self, message, signum):
-        super().__init__(message)
-        self.signum, self.exit_code = signum, 128 + signum
 
 
 def train(config=None, out=None, progress=True, overwrite=False, save=None,

@@ -6,6 +6,7 @@ and none lets a score that is not finite through: NaN would rank the
 held-out item first.
 """
 import numpy
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon
 
 from .model import NonFiniteModelError, check_finite

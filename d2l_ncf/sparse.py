@@ -24,21 +24,17 @@ the global batch touched -- the rows this step changes. The servers keep
 no optimizer state (`assign_optimizer`): checkpoints and resuming work as without
 ``--sparse``.
 """
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import mxnet as mx
 import numpy
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
+from .checks import LAZY_OPTIMIZERS  # noqa: F401  (defined there: no MXNet)
+
 # NeuMF's embeddings and the batch columns whose ids index each: users
 # (column 0) for P and U; positives and negatives (1, 2) for Q and V.
 EMBEDDINGS = {'P': (0,), 'U': (0,), 'Q': (1, 2), 'V': (1, 2)}
-# Gluon optimizers whose MXNet update of a row-sparse gradient is lazy:
-# rows the gradient lacks keep their weight and state (checked by
-# tests/test_sparse.py). Adam's is the default (lazy_update=True). Of the
-# others, some move every row (rmsprop, ftrl, nadam, ...: they densify
-# the gradient or decay every row, which is what --sparse exists to
-# avoid) and adagrad fails on it.
-LAZY_OPTIMIZERS = ('adam', 'sgd', 'nag')
 
 
 class RowSparseGradParameter(gluon.Parameter):
