@@ -407,10 +407,11 @@ def main_recommend(args):
     try:
         rows = recommend(args.checkpoint, args.user, args.k,
                          data_dir=args.data_dir)
-    except (TitlesNotFoundError, DataNotFoundError, DataFormatError) as err:
+    except (TitlesNotFoundError, DataNotFoundError, DataFormatError,
+            UnknownUserError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
-        return 2  # a data error, as a usage error is
-    except (CheckpointError, UnknownUserError, ValueError) as err:
+        return 2  # a data error or a user not in the data: usage errors
+    except (CheckpointError, ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     print(format_recommendations(rows, args.user))

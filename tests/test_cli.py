@@ -74,6 +74,19 @@ def test_out_folder_is_not_overwritten(synthetic_dir, tmp_path, capsys):
     (['--dataset', 'ml-10m'], 'invalid choice'),
     (['--data', 'x.csv', '--columns', 'user,rating'],
      'columns must name user and item'),
+    # found by the new-user pass: one option silently beat the other
+    (['--data', 'x.csv', '--dataset', 'ml-1m'],
+     '--data reads a file of interactions and --dataset names'),
+    (['--data', 'x.csv', '--data-dir', 'ml'],
+     '--data reads a file of interactions and --data-dir names'),
+    (['--num-workers', '2'], "--num-workers 2 sets the DataLoader processes "
+                             "of the chapter's PRDataset (--reference)"),
+    # typed alone, or with what they need, they are no conflict: the
+    # devices, checked after, are what is refused
+    (['--data', 'x.csv', '--devices', 'tpu'], 'unknown device spec'),
+    (['--num-workers', '2', '--reference', '--devices', 'tpu'],
+     'unknown device spec'),
+    (['--num-workers', '0', '--devices', 'tpu'], 'unknown device spec'),
 ])
 def test_bad_options_are_usage_errors(args, message, usage_error):
     usage_error(['train'] + args, message)
