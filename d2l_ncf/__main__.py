@@ -1,10 +1,12 @@
 import sys
 
-try:
-    from .cli import main, stopped
-except KeyboardInterrupt:  # Ctrl-C while the command line loads
-    import signal
-    print('d2l-ncf: stopped by SIGINT', file=sys.stderr)
-    sys.exit(128 + signal.SIGINT)
+from .stopping import requested, stop_at_safe_points
 
+# Ctrl-C while the command line loads is noted, not raised inside an
+# import (where a C extension may turn it into an ImportError).
+with stop_at_safe_points():
+    from .cli import main, stopped
+    early = requested()
+if early:
+    sys.exit(stopped(early))
 sys.exit(main())

@@ -266,9 +266,9 @@ def _main(argv):
     if args.command == 'compare':
         return main_compare(args.run, args.reference, args.rtol, args.atol,
                             args.metrics)
-    if args.command == 'recommend':
-        return main_recommend(args)
-    with stopping_signals():
+    with stopping_signals():  # MXNet loads inside: a signal is a stop
+        if args.command == 'recommend':
+            return main_recommend(args)
         try:
             return main_run(args, argv, parser)
         except RunStopped as err:
