@@ -25,6 +25,10 @@ no optimizer state (`assign_optimizer`): checkpoints and resuming work as withou
 ``--sparse``.
 """
 from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+import os
+import sys
+import tempfile
+
 import mxnet as mx
 import numpy
 from mxnet import autograd, gluon, nd
@@ -134,6 +138,7 @@ def make_trainer(net, optimizer, optimizer_params, kvstore, batches=None):
     `GlobalRows` the worker's batches come from. ``dist_async`` is
     refused (`ASYNC_REFUSED`).
     """
+    spend_lazy_update_notice()
     params = net.collect_params()
     cluster = kvstore if hasattr(kvstore, 'trainer_options') else None
     if cluster is None:
@@ -148,6 +153,35 @@ def make_trainer(net, optimizer, optimizer_params, kvstore, batches=None):
             for name, columns in EMBEDDINGS.items()}
     return DistSparseTrainer(params, optimizer, optimizer_params,
                              cluster.kv, batches, rows)
+
+
+# What MXNet logs (C++, to stderr) on a thread's first lazy update.
+LAZY_NOTICE = 'Optimizer with lazy_update = True detected'
+
+
+def spend_lazy_update_notice():
+    """MXNet warns, once per thread, that a lazy update differs from a
+    dense one; --sparse asks for exactly that. Spend the warning on a
+    one-row Adam update of arrays of our own, with the C++ stderr
+    captured; whatever else was captured is passed on."""
+    weight, mean, var = (nd.zeros((2, 1)) for _ in range(3))
+    grad = nd.sparse.row_sparse_array(
+        (nd.zeros((1, 1)), nd.array([0], dtype='int64')), shape=(2, 1))
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:  # MXNet logs while it dispatches the operator, at the call
+            nd.adam_update(weight, grad, mean, var, lr=0.0,
+                           lazy_update=True, out=weight)
+            weight.wait_to_read()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read().decode(errors='replace')
+    sys.stderr.write(''.join(line for line in text.splitlines(True)
+                             if LAZY_NOTICE not in line))
 
 
 # The servers' update for dist_sync --sparse: SGD with learning rate -1
