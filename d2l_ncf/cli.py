@@ -293,13 +293,13 @@ def check_typed(args, typed, config):
     """Options typed together where one would silently override or
     ignore the other."""
     given = vars(typed)
-    if 'data' in given:
-        for name in ('dataset', 'data_dir'):
-            if name in given:
-                raise ValueError(
-                    f'{option("data")} reads a file of interactions and '
-                    f'{option(name)} names a MovieLens set, given both: '
-                    f'drop one of them')
+    for name, what in (('dataset', 'a MovieLens set'),
+                       ('data_dir', 'a MovieLens folder')):
+        if 'data' in given and name in given:
+            raise ValueError(
+                f'{option("data")} reads a file of interactions and '
+                f'{option(name)} names {what}; given both, {option("data")} '
+                f'would be used and {option(name)} ignored: drop one')
     if given.get('num_workers') and not config.reference:
         raise ValueError(
             f'{option("num_workers")} {config.num_workers} sets the '
