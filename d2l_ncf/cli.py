@@ -20,7 +20,7 @@ from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
 from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
 from .launch import add_launch_options, main as launch_main
 from .checks import UsageError
-from .pipes import guard_std_streams
+from .pipes import guard_std_streams, leave
 from .stopping import RunStopped, stop_at_safe_points
 
 # The names of `exercises.EXERCISES`, without importing what runs them
@@ -221,6 +221,12 @@ def resumed_config(args, typed):
     from .checkpoint import load_checkpoint
     saved = config_from_dict(load_checkpoint(args.resume)['config'])
     return dataclasses.replace(saved, **config_from_args(typed))
+
+
+def program():
+    """The ``d2l-ncf`` command: `main` on sys.argv, then a quick exit
+    (`pipes.leave`)."""
+    return leave(main())
 
 
 def main(argv=None):

@@ -56,3 +56,37 @@ def guard_std_streams():
             guard = PipeGuard(stream)
             setattr(sys, name, guard)
             atexit.register(guard.flush)
+
+
+def leave(code):
+    """End the program now with exit status `code`.
+
+    The standard streams are flushed first (through their guards), then
+    the interpreter's teardown is skipped: unloading MXNet, pandas and
+    matplotlib takes about 0.3 s and does nothing a finished command
+    needs (its files are written and closed). Teardown still runs, by a
+    normal exit, when something may need it: a child process or another
+    non-daemon thread still alive, or a process of a distributed job
+    (MXNet's exit barrier and the servers' stop run at teardown).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # unguarded and closed: as Python
+                return code
+    if needs_teardown() or not isinstance(code, (int, type(None))):
+        return code  # e.g. a message for sys.exit to print
+    os._exit(code or 0)
+
+
+def needs_teardown():
+    """Whether a normal exit must clean something up (see `leave`)."""
+    import threading
+    if os.environ.get('DMLC_ROLE'):
+        return True
+    if any(t.is_alive() and not t.daemon
+           for t in threading.enumerate() if t is not threading.main_thread()):
+        return True
+    mp = sys.modules.get('multiprocessing')
+    return bool(mp is not None and mp.active_children())

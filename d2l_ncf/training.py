@@ -14,7 +14,7 @@ from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
 from .callbacks import Animator, Hooks, Loop
-from .losses import PairwiseObjective
+from .losses import ChapterObjective, PairwiseObjective
 from .metrics import Metrics
 from .model import NonFiniteModelError, non_finite_parameters
 from .progress import in_notebook
@@ -60,7 +60,11 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     one call of the net, the loss inside (about 1.4x the examples/s at
     the chapter's settings, 3x at the NCF paper's; benchmarks/
     bench_train.py). Its sums run in another order, so its losses agree
-    with the two-call step's to about 7 digits, not bit for bit.
+    with the two-call step's to about 7 digits, not bit for bit. Under
+    the book protocol a hybridized net (not ``--reference``) trains
+    through `losses.ChapterObjective`, the chapter's two calls and loss
+    compiled as one graph: the same bits, fewer operator calls
+    (`compiled_objective` says when).
     """
     protocol = get_protocol(protocol)
     theirs = getattr(evaluator, 'protocol', protocol)
@@ -82,9 +86,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     for row in history:  # a resumed run reports its last evaluation
         metrics = {m: v for m, v in row.items()
                    if m not in ('epoch', 'loss')} or metrics
-    fused = (protocol.fused_step and not hooks.penalizes
-             and PairwiseObjective.supports(loss))
-    step = None  # the fused graph, built for the first batch's shapes
+    # the compiled graph of a step, built for the first batch's shapes
+    # (a penalty keeps the chapter's calls)
+    step, built = None, hooks.penalizes
     hooks.on_train_begin(Loop(net, trainer, devices, num_epochs,
                               start_epoch, len(train_iter),
                               total_batches(train_iter,
@@ -107,9 +111,10 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 # (users, items, negatives), and per-example weights if the
                 # iterator gives them (ours: sampling.recency_weights)
                 triples, weights = input_data[:3], input_data[3:]
-                if fused and step is None:
-                    step = fused_objective(net, loss, values[2])
-                if step is not None:  # one graph: scores of all, the loss
+                if not built:
+                    step, built = compiled_objective(protocol, net, loss,
+                                                     values), True
+                if step is not None:  # one graph: the scores, the loss
                     with autograd.record():
                         ls = [step(*t) for t in zip(*triples, *weights)]
                     objectives = ls
@@ -205,6 +210,29 @@ def check_updated(net, epoch, batches):
             f'checked after each epoch): parameters are not finite '
             f'({", ".join(bad[:4])}{" ..." if len(bad) > 4 else ""}); '
             f'training stopped before this model was evaluated or saved')
+
+
+def compiled_objective(protocol, net, loss, values):
+    """The compiled graph a batch like `values` trains through, or None
+    for the chapter's operator-by-operator calls.
+
+    Corrected protocol: `losses.PairwiseObjective`, one call of the net
+    for positives and negatives. Book protocol: `losses.ChapterObjective`,
+    the chapter's two calls in one graph, equal bit for bit; only for a
+    hybridized net (``--reference`` runs the chapter's code as printed),
+    the chapter's losses, and its batches (one negative each, no
+    weights).
+    """
+    if protocol.fused_step:
+        return (fused_objective(net, loss, values[2])
+                if PairwiseObjective.supports(loss) else None)
+    if not (getattr(net, '_active', False)  # hybridized
+            and ChapterObjective.supports(loss)
+            and len(values) == 3 and values[2].ndim == 1):
+        return None
+    step = ChapterObjective(net, loss)
+    step.hybridize(static_alloc=True, static_shape=True)
+    return step
 
 
 def fused_objective(net, loss, negatives):
