@@ -50,6 +50,9 @@ __all__ = [
 def __getattr__(name):
     """A public name, imported from its module on first use (PEP 562);
     else a submodule, as ``import d2l_ncf.X`` would give it."""
+    if name.startswith('__'):  # e.g. a tool probing for __wrapped__
+        raise AttributeError(
+            f'module {__name__!r} has no attribute {name!r}')
     if name in _EXPORTS:
         value = getattr(importlib.import_module(
             f'{__name__}.{_EXPORTS[name]}'), name)
