@@ -5,28 +5,36 @@ signatures, so the section's cells run with only the import changed::
 
     from d2l_ncf import (NeuMF, PRDataset, hit_and_auc, evaluate_ranking,
                          train_ranking, BPRLoss, try_all_gpus)
+
+Importing the package fixes MXNet's CPU arithmetic (`numerics`) and
+nothing else: each name below is imported from its module, and so
+MXNet and d2l, when first used. ``d2l-ncf --help`` and usage errors
+thus never wait for them.
 """
+import importlib
+import sys
+import types
+
 from . import numerics
 numerics.configure()  # before MXNet starts: it fixes the CPU arithmetic
-from . import _mxnet  # noqa: E402,F401  (a clear error without MXNet)
-from .builders import build, seed_everything
-from .callbacks import Callback
-from .config import TrainConfig
-from .checkpoint import CheckpointError
-from .data import (PRDataset, load_chapter_data, load_data_ml100k,
-                   load_dataset, read_data_ml100k, split_data_ml100k)
-from .movielens import DataNotFoundError
-from .reader import DataFormatError
-from .devices import parse_devices, try_all_gpus
-from .losses import BPRLoss, HingeLossbRec
-from .evaluation import evaluate_ranking
-from .metrics import Metrics, hit_and_auc
-from .model import NeuMF
-from .recommend import recommend
-from .training import train_ranking
-from .run import run_quietly, train
 
 __version__ = '0.1.0'
+
+# Each public name and the module it comes from.
+_EXPORTS = {
+    'build': 'builders', 'seed_everything': 'builders',
+    'Callback': 'callbacks', 'TrainConfig': 'config',
+    'CheckpointError': 'checkpoint',
+    'PRDataset': 'data', 'load_chapter_data': 'data',
+    'load_data_ml100k': 'data', 'load_dataset': 'data',
+    'read_data_ml100k': 'data', 'split_data_ml100k': 'data',
+    'DataNotFoundError': 'movielens', 'DataFormatError': 'reader',
+    'parse_devices': 'devices', 'try_all_gpus': 'devices',
+    'BPRLoss': 'losses', 'HingeLossbRec': 'losses',
+    'evaluate_ranking': 'evaluation', 'Metrics': 'metrics',
+    'hit_and_auc': 'metrics', 'NeuMF': 'model', 'recommend': 'recommend',
+    'train_ranking': 'training', 'run_quietly': 'run', 'train': 'run',
+}
 
 __all__ = [
     'NeuMF', 'PRDataset', 'hit_and_auc', 'evaluate_ranking',
@@ -37,3 +45,40 @@ __all__ = [
     'CheckpointError', 'recommend', 'train', 'run_quietly', 'build',
     'Callback', 'Metrics',
 ]
+
+
+def __getattr__(name):
+    """A public name, imported from its module on first use (PEP 562);
+    else a submodule, as ``import d2l_ncf.X`` would give it."""
+    if name.startswith('__'):  # e.g. a tool probing for __wrapped__
+        raise AttributeError(
+            f'module {__name__!r} has no attribute {name!r}')
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(
+            f'{__name__}.{_EXPORTS[name]}'), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f'{__name__}.{name}')
+    except ModuleNotFoundError as err:
+        if err.name != f'{__name__}.{name}':
+            raise
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """Python binds a submodule to its package's attribute of the same
+    name when it loads; `recommend` (the function) keeps its name."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(
+                name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,9 +1,14 @@
 """Import MXNet once, with an error that says how to install it."""
 
+
+class MXNetMissingError(ImportError):
+    """MXNet is not installed; the message says how to install it."""
+
+
 try:
     import mxnet as mx  # noqa: F401
 except ImportError as err:  # pragma: no cover - exercised in a subprocess
-    raise ImportError(
+    raise MXNetMissingError(
         "d2l_ncf needs MXNet 1.9.1, which is not installed. Install it "
         "with the package's extras: pip install 'd2l_ncf[cpu]' on a "
         "machine without a GPU, or pip install 'd2l_ncf[gpu]' (CUDA 11.2) "

@@ -4,6 +4,7 @@ with the config's protocol (`build`)."""
 import dataclasses
 import random
 
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import mxnet as mx
 import numpy
 from mxnet import gluon

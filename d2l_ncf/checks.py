@@ -12,7 +12,6 @@ import numpy
 from .config import FIELDS_BY_NAME, RESUMABLE, option, resume_conflicts
 from .metrics import ranked_list_lengths, undefined_metrics
 from .protocol import PROTOCOLS, get_protocol
-from .sparse import LAZY_OPTIMIZERS
 
 # MXNet takes a seed as a C int, NumPy one in [0, 2**32): beyond both,
 # seeds would wrap or be refused after the data is read.
@@ -33,6 +32,21 @@ CANNOT_TRAIN = {
     'test': 'MXNet\'s Test optimizer adds the gradient (it climbs the '
             'loss); it exists to test MXNet, not to train',
 }
+
+# MXNet 1.9.1's optimizers (`mx.optimizer.Optimizer.opt_registry`), so
+# that checking --optimizer needs no MXNet; one registered later is
+# looked up there (tests/test_cli.py checks the list against MXNet's).
+MXNET_OPTIMIZERS = (
+    'adadelta', 'adagrad', 'adam', 'adamax', 'ccsgd', 'dcasgd', 'ftml',
+    'ftrl', 'groupadagrad', 'lamb', 'lars', 'lbsgd', 'nadam', 'nag',
+    'rmsprop', 'sgd', 'sgld', 'signum', 'test')
+# Gluon optimizers whose MXNet update of a row-sparse gradient is lazy
+# (`sparse`): rows the gradient lacks keep their weight and state
+# (checked by tests/test_sparse.py). Adam's is the default
+# (lazy_update=True). Of the others, some move every row (rmsprop, ftrl,
+# nadam, ...: they densify the gradient or decay every row, which is what
+# --sparse exists to avoid) and adagrad fails on it.
+LAZY_OPTIMIZERS = ('adam', 'sgd', 'nag')
 
 
 class UsageError(ValueError):
@@ -130,8 +144,7 @@ def check_config(config):
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
-    import mxnet as mx  # the optimizers MXNet has
-    if config.optimizer.lower() not in mx.optimizer.Optimizer.opt_registry:
+    if not is_optimizer(config.optimizer):
         raise ValueError(f'unknown optimizer {config.optimizer!r}: expected '
                          f'a gluon optimizer name such as adam, sgd, nag, '
                          f'rmsprop, adagrad')
@@ -139,6 +152,16 @@ def check_config(config):
         from .reader import parse_separator, table_format
         table_format(parse_separator(',' if config.sep is None
                                      else config.sep), config.columns)
+
+
+def is_optimizer(name):
+    """Whether MXNet has an optimizer `name`: one registered after
+    MXNet 1.9.1's own needs MXNet imported already."""
+    if name.lower() in MXNET_OPTIMIZERS:
+        return True
+    mx = sys.modules.get('mxnet')
+    return mx is not None and (
+        name.lower() in mx.optimizer.Optimizer.opt_registry)
 
 
 def check_resumable(checkpoint, config):

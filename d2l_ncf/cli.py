@@ -1,4 +1,9 @@
-"""The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``)."""
+"""The command line: ``d2l-ncf train`` (also ``python -m d2l_ncf``).
+
+Only what parsing needs is imported up front: ``--help`` and usage
+errors never wait for MXNet and d2l, which the commands import when they
+run (after `stopping_signals` is in force, so Ctrl-C there is a stop).
+"""
 import argparse
 import dataclasses
 import os
@@ -8,26 +13,19 @@ import typing
 
 from .compare import METRICS, main_compare
 from .config import TrainConfig, config_from_dict, option
-from .checkpoint import CheckpointError, load_checkpoint
-from .movielens import DataNotFoundError
 from .reader import DataFormatError
-from .devices import DeviceError
-from . import numerics, sparse
+from . import numerics
 from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
                           check_launched)
 from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
 from .launch import add_launch_options, main as launch_main
-from .exercises import (EXERCISES, ExerciseFailed, run_exercise,
-                        settings_for)
-from .builders import resolve_devices
 from .checks import UsageError
 from .pipes import guard_std_streams, leave
-from .recommend import (TitlesNotFoundError, UnknownUserError,
-                        format_recommendations, recommend)
-from .records import OutputExistsError
-from .run import RunStopped, train
-from .stopping import stop_at_safe_points
-from .training import NonFiniteLossError
+from .stopping import RunStopped, stop_at_safe_points
+
+# The names of `exercises.EXERCISES`, without importing what runs them
+# (tests/test_cli.py checks that they match).
+EXERCISE_NAMES = ('factors', 'hiddens', 'loss', 'optim')
 
 
 def bounded(kind, low=None, above=None, below=None):
@@ -118,7 +116,7 @@ def build_parser(suppress=False):
                     "(--values adam:0.01:1e-5 sgd:0.1:0), loss (--values "
                     "bpr hinge). The protocol defaults to corrected here: "
                     "the book's model learns nothing to compare.")
-    e.add_argument('exercise', choices=sorted(EXERCISES))
+    e.add_argument('exercise', choices=EXERCISE_NAMES)
     e.add_argument('--values', nargs='+', required=True,
                    help='the settings to compare')
     e.add_argument('--seeds', type=int, nargs='+', default=[0],
@@ -218,10 +216,10 @@ def config_from_args(args):
     return values
 
 
-def resumed_config(args, argv, parser):
+def resumed_config(args, typed):
     """The checkpoint's settings, with the options typed on top."""
+    from .checkpoint import load_checkpoint
     saved = config_from_dict(load_checkpoint(args.resume)['config'])
-    typed = build_parser(suppress=True).parse_args(argv)
     return dataclasses.replace(saved, **config_from_args(typed))
 
 
@@ -232,6 +230,25 @@ def program():
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as err:  # e.g. while MXNet is imported
+        return stopped(getattr(err, 'signum', signal.SIGINT))
+    except ImportError as err:
+        if type(err).__name__ != 'MXNetMissingError':
+            raise
+        print(f'd2l-ncf: error: {err}', file=sys.stderr)
+        return 1
+
+
+def stopped(signum, message=None):
+    """Say a signal stopped the command, in one line; its exit code."""
+    print(f'd2l-ncf: {message or "stopped by " + signal.Signals(signum).name}',
+          file=sys.stderr)
+    return 128 + signum
+
+
+def _main(argv):
     parser = build_parser()
     as_program = argv is None
     if as_program:  # `| head -1`: a closed pipe is no error of the run
@@ -255,19 +272,13 @@ def main(argv=None):
     if args.command == 'compare':
         return main_compare(args.run, args.reference, args.rtol, args.atol,
                             args.metrics)
-    if args.command == 'recommend':
-        return main_recommend(args)
-    with stopping_signals():
+    with stopping_signals():  # MXNet loads inside: a signal is a stop
+        if args.command == 'recommend':
+            return main_recommend(args)
         try:
             return main_run(args, argv, parser)
         except RunStopped as err:
-            print(f'd2l-ncf: {err}', file=sys.stderr)
-            return err.exit_code
-        except KeyboardInterrupt as err:
-            signum = getattr(err, 'signum', signal.SIGINT)
-            print(f'd2l-ncf: stopped by {signal.Signals(signum).name}',
-                  file=sys.stderr)
-            return 128 + signum
+            return stopped(err.signum, str(err))
 
 
 def stopping_signals():
@@ -276,12 +287,54 @@ def stopping_signals():
     return stop_at_safe_points()
 
 
+def typed_options(argv):
+    """The run settings typed in `argv` (not their defaults), by field."""
+    typed = build_parser(suppress=True).parse_args(argv)
+    return argparse.Namespace(**{
+        f.name: getattr(typed, f.name) for f in dataclasses.fields(
+            TrainConfig) if hasattr(typed, f.name)})
+
+
+def check_typed(args, typed, config):
+    """Options typed together where one would silently override or
+    ignore the other."""
+    given = vars(typed)
+    for name, what in (('dataset', 'a MovieLens set'),
+                       ('data_dir', 'a MovieLens folder')):
+        if 'data' in given and name in given:
+            raise ValueError(
+                f'{option("data")} reads a file of interactions and '
+                f'{option(name)} names {what}; given both, {option("data")} '
+                f'would be used and {option(name)} ignored: drop one')
+    if given.get('num_workers') and not config.reference:
+        raise ValueError(
+            f'{option("num_workers")} {config.num_workers} sets the '
+            f'DataLoader processes of the chapter\'s PRDataset '
+            f'({option("reference")}); the default fast sampler uses '
+            f'none: add {option("reference")} or drop '
+            f'{option("num_workers")}')
+    if args.command == 'exercise':
+        from .exercises import settings_for
+        varied = {name for _, change in settings_for(args.exercise,
+                                                      args.values)
+                  for name in change}
+        both = [option(f.name) for f in dataclasses.fields(TrainConfig)
+                if f.name in varied and f.name in given]
+        if both:
+            raise ValueError(
+                f"exercise {args.exercise} sets {', '.join(both)} from each "
+                f"--values entry, so the {', '.join(both)} given would be "
+                f"ignored: drop {', '.join(both)} or --values")
+
+
 def main_run(args, argv, parser):
-    command = parser.commands[args.command]
     """train or exercise: errors are messages, never tracebacks."""
+    from .checkpoint import CheckpointError  # no MXNet yet: see below
+    command = parser.commands[args.command]
+    typed = typed_options(argv)
     try:
         if args.command == 'train' and args.resume is not None:
-            config = resumed_config(args, argv, parser)
+            config = resumed_config(args, typed)
         else:
             config = TrainConfig(**config_from_args(args))
     except CheckpointError as err:
@@ -289,14 +342,22 @@ def main_run(args, argv, parser):
         return 1
     try:
         config.validate()
+        check_typed(args, typed, config)
+        from .builders import resolve_devices
         resolve_devices(config)
         if args.command == 'train':
             check_kvstore(args)
         if args.command == 'exercise':
+            from .exercises import settings_for
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
-    except (ValueError, DeviceError, ClusterError) as err:
+    except (ValueError, ClusterError) as err:  # DeviceError included
         command.error(str(err))
+    from .exercises import ExerciseFailed, run_exercise
+    from .movielens import DataNotFoundError
+    from .records import OutputExistsError
+    from .run import train
+    from .training import NonFiniteLossError
     try:
         if args.command == 'exercise':
             try:
@@ -340,17 +401,23 @@ def check_kvstore(args):
             'where the optimizer state cannot be saved: --save and '
             '--resume need dist_sync')
     if args.kvstore == 'dist_async' and getattr(args, 'sparse', False):
-        raise ClusterError(sparse.ASYNC_REFUSED)
+        from .sparse import ASYNC_REFUSED
+        raise ClusterError(ASYNC_REFUSED)
 
 
 def main_recommend(args):
+    from .checkpoint import CheckpointError
+    from .movielens import DataNotFoundError
+    from .recommend import (TitlesNotFoundError, UnknownUserError,
+                            format_recommendations, recommend)
     try:
         rows = recommend(args.checkpoint, args.user, args.k,
                          data_dir=args.data_dir)
-    except (TitlesNotFoundError, DataNotFoundError, DataFormatError) as err:
+    except (TitlesNotFoundError, DataNotFoundError, DataFormatError,
+            UnknownUserError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
-        return 2  # a data error, as a usage error is
-    except (CheckpointError, UnknownUserError, ValueError) as err:
+        return 2  # a data error or a user not in the data: usage errors
+    except (CheckpointError, ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1
     print(format_recommendations(rows, args.user))

@@ -7,18 +7,15 @@ NaN, Infinity with Infinity (and -Infinity with -Infinity), so a run
 always compares equal with itself; a value that is null (not measured)
 equals only null.
 """
-import dataclasses
 import json
 import math
 import os
 import sys
 
 from . import metrics, numerics
-from .config import TrainConfig
 from .reader import sniff
 
 METRICS = tuple(metrics.METRICS)  # ('loss', 'hit_rate', 'auc', 'ndcg')
-DEFAULTS = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
 # Settings that do not change the numbers, left out of the config diff.
 NOT_CONFIG = ('command', 'resolved_data_dir', 'data_dir')
 
@@ -117,22 +114,25 @@ def check_metrics(metrics, run, reference):
 
 
 def config_differences(run, reference):
-    """(section, key, run value, reference value) that differ.
-
-    A setting a record lacks (it predates the setting) counts as its
-    default, which is what that run used.
-    """
+    """(section, key, run value, reference value) that differ, of the
+    keys both records hold (`recorded_in_one` lists the others)."""
     out = []
     for section in ('config', 'versions'):
         a, b = run.get(section, {}), reference.get(section, {})
-        if section == 'config':
-            a, b = dict(DEFAULTS, **a), dict(DEFAULTS, **b)
-        for key in sorted(set(a) | set(b)):
-            if key in NOT_CONFIG:
-                continue
-            if a.get(key) != b.get(key):
-                out.append((section, key, a.get(key, '-'), b.get(key, '-')))
+        for key in sorted(set(a) & set(b)):
+            if key not in NOT_CONFIG and a[key] != b[key]:
+                out.append((section, key, a[key], b[key]))
     return out
+
+
+def recorded_in_one(record, other):
+    """'section.key = value' of each setting `record` holds and `other`
+    does not (e.g. a setting newer than `other`): not a difference, as
+    what `other`'s version did instead is not recorded."""
+    return [f'{section}.{key} = {value}'
+            for section in ('config', 'versions')
+            for key, value in sorted(record.get(section, {}).items())
+            if key not in NOT_CONFIG and key not in other.get(section, {})]
 
 
 def within(value, ref, rtol, atol):
@@ -202,12 +202,19 @@ def numerics_report(run, reference):
     return lines
 
 
-def format_report(rows, differences, rtol, atol, preface=()):
+def format_report(rows, differences, rtol, atol, preface=(), only=()):
+    """The report; `only`: (side, its `recorded_in_one` list) pairs."""
     lines = list(preface)
     if differences:
         lines.append('Settings that differ (run vs reference):')
         for section, key, a, b in differences:
             lines.append(f'  {section}.{key}: {a} vs {b}')
+        lines.append('')
+    for side, keys in only:
+        if keys:
+            lines.append(f'Recorded only in the {side} (absent from the '
+                         f'other, so not compared): {", ".join(keys)}')
+    if any(keys for _, keys in only):
         lines.append('')
     lines.append(f'{"where":<10} {"metric":<9} {"value":>12} '
                  f'{"reference":>12} {"difference":>12}  within')
@@ -257,6 +264,8 @@ def main_compare(run_path, reference_path, rtol=0.0, atol=1e-6,
     except CompareError as err:
         print(f'd2l-ncf compare: error: {err}', file=sys.stderr)
         return 2
+    only = (('run', recorded_in_one(run, reference)),
+            ('reference', recorded_in_one(reference, run)))
     print(format_report(rows, config_differences(run, reference), rtol,
-                        atol, numerics_report(run, reference)))
+                        atol, numerics_report(run, reference), only))
     return 0 if all(row[-1] for row in rows) else 1

@@ -8,10 +8,15 @@ change.
 import dataclasses
 from typing import Optional, Tuple
 
-from .losses import LOSSES
-from .movielens import DATASETS
 from .protocol import CHAPTER_K, DEFAULT_K, EVALS, PROTOCOLS
 from .reader import FIELDS
+
+
+# The names of `losses.LOSSES` and `movielens.DATASETS`, kept here so the
+# command line's options and checks need neither MXNet nor d2l
+# (tests/test_cli.py checks that they match those tables).
+LOSS_NAMES = ('bpr', 'hinge', 'log')
+DATASET_NAMES = ('ml-100k', 'ml-1m', 'ml-20m', 'ml-25m')
 
 
 def setting(default, help, *, option=None, low=None, above=None,
@@ -86,7 +91,7 @@ class TrainConfig:
         1, low=1, help='evaluate every N epochs (default: %(default)s)')
     # The chapter's MovieLens-100K; 'ml-1m' is the NCF paper's data set.
     dataset: str = setting(
-        'ml-100k', choices=sorted(DATASETS),
+        'ml-100k', choices=sorted(DATASET_NAMES),
         help="MovieLens set: ml-100k (the chapter's), ml-1m (the NCF "
              "paper's), ml-20m or ml-25m (default: %(default)s)")
     data_dir: Optional[str] = setting(  # else $D2L_NCF_DATA_DIR, download
@@ -153,7 +158,7 @@ class TrainConfig:
         1024, low=1, help='(default: %(default)s)')
     # the chapter's d2l.BPRLoss(); 'hinge' is its HingeLossbRec, 'log' the
     # NCF paper's pointwise log loss (corrected protocol only)
-    loss: str = setting('bpr', choices=tuple(LOSSES),
+    loss: str = setting('bpr', choices=LOSS_NAMES,
                         help='(default: %(default)s)')
     init_sigma: float = setting(  # the chapter's mx.init.Normal(0.01)
         0.01, above=0,

@@ -13,6 +13,7 @@ import os
 import random
 
 import numpy
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import gluon
 

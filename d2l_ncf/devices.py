@@ -4,6 +4,7 @@ Specs: ``all`` (every GPU, else the CPU), ``cpu``, ``cpu:N`` (N CPU
 contexts, ``[cpu(0), ..., cpu(N-1)]``: the chapter's multi-device path on
 one CPU), ``gpu`` (= ``gpu:0``) and ``gpu:0,1``.
 """
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import mxnet as mx
 
 

@@ -18,9 +18,7 @@ import json
 import os
 import signal
 
-import mxnet as mx
 import numpy
-from mxnet.base import _LIB, check_call
 
 from .interactions import fingerprint
 
@@ -39,6 +37,14 @@ HOW_TO_LAUNCH = (
     "--servers 1 -- train --kvstore {kvstore} ...', or set DMLC_ROLE, "
     "DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER and "
     "DMLC_NUM_WORKER for every process as docs/SCALING.md shows")
+
+
+def _mx():
+    """MXNet, imported when a job connects: the launcher and the
+    command line's checks need none of it."""
+    from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+    import mxnet
+    return mxnet
 
 
 class ClusterError(ValueError):
@@ -66,7 +72,7 @@ def connect(kvstore, environ=os.environ):
         return kvstore
     check_launched(kvstore, environ)
     die_with_parent()
-    kv = mx.kv.create(kvstore)
+    kv = _mx().kv.create(kvstore)
     cluster = Cluster(kv, int(environ.get(RANK_ENV, kv.rank)),
                       kv.num_workers)
     # Until `finish`, a failing worker exits at once: the kvstore's
@@ -129,6 +135,7 @@ class Cluster:
     def set_exit_barrier(self, on):
         """Whether this worker waits for the others when it exits (and
         worker 0 then stops the servers)."""
+        from mxnet.base import _LIB, check_call
         check_call(_LIB.MXKVStoreSetBarrierBeforeExit(
             self.kv.handle, ctypes.c_int(int(on))))
 
@@ -163,6 +170,7 @@ class Cluster:
         if not self.sync:
             return array
         array = numpy.asarray(array, dtype=numpy.float32)
+        mx = _mx()
         key = self._loss_keys.get(array.shape)
         if key is None:  # each shape its own key, made once by all
             key = self._loss_keys[array.shape] = (
@@ -177,6 +185,7 @@ class Cluster:
         """Stop every worker before training if one's `settings` (a dict
         of JSON values) differ from worker 0's; name what differs."""
         mine = settings_vector(settings)
+        mx = _mx()
         # init keeps the vector of the kvstore's rank 0
         self.kv.init(SETTINGS_KEY, mx.nd.array(mine))
         seen = mx.nd.zeros(mine.shape)

@@ -16,6 +16,7 @@ both return `metrics.Metrics` (the chapter's ``(hit_rate, auc)`` under
 the book protocol, as printed). The metrics themselves are in `metrics`.
 """
 import numpy
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon, np
 
 from .metrics import (Metrics, UndefinedMetricError, full_ranking_metrics,

@@ -1,5 +1,6 @@
 """The NeuMF network of the chapter: GMF and an MLP, fused."""
 import numpy
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet.gluon import nn
 
 

@@ -32,7 +32,6 @@ import unicodedata
 import warnings
 
 import numpy
-import pandas as pd
 
 FIELDS = ('user', 'item', 'rating', 'timestamp')
 SEPARATOR_NAMES = {'\t': 'tab', ',': 'comma', ';': 'semicolon',
@@ -71,7 +70,7 @@ def table_format(sep=',', columns=FIELDS):
 class Ratings:
     """A file's interactions with original ids, and what reading did."""
     # user_id, item_id, rating, timestamp (the chapter's frame), line
-    frame: pd.DataFrame
+    frame: 'pandas.DataFrame'
     path: str
     format: str
     blank_lines: list  # line numbers
@@ -278,6 +277,7 @@ def _pandas_columns(body, sep, columns, rows):
 
 def _pandas_frame(body, sep, columns, dtypes):
     """pandas' C parser on plain bytes; None when it refuses anything."""
+    import pandas as pd  # here: the command line's checks need no pandas
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error')
@@ -310,6 +310,7 @@ def _frame(values, lines):
             ratings = ratings.astype(numpy.int64)
     else:
         ratings = numpy.ones(n, dtype=numpy.int64)
+    import pandas as pd
     return pd.DataFrame({
         'user_id': _small(numpy.asarray(values['user'], dtype=numpy.int64)),
         'item_id': _small(numpy.asarray(values['item'], dtype=numpy.int64)),

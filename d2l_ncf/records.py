@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import mxnet as mx
 import numpy
 

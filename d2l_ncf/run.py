@@ -18,17 +18,9 @@ from .locking import SaveLock, deferred_signals
 from .movielens import DataNotFoundError
 from .model import NonFiniteModelError
 from .records import check_out_dir, check_save_dir, run_record, write_outputs
-from .stopping import Stopped, check as check_stop  # noqa: F401
+from .stopping import (RunStopped, Stopped,  # noqa: F401
+                       check as check_stop)
 from .training import NonFiniteLossError, train_ranking
-
-
-class RunStopped(Exception):
-    """A run stopped by a signal; the message says where and what is
-    saved, `exit_code` is 128 + the signal number."""
-
-    def __init__(self, message, signum):
-        super().__init__(message)
-        self.signum, self.exit_code = signum, 128 + signum
 
 
 def train(config=None, out=None, progress=True, overwrite=False, save=None,
@@ -48,7 +40,7 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
         out, save, progress = None, None, False
     check_out_dir(out, overwrite)
     check_save_dir(save, resume, overwrite)
-    position = Position(save, resume)
+    position = Position(save, resume, out)
     try:
         with (SaveLock(save) if save is not None
               else contextlib.nullcontext()):
@@ -95,6 +87,7 @@ def _train(config, out, progress, save, resume, position,
         position.stage = 'writing --out'
         with deferred_signals():
             write_outputs(record, out)
+            position.out = None  # written: nothing to say about it
     return record
 
 
@@ -121,9 +114,9 @@ class Position(Callback):
     finished epoch: what a stopped run reports. A training-loop callback
     keeps it up to date."""
 
-    def __init__(self, save=None, resume=None):
+    def __init__(self, save=None, resume=None, out=None):
         self.save, self.epoch, self.batch, self.batches = save, 0, 0, 0
-        self.stage, self.saved = 'before training', None
+        self.stage, self.saved, self.out = 'before training', None, out
 
     def describe(self, signum):
         name = signal.Signals(signum).name
@@ -142,6 +135,8 @@ class Position(Callback):
             kept = f'no epoch finished, so {self.save} holds no checkpoint'
         else:
             kept = 'no checkpoint holds the finished epochs (no --save)'
+        if self.out is not None:  # --out is written at the end only
+            kept += f'; nothing was written to --out {self.out}'
         return f'stopped by {name} {where}; {kept}'
 
     def on_train_begin(self, loop):

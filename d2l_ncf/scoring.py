@@ -8,6 +8,7 @@ held-out item first.
 import collections
 
 import numpy
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon
 
 from .model import NonFiniteModelError, check_finite

@@ -24,21 +24,21 @@ the global batch touched -- the rows this step changes. The servers keep
 no optimizer state (`assign_optimizer`): checkpoints and resuming work as without
 ``--sparse``.
 """
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+import os
+import sys
+import tempfile
+
 import mxnet as mx
 import numpy
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
+from .checks import LAZY_OPTIMIZERS  # noqa: F401  (defined there: no MXNet)
+
 # NeuMF's embeddings and the batch columns whose ids index each: users
 # (column 0) for P and U; positives and negatives (1, 2) for Q and V.
 EMBEDDINGS = {'P': (0,), 'U': (0,), 'Q': (1, 2), 'V': (1, 2)}
-# Gluon optimizers whose MXNet update of a row-sparse gradient is lazy:
-# rows the gradient lacks keep their weight and state (checked by
-# tests/test_sparse.py). Adam's is the default (lazy_update=True). Of the
-# others, some move every row (rmsprop, ftrl, nadam, ...: they densify
-# the gradient or decay every row, which is what --sparse exists to
-# avoid) and adagrad fails on it.
-LAZY_OPTIMIZERS = ('adam', 'sgd', 'nag')
 
 
 class RowSparseGradParameter(gluon.Parameter):
@@ -138,6 +138,7 @@ def make_trainer(net, optimizer, optimizer_params, kvstore, batches=None):
     `GlobalRows` the worker's batches come from. ``dist_async`` is
     refused (`ASYNC_REFUSED`).
     """
+    spend_lazy_update_notice()
     params = net.collect_params()
     cluster = kvstore if hasattr(kvstore, 'trainer_options') else None
     if cluster is None:
@@ -152,6 +153,35 @@ def make_trainer(net, optimizer, optimizer_params, kvstore, batches=None):
             for name, columns in EMBEDDINGS.items()}
     return DistSparseTrainer(params, optimizer, optimizer_params,
                              cluster.kv, batches, rows)
+
+
+# What MXNet logs (C++, to stderr) on a thread's first lazy update.
+LAZY_NOTICE = 'Optimizer with lazy_update = True detected'
+
+
+def spend_lazy_update_notice():
+    """MXNet warns, once per thread, that a lazy update differs from a
+    dense one; --sparse asks for exactly that. Spend the warning on a
+    one-row Adam update of arrays of our own, with the C++ stderr
+    captured; whatever else was captured is passed on."""
+    weight, mean, var = (nd.zeros((2, 1)) for _ in range(3))
+    grad = nd.sparse.row_sparse_array(
+        (nd.zeros((1, 1)), nd.array([0], dtype='int64')), shape=(2, 1))
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:  # MXNet logs while it dispatches the operator, at the call
+            nd.adam_update(weight, grad, mean, var, lr=0.0,
+                           lazy_update=True, out=weight)
+            weight.wait_to_read()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read().decode(errors='replace')
+    sys.stderr.write(''.join(line for line in text.splitlines(True)
+                             if LAZY_NOTICE not in line))
 
 
 # The servers' update for dist_sync --sparse: SGD with learning rate -1

@@ -25,6 +25,15 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+class RunStopped(Exception):
+    """A run stopped by a signal; the message says where and what is
+    saved, `exit_code` is 128 + the signal number."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.signum, self.exit_code = signum, 128 + signum
+
+
 def request(signum, frame=None):
     """The handler: note `signum`; the next one of either kind kills."""
     _requested.append(signum)

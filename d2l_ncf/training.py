@@ -9,6 +9,7 @@ epoch, and wall-clock training and evaluation seconds measured apart.
 import time
 
 import numpy
+from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 

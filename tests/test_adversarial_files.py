@@ -21,6 +21,15 @@ from synthetic import make_ratings, write_udata
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4', '4',
          '--no-progress', '--protocol', 'corrected', '--devices', 'cpu',
          '--k', '10']  # k 50 on 40 items would be a certain hit, refused
+
+
+def without(args, option):
+    """`args` less `option` and its one value (an exercise's --values
+    may not meet the option it varies)."""
+    at = args.index(option)
+    return args[:at] + args[at + 2:]
+
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -244,7 +253,8 @@ def test_out_is_checked_before_any_work(case, command, synthetic_dir,
     if case == 'read-only':
         (tmp_path / 'ro').mkdir(mode=0o500)
     args = ([command] + SMALL + ['--epochs', '1'] if command == 'train'
-            else ['exercise', 'factors', '--values', '4'] + SMALL
+            else ['exercise', 'factors', '--values', '4']
+            + without(SMALL, '--num-factors')
             + ['--epochs', '1'])
     captured = usage_error(args + ['--data-dir', synthetic_dir, '--out',
                                    str(out)], message)
@@ -310,16 +320,18 @@ def test_exercise_keeps_the_finished_rows_when_a_later_value_fails(
 
 # --- signals: a real `d2l-ncf train` process, stopped from outside ---
 
-def start_run(tmp_path, save, batch='32', epochs='1000'):
+def start_run(tmp_path, save, batch='32', epochs='1000', extra=()):
     """A training run in a subprocess on data large enough that an epoch
-    takes a moment; stderr goes to a file the test reads."""
+    takes a moment; stderr goes to a file the test reads. `save` None:
+    no --save; `extra`: more options."""
     data = write_udata(tmp_path / 'big', make_ratings(
         num_users=300, num_items=200, num_clusters=4, per_user=30))
     err = open(tmp_path / 'stderr.txt', 'w')
     proc = subprocess.Popen(
         [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir', data,
-         '--epochs', epochs, '--save', str(save), '--batch-size', batch]
-        + SMALL[2:],
+         '--epochs', epochs, '--batch-size', batch] + (
+            ['--save', str(save)] if save is not None else [])
+        + SMALL[2:] + [str(a) for a in extra],
         stdout=subprocess.DEVNULL, stderr=err, cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=REPO))
     err.close()
@@ -390,6 +402,47 @@ def test_sigterm_before_the_first_epoch_ends_says_nothing_was_saved(
     assert not ck.exists()  # the folder it made, empty, is gone
 
 
+def test_a_stopped_run_says_what_it_left_in_out_and_save(tmp_path):
+    # found by the new-user pass: --out is written when a run ends, so a
+    # stopped run leaves none, and now says so beside the checkpoint
+    ck, out = tmp_path / 'ck', tmp_path / 'run'
+    proc, _ = start_run(tmp_path, ck, extra=['--out', out])
+    try:
+        wait_for(lambda: (ck / 'manifest.json').exists(), proc)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    line = stopped_line(tmp_path)
+    epoch = load_checkpoint(str(ck))['state']['epoch']
+    assert line.endswith(f'checkpoint {ck} holds epoch {epoch}; continue '
+                         f'with --resume {ck}; nothing was written to '
+                         f'--out {out}')
+    assert not out.exists()
+
+
+@pytest.mark.parametrize('delay', [0.3, 1.0])
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(
+        tmp_path, delay):
+    # found by the new-user pass: Ctrl-C during the imports printed a
+    # KeyboardInterrupt traceback (numpy's C import even turned it into
+    # an ImportError); now it is noted and stops the run at its first
+    # safe point. (Before Python's own startup ends nothing can help.)
+    out = tmp_path / 'run'
+    proc, _ = start_run(tmp_path, None, extra=['--out', out])
+    try:
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    line = stopped_line(tmp_path)  # one line, no traceback
+    assert line.startswith('d2l-ncf: stopped by SIGINT')
+    assert not out.exists()
+
+
 def test_a_checkpoint_saved_while_waiting_for_the_lock_is_not_replaced(
         ck, synthetic_dir, tmp_path, monkeypatch, capsys):
     # another run saves into the folder between the first look and the
@@ -442,7 +495,7 @@ def test_an_interrupted_exercise_keeps_the_finished_rows(
     out = tmp_path / 'ex'
     code = cli.main(['exercise', 'factors', '--values', '4', '8',
                      '--data-dir', synthetic_dir, '--out', str(out)]
-                    + SMALL + ['--epochs', '1'])
+                    + without(SMALL, '--num-factors') + ['--epochs', '1'])
     assert code == 143
     err = capsys.readouterr().err
     assert ("d2l-ncf: stopped by SIGTERM in factors value '8' (seed 0); "

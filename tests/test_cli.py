@@ -74,6 +74,19 @@ def test_out_folder_is_not_overwritten(synthetic_dir, tmp_path, capsys):
     (['--dataset', 'ml-10m'], 'invalid choice'),
     (['--data', 'x.csv', '--columns', 'user,rating'],
      'columns must name user and item'),
+    # found by the new-user pass: one option silently beat the other
+    (['--data', 'x.csv', '--dataset', 'ml-1m'],
+     '--data reads a file of interactions and --dataset names'),
+    (['--data', 'x.csv', '--data-dir', 'ml'],
+     '--data reads a file of interactions and --data-dir names'),
+    (['--num-workers', '2'], "--num-workers 2 sets the DataLoader processes "
+                             "of the chapter's PRDataset (--reference)"),
+    # typed alone, or with what they need, they are no conflict: the
+    # devices, checked after, are what is refused
+    (['--data', 'x.csv', '--devices', 'tpu'], 'unknown device spec'),
+    (['--num-workers', '2', '--reference', '--devices', 'tpu'],
+     'unknown device spec'),
+    (['--num-workers', '0', '--devices', 'tpu'], 'unknown device spec'),
 ])
 def test_bad_options_are_usage_errors(args, message, usage_error):
     usage_error(['train'] + args, message)
@@ -127,14 +140,26 @@ def test_console_script_and_module_run(synthetic_dir, tmp_path):
         assert 'train' in done.stderr  # the progress bar
 
 
-def test_import_without_mxnet_names_the_extra():
+def test_import_without_mxnet_names_the_extra(tmp_path):
+    # `import d2l_ncf` alone loads no MXNet; the first name that needs it
+    # says how to install it, and the command line says it in one line
     code = ("import sys; sys.modules['mxnet'] = None\n"
-            "try:\n    import d2l_ncf\n"
+            "import d2l_ncf\n"
+            "try:\n    from d2l_ncf import NeuMF\n"
             "except ImportError as err:\n    print(err)\n")
     done = subprocess.run([sys.executable, '-c', code], capture_output=True,
                           text=True, timeout=120)
     assert "pip install 'd2l_ncf[cpu]'" in done.stdout
     assert "d2l_ncf[gpu]" in done.stdout
+    code = ("import sys; sys.modules['mxnet'] = None\n"
+            "from d2l_ncf import cli\n"
+            "sys.exit(cli.main(sys.argv[1:]))\n")
+    done = subprocess.run(
+        [sys.executable, '-c', code, 'train', '--data-dir', str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "d2l-ncf: error: d2l_ncf needs MXNet 1.9.1" in done.stderr
+    assert 'Traceback' not in done.stderr
 
 
 def test_launch_help_prints_help_without_the_train_command(capsys):
@@ -154,3 +179,71 @@ def test_an_empty_separator_is_a_usage_error_of_train(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert 'd2l-ncf train: error:' in err and 'separator' in err
+
+
+@pytest.mark.parametrize('args, code, text', [
+    (['--help'], 0, 'usage: d2l-ncf'),
+    (['train', '--help'], 0, 'usage: d2l-ncf train'),
+    (['exercise', '--help'], 0, 'usage: d2l-ncf exercise'),
+    (['recommend', '--help'], 0, 'usage: d2l-ncf recommend'),
+    (['compare', '--help'], 0, 'usage: d2l-ncf compare'),
+    (['launch', '--help'], 0, 'usage: d2l-ncf launch'),
+    (['train', '--lr', '-1'], 2, 'argument --lr: expected a number > 0'),
+    (['train', '--bogus'], 2, 'unrecognized arguments: --bogus'),
+    (['train', '--optimizer', 'nosuchopt'], 2, 'unknown optimizer'),
+    (['train', '--data', 'r.csv', '--dataset', 'ml-1m'], 2,
+     '--data reads a file'),
+    (['exercise', 'nosuch', '--values', '1'], 2, 'invalid choice'),
+])
+def test_help_and_usage_errors_import_no_mxnet_nor_d2l(args, code, text,
+                                                       tmp_path):
+    # issue 15: --help and usage errors answer without loading MXNet or
+    # d2l (1.5 s here); -X importtime lists every module a process loads
+    done = subprocess.run(
+        [sys.executable, '-X', 'importtime', '-m', 'd2l_ncf'] + args,
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == code, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
+    loaded = {line.split('|')[-1].strip() for line in lines
+              if line.startswith('import time:')}
+    assert 'd2l_ncf.cli' in loaded  # the listing works
+    assert not {m for m in loaded if m.split('.')[0] in ('mxnet', 'd2l')}
+    said = done.stdout + '\n'.join(
+        line for line in lines if not line.startswith('import time:'))
+    assert text in said
+    assert 'Traceback' not in said
+
+
+def test_name_lists_equal_the_tables_they_stand_for():
+    # config, checks and cli keep these names so that parsing needs no
+    # MXNet; they must not drift from the tables themselves
+    import mxnet as mx
+    from d2l_ncf import checks, config, exercises, losses, movielens, sparse
+    assert config.LOSS_NAMES == tuple(losses.LOSSES)
+    assert sorted(config.DATASET_NAMES) == sorted(movielens.DATASETS)
+    assert cli.EXERCISE_NAMES == tuple(sorted(exercises.EXERCISES))
+    builtin = {name for name, kind in mx.optimizer.Optimizer.opt_registry
+               .items() if kind.__module__.startswith('mxnet.')}
+    assert set(checks.MXNET_OPTIMIZERS) == builtin
+    assert sparse.LAZY_OPTIMIZERS is checks.LAZY_OPTIMIZERS
+
+
+def test_an_optimizer_registered_later_is_found_in_mxnet(monkeypatch):
+    import mxnet as mx
+    from d2l_ncf import checks
+    monkeypatch.setitem(mx.optimizer.Optimizer.opt_registry, 'myopt',
+                        mx.optimizer.SGD)
+    assert checks.is_optimizer('MyOpt') and checks.is_optimizer('adam')
+    assert not checks.is_optimizer('nosuchopt')
+
+
+def test_lazy_package_names_and_the_recommend_function():
+    import d2l_ncf
+    import d2l_ncf.recommend  # the submodule loads; the name stays
+    assert callable(d2l_ncf.recommend) and not isinstance(
+        d2l_ncf.recommend, type(d2l_ncf))
+    for name in d2l_ncf.__all__:
+        assert getattr(d2l_ncf, name) is not None
+    assert set(d2l_ncf.__all__) <= set(dir(d2l_ncf))
+    with pytest.raises(AttributeError):
+        d2l_ncf.no_such_name

@@ -102,15 +102,27 @@ def test_nothing_in_common_exits_2(tmp_path, capsys):
     assert 'share no epoch' in capsys.readouterr().err
 
 
-def test_a_setting_a_record_predates_counts_as_its_default(tmp_path,
-                                                          capsys):
-    # RECORD has no 'reg' (an older run); reg 0.0 is the default
+def test_a_setting_one_record_lacks_is_listed_apart_not_as_a_difference(
+        tmp_path, capsys):
+    # found by the new-user pass: keys newer than an old reference (e.g.
+    # kvstore, workers) showed as differences, against invented defaults
     newer = copy.deepcopy(RECORD)
-    newer['config'].update(reg=0.0, dataset='ml-100k')
+    newer['config'].update(reg=0.01, kvstore='device', workers=1)
+    older = copy.deepcopy(RECORD)
+    older['config']['seed'] = 3
+    older['versions']['pandas'] = '1.5.3'
     assert run_compare(write(tmp_path, 'new.json', newer),
-                       write(tmp_path, 'old.json', RECORD)) == 0
-    assert 'Settings that differ' not in capsys.readouterr().out
-    newer['config']['reg'] = 0.01
-    run_compare(write(tmp_path, 'new.json', newer),
-                write(tmp_path, 'old.json', RECORD))
-    assert 'config.reg: 0.01 vs 0.0' in capsys.readouterr().out
+                       write(tmp_path, 'old.json', older)) == 0
+    out = capsys.readouterr().out
+    assert 'Settings that differ (run vs reference):\n  config.seed: 0 ' \
+           'vs 3\n\n' in out  # the only difference
+    assert ('Recorded only in the run (absent from the other, so not '
+            'compared): config.kvstore = device, config.reg = 0.01, '
+            'config.workers = 1\n') in out
+    assert ('Recorded only in the reference (absent from the other, so not '
+            'compared): versions.pandas = 1.5.3\n') in out
+    assert 'vs -' not in out and 'vs 0.0' not in out
+    # the same keys on both sides: no such line
+    assert run_compare(write(tmp_path, 'a.json', newer),
+                       write(tmp_path, 'b.json', newer)) == 0
+    assert 'Recorded only' not in capsys.readouterr().out

@@ -8,6 +8,16 @@ from d2l_ncf import cli
 SMALL = ['--epochs', '2', '--batch-size', '32', '--num-factors', '4',
          '--hiddens', '4', '--no-progress', '--k', '10', '--devices',
          'cpu']
+# the option each exercise varies: its --values may not meet it
+VARIED = {'factors': '--num-factors', 'hiddens': '--hiddens'}
+
+
+def small(exercise):
+    """SMALL less the option (and its one value) `exercise` varies."""
+    if exercise not in VARIED:
+        return SMALL
+    at = SMALL.index(VARIED[exercise])
+    return SMALL[:at] + SMALL[at + 2:]
 
 
 @pytest.mark.parametrize('exercise, values', [
@@ -21,7 +31,7 @@ def test_exercise_writes_table_and_plot(exercise, values, synthetic_dir,
     out = tmp_path / exercise
     code = cli.main(['exercise', exercise, '--values'] + values
                     + ['--seeds', '0', '1', '--data-dir', synthetic_dir,
-                       '--out', str(out)] + SMALL)
+                       '--out', str(out)] + small(exercise))
     assert code == 0
     with open(out / 'exercise.csv') as f:
         rows = list(csv.DictReader(f))
@@ -43,7 +53,7 @@ def test_settings_change_the_model(synthetic_dir, tmp_path, capsys):
     # different factor sizes train different models
     code = cli.main(['exercise', 'factors', '--values', '2', '16',
                      '--data-dir', synthetic_dir, '--out',
-                     str(tmp_path)] + SMALL)
+                     str(tmp_path)] + small('factors'))
     assert code == 0
     with open(tmp_path / 'exercise.csv') as f:
         a, b = list(csv.DictReader(f))
@@ -61,6 +71,30 @@ def test_settings_change_the_model(synthetic_dir, tmp_path, capsys):
 ])
 def test_bad_exercise_values_are_usage_errors(args, message, usage_error):
     usage_error(['exercise'] + args, message)
+
+
+@pytest.mark.parametrize('exercise, values, typed, named', [
+    ('factors', ['4', '8'], ['--num-factors', '16'], '--num-factors'),
+    ('hiddens', ['4'], ['--hiddens', '8', '8'], '--hiddens'),
+    ('optim', ['sgd:0.1:0'], ['--lr', '0.5'], '--lr'),
+    ('optim', ['sgd:0.1:0'], ['--optimizer', 'nag', '--wd', '0'],
+     '--wd, --optimizer'),
+    ('loss', ['hinge'], ['--loss', 'bpr'], '--loss'),
+])
+def test_values_meeting_the_option_they_vary_is_a_usage_error(
+        exercise, values, typed, named, usage_error, tmp_path):
+    # found by the new-user pass: --values silently replaced the option
+    captured = usage_error(['exercise', exercise, '--values'] + values
+                           + typed + ['--out', str(tmp_path / 'ex')],
+                           f'exercise {exercise} sets ')
+    assert named in captured.err and '--values' in captured.err
+    assert not (tmp_path / 'ex').exists()
+
+
+def test_the_default_of_the_varied_option_is_no_conflict(usage_error):
+    # only a typed option conflicts: the devices, checked after, refuse
+    usage_error(['exercise', 'factors', '--values', '4', '--devices',
+                 'tpu'], 'unknown device spec')
 
 
 def test_exercise_does_not_overwrite(synthetic_dir, tmp_path, capsys):

@@ -117,6 +117,47 @@ def test_importing_the_package_fixes_the_threads_a_user_set():
     assert 'override' not in done.stderr
 
 
+@pytest.mark.parametrize('module', ['model', 'losses', 'data', 'cli'])
+def test_any_module_imported_first_fixes_numerics_before_mxnet(module):
+    # the package imports its names lazily (issue 15): whichever module
+    # loads MXNet, the package's numerics ran before, and MXNet's NumPy
+    # interface is on as soon as MXNet is loaded
+    code = (f'import d2l_ncf.{module}, sys; from d2l_ncf import numerics; '
+            f'loaded = "mxnet" in sys.modules; import mxnet; '
+            f'print(loaded, mxnet.util.is_np_array(), '
+            f'numerics.record()["applied_before_mxnet"])')
+    done = run_python(code, OMP_NUM_THREADS='3')
+    assert done.returncode == 0, done.stderr
+    # cli loads no MXNet; MXNet imported by hand is the caller's (legacy)
+    expected = ['False', 'False'] if module == 'cli' else ['True', 'True']
+    assert done.stdout.split() == expected + ['True']
+    assert 'MXNet was imported before d2l_ncf' not in done.stderr
+
+
+def test_every_module_that_imports_mxnet_imports_our_mxnet_first():
+    # `_mxnet` turns on MXNet's NumPy interface (and names the extra to
+    # install); a module loading MXNet or d2l without it first could run
+    # the chapter's code on legacy arrays
+    import ast
+    folder = os.path.join(REPO, 'd2l_ncf')
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith('.py') or name == '_mxnet.py':
+            continue
+        with open(os.path.join(folder, name)) as f:
+            tree = ast.parse(f.read())
+        ours = False
+        for node in tree.body:  # module level only: lazy imports may wait
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and any(
+                    a.name == '_mxnet' for a in node.names):
+                ours = True
+            heavy = ([a.name for a in node.names]
+                     if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom)
+                     and node.level == 0 else [])
+            if any(h.split('.')[0] in ('mxnet', 'd2l') for h in heavy):
+                assert ours, f'{name} imports {heavy} before _mxnet'
+
+
 def test_numerics_native_on_the_command_line_restarts_in_native_mode(
         synthetic_dir, tmp_path):
     out = tmp_path / 'native'

@@ -75,7 +75,8 @@ def test_recommend_command(movielens_checkpoint, capsys):
     for line, row in zip(lines[2:], top):
         assert line.split()[:2] == [str(row['rank']), str(row['item'])]
         assert line.endswith(row['title'])
-    assert cli.main(['recommend', '--checkpoint', ck, '--user', '0']) == 1
+    # a user not in the data is the caller's error, as a bad option is
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '0']) == 2
     assert 'user 0 is not in the data' in capsys.readouterr().err
     assert cli.main(['recommend', '--checkpoint', ck + 'x', '--user', '1']
                     ) == 1
