@@ -70,7 +70,7 @@ def table_format(sep=',', columns=FIELDS):
 class Ratings:
     """A file's interactions with original ids, and what reading did."""
     # user_id, item_id, rating, timestamp (the chapter's frame), line
-    frame: 'pandas.DataFrame'
+    frame: object  # a pandas.DataFrame
     path: str
     format: str
     blank_lines: list  # line numbers
