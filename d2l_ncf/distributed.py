@@ -91,11 +91,17 @@ def die_with_parent():
     """Have Linux kill this process when the one that started it (the
     launcher, or ssh's shell) dies, even by SIGKILL: a lost launcher
     leaves no worker behind. Elsewhere the launcher's watch must do."""
+    prctl = parent_death_signal()
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def parent_death_signal():
+    """Linux's prctl, or None where there is none."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG,
-                                                signal.SIGKILL)
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
 
 
 def trainer_options(kvstore):

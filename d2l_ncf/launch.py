@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from .distributed import RANK_ENV
+from .distributed import PR_SET_PDEATHSIG, RANK_ENV, parent_death_signal
 
 LOOPBACK = '127.0.0.1'
 # A server or scheduler serves at import, then exits. First it asks Linux
@@ -193,7 +193,8 @@ class Job:
         proc = subprocess.Popen(
             argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, errors='replace',
-            start_new_session=True)  # its own process group
+            start_new_session=True,  # its own process group
+            preexec_fn=die_with(os.getpid()))
         self.procs.append((name, role, proc))
         for pipe, sink in ((proc.stdout, sys.stdout),
                            (proc.stderr, sys.stderr)):
@@ -262,6 +263,20 @@ class Job:
             t.join(timeout=2)
 
 
+def die_with(launcher):
+    """For a child of `launcher`, before it runs its program: Linux kills
+    it when the launcher dies, even by SIGKILL, from its first
+    instruction on (a worker also asks this itself, but only once MXNet
+    and its data have loaded); if the launcher is already gone, exit."""
+    prctl = parent_death_signal()  # looked up before the fork
+    def prepare():
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != launcher:
+            os._exit(1)
+    return prepare
+
+
 def relay(pipe, sink, name):
     for line in pipe:
         sink.write(f'[{name}] {line}')
@@ -303,9 +318,13 @@ def run(workers, servers, command, port=None, hosts=None,
     job = Job()
     stopped = []
 
-    def on_signal(signum, frame):
+    def on_signal(signum, frame):  # the first stops the watch
         stopped.append(signum)
-        raise KeyboardInterrupt
+        if len(stopped) == 1:
+            raise KeyboardInterrupt
+
+    def note(signum, frame):  # while stopping: nothing may cut it short
+        stopped.append(signum)
 
     old = {s: signal.signal(s, on_signal)
            for s in (signal.SIGINT, signal.SIGTERM)}
@@ -322,6 +341,8 @@ def run(workers, servers, command, port=None, hosts=None,
         code, message = 128 + sig, (
             f'stopped by {signal.Signals(sig).name}')
     finally:
+        for s in old:
+            signal.signal(s, note)
         job.stop()
         for s, handler in old.items():
             signal.signal(s, handler)

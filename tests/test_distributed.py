@@ -426,3 +426,60 @@ def test_dist_sync_two_workers_print_the_books_line(real_data_dir, tag):
     assert code == 0, err
     lines = re.findall(r'^\[worker 0\] (train loss .*)$', out, re.M)
     assert lines == [BOOK_LINE]
+
+
+def test_a_launcher_killed_while_its_processes_load_leaves_none(
+        synthetic_dir, tag):
+    # killed before any worker has loaded MXNet (and asked to die with
+    # its parent itself): the launcher set that up before each program ran
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
+            synthetic_dir, '--epochs', '2000'),
+        env=env_with(tag), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tagged_pids(tag)) >= 5
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while tagged_pids(tag) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not tagged_pids(tag)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize('delay', [0.5, 3.0])
+def test_a_second_signal_to_the_launcher_still_stops_every_process(
+        synthetic_dir, tag, delay):
+    # Ctrl-C twice, or `timeout` signalling the launcher and its group:
+    # the second signal must not cut the stopping short
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
+            synthetic_dir, '--epochs', '2000'),
+        env=env_with(tag), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGINT
+        assert 'stopped the job (2 workers, 1 servers)' in err, err
+        deadline = time.monotonic() + 10
+        while tagged_pids(tag) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not tagged_pids(tag)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
