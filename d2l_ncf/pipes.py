@@ -1,10 +1,12 @@
 """Output into a pipe that closed early (``d2l-ncf train ... | head -1``).
 
 Python ignores SIGPIPE, so writing into a pipe whose reader has gone
-raises `BrokenPipeError` (and into a full device `OSError`), possibly long after the line was printed (a
-pipe's output is buffered until exit). `guard_std_streams` makes that
-harmless: the stream's file descriptor is pointed at the null device and
-the run goes on, writing its files, with its usual exit code.
+raises `BrokenPipeError` (and into a full device `OSError`), possibly
+long after the line was printed (a pipe's output is buffered until
+exit). `guard_std_streams` makes that no traceback: the stream's file
+descriptor is pointed at the null device and the run goes on, writing
+its files. A closed pipe keeps the usual exit code; output lost any
+other way (a full disk) makes `leave` say so and exit 1.
 """
 import atexit
 import os
@@ -16,20 +18,27 @@ class PipeGuard:
     the null device instead of raising."""
 
     def __init__(self, stream):
-        self._stream, self.broken = stream, False
+        self._stream, self.broken, self.error = stream, False, None
 
     def write(self, text):
         try:
             return self._stream.write(text)
-        except OSError:  # a closed pipe, a full disk (/dev/full)
-            self._to_null()
+        except OSError as err:  # a closed pipe, a full disk (/dev/full)
+            self._failed(err)
             return len(text)
 
     def flush(self):
         try:
             self._stream.flush()
-        except OSError:
-            self._to_null()
+        except OSError as err:
+            self._failed(err)
+
+    def _failed(self, err):
+        """A reader that left is no error; any other failed write (a full
+        disk) is kept, for `leave` to report."""
+        if not isinstance(err, BrokenPipeError) and self.error is None:
+            self.error = err
+        self._to_null()
 
     def _to_null(self):
         self.broken = True
@@ -75,6 +84,15 @@ def leave(code):
                 stream.flush()
             except (OSError, ValueError):  # unguarded and closed: as Python
                 return code
+    lost = [(name, getattr(sys, name).error) for name in ('stdout', 'stderr')
+            if getattr(getattr(sys, name), 'error', None) is not None]
+    if lost and not code:  # the output is gone: not a success
+        for name, err in lost:
+            print(f'd2l-ncf: error: writing to {name} failed ('
+                  f'{err.strerror or err}); output was lost',
+                  file=sys.stderr)
+        sys.stderr.flush()
+        code = 1
     if needs_teardown() or not isinstance(code, (int, type(None))):
         return code  # e.g. a message for sys.exit to print
     os._exit(code or 0)

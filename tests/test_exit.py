@@ -68,3 +68,24 @@ def test_a_child_process_is_stopped_by_the_teardown():
     pid = int(done.stderr.split('child ')[1].split()[0])
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # not left behind
+
+
+@pytest.mark.skipif(not os.path.exists('/dev/full'), reason='no /dev/full')
+def test_output_lost_to_a_full_disk_is_an_error_not_a_success():
+    env = dict(os.environ, PYTHONPATH=REPO)
+    with open('/dev/full', 'w') as full:
+        done = subprocess.run(
+            [sys.executable, '-c', SCRIPT.format(setup='', code='0')],
+            stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+            timeout=120)
+    assert done.returncode == 1
+    assert ('d2l-ncf: error: writing to stdout failed (No space left on '
+            'device); output was lost') in done.stderr
+    assert 'Traceback' not in done.stderr
+    # a failing run keeps its own code
+    with open('/dev/full', 'w') as full:
+        done = subprocess.run(
+            [sys.executable, '-c', SCRIPT.format(setup='', code='2')],
+            stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+            timeout=120)
+    assert done.returncode == 2
