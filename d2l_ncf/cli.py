@@ -311,8 +311,12 @@ def check_typed(args, typed, config):
             f'{option("num_workers")} {config.num_workers} sets the '
             f'DataLoader processes of the chapter\'s PRDataset '
             f'({option("reference")}); the default fast sampler uses '
-            f'none: add {option("reference")} or drop '
-            f'{option("num_workers")}')
+            f'none: ' + (f'the checkpoint was trained without '
+                         f'{option("reference")}, so drop '
+                         f'{option("num_workers")}'
+                         if getattr(args, 'resume', None) else
+                         f'add {option("reference")} or drop '
+                         f'{option("num_workers")}'))
     if args.command == 'exercise':
         from .exercises import settings_for
         varied = {name for _, change in settings_for(args.exercise,

@@ -218,3 +218,14 @@ def test_diverging_run_stops_with_epoch_and_batch(synthetic_dir, tmp_path,
     err = capsys.readouterr().err
     assert 'error: epoch 1, batch 2: the loss is nan' in err
     assert not ck.exists()  # no epoch finished: nothing to save
+
+
+def test_resume_with_num_workers_says_to_drop_it(checkpoint, synthetic_dir,
+                                                 usage_error):
+    # --reference cannot be added on a resume, so that advice would fail
+    captured = usage_error(['train', '--data-dir', synthetic_dir, '--epochs',
+                            '3', '--resume', str(checkpoint),
+                            '--num-workers', '2'],
+                           'the checkpoint was trained without --reference, '
+                           'so drop --num-workers')
+    assert 'add --reference' not in captured.err
