@@ -81,6 +81,39 @@ def history(folder):
         return json.load(f)['history']
 
 
+def endless_job(synthetic_dir, tag, output=subprocess.PIPE):
+    """`d2l-ncf launch` of 2 workers and a server that would train 2000
+    epochs, in a process group of its own."""
+    return subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
+            synthetic_dir, '--epochs', '2000'),
+        env=env_with(tag), stdout=output, stderr=output, text=True,
+        start_new_session=True)
+
+
+def wait_for_job(tag, poll, timeout=120):
+    """Until the launcher and its four processes all run."""
+    deadline = time.monotonic() + timeout
+    while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
+        time.sleep(poll)
+    assert len(tagged_pids(tag)) >= 5
+
+
+def assert_none_left(tag, timeout):
+    """Every process of the job has ended within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while tagged_pids(tag) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not tagged_pids(tag)
+
+
+def kill_if_running(proc):
+    """The launcher's group, killed if the test left it running."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 # -- no processes ---------------------------------------------------------
 
 def test_dist_kvstore_without_launcher_says_how_to_launch(usage_error,
@@ -268,11 +301,7 @@ def test_workers_with_other_seeds_stop_before_training(synthetic_dir, tag):
     ('server', 0, b'DMLC_ROLE=server')])
 def test_killing_one_process_stops_the_job(synthetic_dir, tag, role, rank,
                                            marker):
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
-            synthetic_dir, '--epochs', '2000'),
-        env=env_with(tag), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True)
+    proc = endless_job(synthetic_dir, tag)
     try:
         deadline = time.monotonic() + 120
         victim = None
@@ -293,55 +322,33 @@ def test_killing_one_process_stops_the_job(synthetic_dir, tag, role, rank,
         assert proc.returncode != 0
         assert f'{role} {rank} was killed by SIGKILL' in err
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_if_running(proc)
         time.sleep(1)
 
 
 def test_sigterm_to_the_launcher_stops_every_process(synthetic_dir, tag):
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
-            synthetic_dir, '--epochs', '2000'),
-        env=env_with(tag), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True)
+    proc = endless_job(synthetic_dir, tag)
     try:
-        deadline = time.monotonic() + 120
-        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
-            time.sleep(1)  # the launcher and its four processes
-        assert len(tagged_pids(tag)) >= 5
+        wait_for_job(tag, poll=1)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 128 + signal.SIGTERM
         assert 'stopped by SIGTERM' in err
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_if_running(proc)
         time.sleep(1)
 
 
 def test_a_killed_launcher_leaves_no_process(synthetic_dir, tag):
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
-            synthetic_dir, '--epochs', '2000'),
-        env=env_with(tag), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = endless_job(synthetic_dir, tag, subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
-            time.sleep(1)
+        wait_for_job(tag, poll=1)
         time.sleep(5)  # the workers have connected
         proc.kill()  # no chance to stop its children
         proc.wait(timeout=10)
-        deadline = time.monotonic() + 30
-        while tagged_pids(tag) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not tagged_pids(tag)
+        assert_none_left(tag, timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        kill_if_running(proc)
 
 
 def test_dist_async_learns(synthetic_dir, tmp_path, tag):
@@ -432,26 +439,14 @@ def test_a_launcher_killed_while_its_processes_load_leaves_none(
         synthetic_dir, tag):
     # killed before any worker has loaded MXNet (and asked to die with
     # its parent itself): the launcher set that up before each program ran
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
-            synthetic_dir, '--epochs', '2000'),
-        env=env_with(tag), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = endless_job(synthetic_dir, tag, subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(tagged_pids(tag)) >= 5
+        wait_for_job(tag, poll=0.05, timeout=60)
         proc.kill()
         proc.wait(timeout=10)
-        deadline = time.monotonic() + 30
-        while tagged_pids(tag) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not tagged_pids(tag)
+        assert_none_left(tag, timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        kill_if_running(proc)
 
 
 @pytest.mark.parametrize('delay', [0.5, 3.0])
@@ -459,15 +454,9 @@ def test_a_second_signal_to_the_launcher_still_stops_every_process(
         synthetic_dir, tag, delay):
     # Ctrl-C twice, or `timeout` signalling the launcher and its group:
     # the second signal must not cut the stopping short
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'd2l_ncf', 'launch'] + dist_train(
-            synthetic_dir, '--epochs', '2000'),
-        env=env_with(tag), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True)
+    proc = endless_job(synthetic_dir, tag)
     try:
-        deadline = time.monotonic() + 60
-        while len(tagged_pids(tag)) < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_job(tag, poll=0.05, timeout=60)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.2)
@@ -475,11 +464,6 @@ def test_a_second_signal_to_the_launcher_still_stops_every_process(
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 128 + signal.SIGINT
         assert 'stopped the job (2 workers, 1 servers)' in err, err
-        deadline = time.monotonic() + 10
-        while tagged_pids(tag) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not tagged_pids(tag)
+        assert_none_left(tag, timeout=10)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_if_running(proc)

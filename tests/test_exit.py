@@ -21,12 +21,13 @@ SCRIPT = textwrap.dedent('''\
     ''')
 
 
-def run(setup='', code='3'):
+def run(setup='', code='3', stdout=subprocess.PIPE):
     env = dict(os.environ, PYTHONPATH=REPO)
     env.pop('DMLC_ROLE', None)
     return subprocess.run(
         [sys.executable, '-c', SCRIPT.format(setup=setup, code=code)],
-        capture_output=True, text=True, env=env, timeout=120)
+        stdout=stdout, stderr=subprocess.PIPE, text=True, env=env,
+        timeout=120)
 
 
 def test_a_quick_exit_flushes_everything_and_keeps_the_status():
@@ -72,20 +73,12 @@ def test_a_child_process_is_stopped_by_the_teardown():
 
 @pytest.mark.skipif(not os.path.exists('/dev/full'), reason='no /dev/full')
 def test_output_lost_to_a_full_disk_is_an_error_not_a_success():
-    env = dict(os.environ, PYTHONPATH=REPO)
     with open('/dev/full', 'w') as full:
-        done = subprocess.run(
-            [sys.executable, '-c', SCRIPT.format(setup='', code='0')],
-            stdout=full, stderr=subprocess.PIPE, text=True, env=env,
-            timeout=120)
+        done = run(code='0', stdout=full)
     assert done.returncode == 1
     assert ('d2l-ncf: error: writing to stdout failed (No space left on '
             'device); output was lost') in done.stderr
     assert 'Traceback' not in done.stderr
     # a failing run keeps its own code
     with open('/dev/full', 'w') as full:
-        done = subprocess.run(
-            [sys.executable, '-c', SCRIPT.format(setup='', code='2')],
-            stdout=full, stderr=subprocess.PIPE, text=True, env=env,
-            timeout=120)
-    assert done.returncode == 2
+        assert run(code='2', stdout=full).returncode == 2
