@@ -307,16 +307,14 @@ def check_typed(args, typed, config):
                 f'{option(name)} names {what}; given both, {option("data")} '
                 f'would be used and {option(name)} ignored: drop one')
     if given.get('num_workers') and not config.reference:
+        workers, reference = option('num_workers'), option('reference')
+        advice = (f'the checkpoint was trained without {reference}, so '
+                  f'drop {workers}' if getattr(args, 'resume', None)
+                  else f'add {reference} or drop {workers}')
         raise ValueError(
-            f'{option("num_workers")} {config.num_workers} sets the '
-            f'DataLoader processes of the chapter\'s PRDataset '
-            f'({option("reference")}); the default fast sampler uses '
-            f'none: ' + (f'the checkpoint was trained without '
-                         f'{option("reference")}, so drop '
-                         f'{option("num_workers")}'
-                         if getattr(args, 'resume', None) else
-                         f'add {option("reference")} or drop '
-                         f'{option("num_workers")}'))
+            f'{workers} {config.num_workers} sets the DataLoader processes '
+            f'of the chapter\'s PRDataset ({reference}); the default fast '
+            f'sampler uses none: {advice}')
     if args.command == 'exercise':
         from .exercises import settings_for
         varied = {name for _, change in settings_for(args.exercise,
