@@ -106,12 +106,22 @@ def answer_key(nb):
 
 # ------------------------------------------------------------ executing
 def execute(nb, timeout=1800):
-    """Run `nb` in place with a fresh kernel in notebooks/; seconds."""
+    """Run `nb` in place with a fresh kernel in notebooks/; seconds.
+
+    The notebook's metadata records the seconds, the cores and the load
+    average before and after (the machine may be shared): the tests
+    hold the budgets against them."""
     from nbclient import NotebookClient
+    load = os.getloadavg()[0]
     tic = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name='python3',
                    resources={'metadata': {'path': HERE}}).execute()
-    return time.perf_counter() - tic
+    seconds = time.perf_counter() - tic
+    nb.metadata['execution'] = {
+        'seconds': round(seconds, 1), 'cores': os.cpu_count(),
+        'load_before': round(load, 2),
+        'load_after': round(os.getloadavg()[0], 2)}
+    return seconds
 
 
 def save(nb, name):
@@ -122,6 +132,9 @@ def save(nb, name):
 
 
 # ------------------------------------------------------------------ HTML
+# TeX that latex2mathml 3.x does not read, and what it reads instead
+FOR_MATHML = [(r'\begin{aligned}', r'\begin{array}{rl}'),
+              (r'\end{aligned}', r'\end{array}')]
 MATH = re.compile(r'\$\$(.+?)\$\$|\$([^$\n]+?)\$', re.S)
 CODE_SPAN = re.compile(r'(`+)(.+?)\1', re.S)
 
@@ -134,6 +147,8 @@ def math_to_placeholders(text, found):
     def replace(match):
         block, inline = match.group(1), match.group(2)
         tex = block if block is not None else inline
+        for theirs, ours in FOR_MATHML:
+            tex = tex.replace(theirs, ours)
         mathml = convert(tex.strip(), display='block' if block else 'inline')
         found.append(mathml)
         return f'MATHPLACEHOLDER{len(found) - 1}X'

@@ -360,7 +360,7 @@ for protocol, settings in [('book', {}), ('corrected', {'k': k})]:
     assert all(abs(theirs[m] - mine[m]) < 1e-6 for m in theirs)
 print('the two agree to 6 decimals')
 
-# %%
+# %% tags=["no-output"]
 evaluations = []  # every (hit rate, AUC) returned, for the plots below
 book_evaluator = fast_evaluator('book')
 

@@ -1,0 +1,576 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab: build NeuMF's parts (120 minutes, CPU only)
+#
+# For students who have read section 16.6 of *Dive into Deep Learning*
+# ("Neural Collaborative Filtering for Personalized Ranking"). You build
+# the two halves of NeuMF as models of their own, a ranking loss and a
+# ranking metric, then measure what each half buys, and finish with
+# three of the chapter's defects. Nothing needs a GPU: every cell runs
+# on a 2-core laptop in the time given beside it. Work in pairs.
+#
+# **How the lab works.** Each thing to build is a code cell marked
+# `# TODO`. Until you fill it in, running it stops with
+# `NotImplementedError: fill this in: ...`. Replace each `raise
+# NotImplementedError(...)` line with your code, run the cell, then run
+# the *check* cell below it: it says `right.`, or what is not right yet.
+# Where a question says **Predict**, write your prediction down before
+# you run anything.
+#
+# | part | what | minutes |
+# |---|---|---|
+# | 0 | setup: environment, data, a reference NeuMF | 10 |
+# | 1 | build GMF alone | 15 |
+# | 2 | build the MLP alone | 15 |
+# | 3 | build the hinge loss; train GMF with it | 15 |
+# | 4 | write NDCG@$\ell$ by hand, check it against the package | 15 |
+# | 5 | the ablation: predict, then measure what each half buys | 20 |
+# | 6 | three of the chapter's defects | 20 |
+# | 7 | discussion | 10 |
+#
+# Notation as in the notebook `notebooks/neumf.ipynb`: $m$ users, $n$
+# items, $k$ factors; $\mathbf{P}, \mathbf{Q}$ GMF's embeddings,
+# $\mathbf{U}, \mathbf{V}$ the MLP's; $\mathbf{h}$ the prediction layer's
+# weights; $\ell$ the cut-off of Hit@$\ell$ and NDCG@$\ell$ (called `k`
+# in the package's code).
+#
+# ## 0. Setup (10 minutes)
+#
+# First, is this environment ready? The cell says what to do if not.
+
+# %%
+from check_env import check_environment  # notebooks/check_env.py
+
+data_dir = check_environment()  # None: the package downloads the data
+
+# %% [markdown]
+# Settings (the tests run the lab with small values injected after this
+# cell):
+
+# %% tags=["parameters", "no-output"]
+batch_size = 1024        # the chapter's value
+devices_spec = 'cpu:2'   # two CPU contexts, as the book's two GPUs
+lab_epochs = 3           # per training run in the lab (the chapter: 10)
+k = 50                   # the cut-off ℓ (the chapter's)
+
+# %% [markdown]
+# The imports, the data, and the helpers: `bpr`, the chapter's loss per
+# triple; `fit` trains any model with the corrected protocol's batches
+# and evaluator (the chapter's
+# settings: Adam, lr 0.01, weight decay 1e-5, Normal(0.01));
+# `evaluate` scores a trained model with the corrected evaluator; `check`
+# runs a check cell's test and prints one line; `book_run` is the
+# chapter's own run, for part 6. (About 10 s.)
+
+# %% tags=["no-output"]
+import time
+
+import d2l_ncf as ncf  # before MXNet: portable CPU arithmetic
+import mxnet as mx
+import numpy
+from d2l import mxnet as d2l
+from mxnet import autograd, gluon, np, npx
+from mxnet.gluon import nn
+
+npx.set_np()
+devices = ncf.parse_devices(devices_spec)
+data = ncf.load_chapter_data(data_dir)
+num_users, num_items = data.num_users, data.num_items
+candidates, test_iter = data.candidates, data.test_iter
+corrected = ncf.TrainConfig(protocol='corrected', batch_size=batch_size,
+                            num_epochs=lab_epochs, k=k)
+
+
+def bpr(positive, negative):
+    """The BPR loss of each (positive, negative) pair of scores:
+    -ln sigmoid(positive - negative), as d2l's BPRLoss before its sum."""
+    return -np.log(npx.sigmoid(positive - negative))
+
+
+def fit(make_net, loss=bpr, epochs=None, wd=1e-5):
+    """Train the net `make_net()` returns with the corrected protocol:
+    the package's batches and evaluator, `loss` (default: BPR), Adam at
+    lr 0.01 with weight decay `wd`, seed 0. Prints
+    the run's line; returns its final metrics (hit_rate, auc, ndcg,
+    loss), or None if a part it needs is not filled in yet."""
+    try:
+        ncf.seed_everything(0)
+        net = make_net()
+        parts = ncf.build(corrected, data, devices)
+        net.initialize(ctx=devices, init=mx.init.Normal(0.01),
+                       force_reinit=True)
+        trainer = gluon.Trainer(net.collect_params(), 'adam',
+                                {'learning_rate': 0.01, 'wd': wd})
+        tic = time.perf_counter()
+        result = ncf.train_ranking(
+            net, parts.train_iter, test_iter, loss, trainer,
+            None, num_users, num_items, epochs or lab_epochs, devices,
+            parts.evaluator, candidates, protocol=parts.protocol,
+            plot=False)
+    except NotImplementedError as err:
+        print(f'not trained: {err} (a TODO cell is not filled in yet)')
+        return None
+    print(f'({time.perf_counter() - tic:.0f} s)')
+    return result
+
+
+def evaluate(net):
+    """The corrected evaluator's metrics for a trained `net`."""
+    evaluator = ncf.build(corrected, data, devices).evaluator
+    return evaluator(net, test_iter, None, candidates, num_users,
+                     num_items, devices)
+
+
+def check(name, test):
+    """Run `test` (it asserts); print whether `name` is right, in a line."""
+    try:
+        test()
+    except NotImplementedError:
+        print(f'{name}: not filled in yet: complete the TODO cell above, '
+              f'run it, then run this cell again.')
+    except AssertionError as err:
+        print(f'{name}: not right yet: {err}')
+    except Exception as err:  # their code raised: say what, not where
+        print(f'{name}: not right yet: it raised {type(err).__name__}: '
+              f'{err}')
+    else:
+        print(f'{name}: right.')
+
+
+def try_model(net):
+    """Initialise `net` and score three (user, item) pairs."""
+    net.initialize(init=mx.init.Normal(0.01))
+    return net(np.array([0, 1, 2]), np.array([4, 0, 2]))
+
+
+def book_run(wd=1e-5, epochs=None):
+    """The chapter's run: its PRDataset, NeuMF (with the sigmoid), BPR,
+    Adam, lr 0.01, `wd`, seed 0, its training loop and (a fast copy of)
+    its evaluator. Returns the trained net."""
+    ncf.seed_everything(0)
+    train_iter = gluon.data.DataLoader(
+        ncf.PRDataset(data.users_train, data.items_train, candidates,
+                      num_items), batch_size, True, last_batch='rollover')
+    net = ncf.NeuMF(10, num_users, num_items, nums_hiddens=[10, 10, 10])
+    net.initialize(ctx=devices, force_reinit=True,
+                   init=mx.init.Normal(0.01))
+    trainer = gluon.Trainer(net.collect_params(), 'adam',
+                            {'learning_rate': 0.01, 'wd': wd})
+    book_evaluator = ncf.build(ncf.TrainConfig(), data, devices).evaluator
+    ncf.train_ranking(net, train_iter, test_iter, ncf.BPRLoss(), trainer,
+                      None, num_users, num_items, epochs or lab_epochs,
+                      devices, book_evaluator, candidates, plot=False)
+    return net
+
+
+print(f'{num_users} users, {num_items} items, '
+      f'{len(data.users_train)} training interactions')
+
+# %% [markdown]
+# The reference: the package's NeuMF trained with the corrected protocol
+# (logits, every unseen item ranked), `lab_epochs` epochs (about 10 s).
+# You will compare your models with it.
+
+# %%
+neumf_net = ncf.NeuMF(10, num_users, num_items, nums_hiddens=[10, 10, 10],
+                      sigmoid_output=False)  # logits out
+neumf = fit(lambda: neumf_net)
+
+# %% [markdown]
+# ## 1. GMF alone (15 minutes)
+#
+# NeuMF's first half, as a model of its own: generalised matrix
+# factorisation,
+#
+# $$\hat{y}_{ui} = \mathbf{h}^\top (\mathbf{p}_u \odot \mathbf{q}_i),$$
+#
+# with no activation on the output (the loss wants logits) and no bias.
+# Name the layers as NeuMF does (`P`, `Q`, `prediction_layer`): the check
+# reads them.
+
+# %% tags=["todo"]
+class GMF(nn.Block):
+    """NeuMF's GMF path alone: h^T (p_u * q_i), one score per pair."""
+    def __init__(self, num_factors, num_users, num_items, **kwargs):
+        super().__init__(**kwargs)
+        # TODO: embeddings P (users) and Q (items) of num_factors columns, and prediction_layer: nn.Dense with 1 output, no bias, no activation
+        ### BEGIN ANSWER
+        self.P = nn.Embedding(num_users, num_factors)
+        self.Q = nn.Embedding(num_items, num_factors)
+        self.prediction_layer = nn.Dense(1, use_bias=False)
+        ### END ANSWER
+
+    def forward(self, user_id, item_id):
+        # TODO: the element-wise product of the user's and the item's rows, through prediction_layer: shape (batch, 1)
+        ### BEGIN ANSWER
+        return self.prediction_layer(self.P(user_id) * self.Q(item_id))
+        ### END ANSWER
+
+
+try_model(GMF(4, 3, 5))  # 3 users, 5 items, 4 factors: three scores
+
+
+# %%
+def test_gmf():
+    net = GMF(4, 3, 5)
+    net.initialize(init=mx.init.Normal(0.5))
+    users, items = [0, 1, 2], [4, 0, 2]
+    got = net(np.array(users), np.array(items)).asnumpy()
+    assert got.shape == (3, 1), f'scores of shape {got.shape}, expected (3, 1)'
+    P = net.P.weight.data().asnumpy()
+    Q = net.Q.weight.data().asnumpy()
+    h = net.prediction_layer.weight.data().asnumpy()
+    assert P.shape == (3, 4) and Q.shape == (5, 4), (
+        f'P {P.shape}, Q {Q.shape}: expected (3, 4) and (5, 4)')
+    want = (P[users] * Q[items]) @ h.T
+    assert numpy.allclose(got, want, atol=1e-6), (
+        f'scores {got.ravel()}, h^T (p_u * q_i) gives {want.ravel()}')
+    assert not net.prediction_layer.bias, 'prediction_layer has a bias'
+
+
+check('GMF', test_gmf)
+
+# %% [markdown]
+# ## 2. The MLP alone (15 minutes)
+#
+# NeuMF's second half: its own embeddings $\mathbf{U}, \mathbf{V}$,
+# concatenated, through the dense ReLU layers of `nums_hiddens`, then the
+# prediction layer (again no activation, no bias):
+#
+# $$\mathbf{z}^{(1)} = [\mathbf{U}_u, \mathbf{V}_i], \quad
+# \mathbf{z}^{(j)} = \mathrm{ReLU}(\mathbf{W}^{(j)} \mathbf{z}^{(j-1)} +
+# \mathbf{b}^{(j)}), \quad \hat{y}_{ui} = \mathbf{h}^\top
+# \mathbf{z}^{(L)}.$$
+#
+# Name the layers `U`, `V`, `mlp` (an `nn.Sequential`) and
+# `prediction_layer`. MXNet's NumPy interface joins arrays with
+# `np.concatenate([a, b], axis=1)`.
+
+# %% tags=["todo"]
+class MLP(nn.Block):
+    """NeuMF's MLP path alone: h^T mlp([u_u, v_i])."""
+    def __init__(self, num_factors, num_users, num_items, nums_hiddens,
+                 **kwargs):
+        super().__init__(**kwargs)
+        # TODO: embeddings U and V, mlp (nn.Sequential of nn.Dense(width, activation='relu') for each width in nums_hiddens), and prediction_layer (1 output, no bias)
+        ### BEGIN ANSWER
+        self.U = nn.Embedding(num_users, num_factors)
+        self.V = nn.Embedding(num_items, num_factors)
+        self.mlp = nn.Sequential()
+        for num_hiddens in nums_hiddens:
+            self.mlp.add(nn.Dense(num_hiddens, activation='relu'))
+        self.prediction_layer = nn.Dense(1, use_bias=False)
+        ### END ANSWER
+
+    def forward(self, user_id, item_id):
+        # TODO: join the user's U row and the item's V row, through mlp, then prediction_layer: shape (batch, 1)
+        ### BEGIN ANSWER
+        joined = np.concatenate([self.U(user_id), self.V(item_id)], axis=1)
+        return self.prediction_layer(self.mlp(joined))
+        ### END ANSWER
+
+
+try_model(MLP(4, 3, 5, nums_hiddens=[8, 6]))
+
+
+# %%
+def test_mlp():
+    net = MLP(4, 3, 5, nums_hiddens=[8, 6])
+    net.initialize(init=mx.init.Normal(0.5))
+    users, items = [0, 1, 2], [4, 0, 2]
+    got = net(np.array(users), np.array(items)).asnumpy()
+    assert got.shape == (3, 1), f'scores of shape {got.shape}, expected (3, 1)'
+    assert len(net.mlp) == 2, f'{len(net.mlp)} layers in mlp, expected 2'
+    z = numpy.concatenate([net.U.weight.data().asnumpy()[users],
+                           net.V.weight.data().asnumpy()[items]], axis=1)
+    for layer in net.mlp:
+        z = numpy.maximum(0, z @ layer.weight.data().asnumpy().T
+                          + layer.bias.data().asnumpy())
+    want = z @ net.prediction_layer.weight.data().asnumpy().T
+    assert numpy.allclose(got, want, atol=1e-6), (
+        f'scores {got.ravel()}, the formula gives {want.ravel()}')
+    assert not net.prediction_layer.bias, 'prediction_layer has a bias'
+
+
+check('MLP', test_mlp)
+
+# %% [markdown]
+# ## 3. A loss of your own: the hinge loss (15 minutes)
+#
+# NeuMF trains with BPR, $-\ln \sigma(\hat{y}_{ui} - \hat{y}_{uj})$ per
+# triple $(u, i, j)$ of a user, a positive and a negative. The hinge
+# loss asks the positive to beat the negative by a margin $\mu$ and is
+# zero once it does:
+#
+# $$\mathcal{L}_{\text{hinge}}(u, i, j) = \max(0,\ \mu - (\hat{y}_{ui} -
+# \hat{y}_{uj})).$$
+#
+# Write it for a batch: `positive` and `negative` are scores of shape
+# (batch, 1); return one loss per triple, the same shape
+# (`np.maximum` works element-wise).
+
+# %% tags=["todo"]
+def hinge(positive, negative, margin=1.0):
+    """One hinge loss per (positive, negative) pair of scores."""
+    # TODO: max(0, margin - (positive - negative)), element-wise
+    ### BEGIN ANSWER
+    return np.maximum(0, margin - (positive - negative))
+    ### END ANSWER
+
+
+hinge(np.array([[2.0], [0.5]]), np.array([[0.0], [0.0]]))
+
+
+# %%
+def test_hinge():
+    pos = np.array([[2.0], [0.5], [0.0], [1.0]])
+    neg = np.array([[0.0], [0.0], [1.0], [0.0]])
+    # worked by hand: margins 2, 0.5, -1, 1 -> losses 0, 0.5, 2, 0
+    got = hinge(pos, neg).asnumpy()
+    assert got.shape == (4, 1), f'shape {got.shape}, expected (4, 1)'
+    assert numpy.allclose(got.ravel(), [0, 0.5, 2, 0]), (
+        f'{got.ravel()}, expected [0, 0.5, 2, 0] (worked by hand)')
+    rng = numpy.random.RandomState(0)
+    pos, neg = (np.array(rng.randn(64, 1)) for _ in range(2))
+    package = float(ncf.HingeLossbRec()(pos, neg))  # d2l's, summed
+    assert abs(float(hinge(pos, neg).sum()) - package) < 1e-4, (
+        'summed over a batch it differs from d2l\'s HingeLossbRec')
+
+
+check('hinge', test_hinge)
+
+# %% [markdown]
+# Now train your GMF with your loss, and with BPR (about 10 s each).
+# **Predict** first: which ranks better after `lab_epochs` epochs?
+
+# %%
+gmf_bpr = fit(lambda: GMF(10, num_users, num_items))
+gmf_hinge = fit(lambda: GMF(10, num_users, num_items), loss=hinge)
+
+# %% [markdown] tags=["answer"]
+# **Answer.** On MovieLens-100K the two land close together (compare the
+# two lines above); `docs/EXERCISES.md` found the same for NeuMF over 3
+# seeds (hinge Hit@50 0.325 ± 0.012, BPR 0.304 ± 0.015), within about
+# two standard deviations. The loss values are on different scales and
+# not comparable with each other: BPR starts at $\ln 2 \approx 0.693$
+# per triple, the hinge loss at the margin, 1.
+
+# %% [markdown]
+# **Predict** (no code): the chapter's NeuMF ends in a sigmoid, so every
+# score lies in (0, 1). What share of training triples can ever meet a
+# margin of 1 there, and what does that do to the gradient?
+
+# %% [markdown] tags=["answer"]
+# **Answer.** None: two numbers in (0, 1) differ by less than 1, so
+# $\mu - (\hat{y}_{ui} - \hat{y}_{uj}) > 0$ for every triple, and every
+# triple keeps a loss and a gradient however well it is ranked, pushing
+# the scores towards 0 and 1. The hinge loss needs logits, as BPR does
+# (part 6).
+
+# %% [markdown]
+# ## 4. NDCG@$\ell$ by hand (15 minutes)
+#
+# With one held-out item $g_u$ per user, NDCG@$\ell$ is
+# $1 / \log_2(\mathrm{rank}_{u, g_u} + 1)$ if the item's 1-based rank
+# in $u$'s list is at most $\ell$, else 0, averaged over the users. The
+# list holds every item $u$ did not train on ($\mathcal{I} \setminus
+# S_u$; `candidates[u]` are the training items), by descending score.
+# First one list, then the whole evaluation.
+
+# %% tags=["todo"]
+def ndcg_at(ranked, test_item, k):
+    """NDCG@k of one ranked list (best first) with one relevant item."""
+    # TODO: 1 / log2(rank + 1) if test_item is at 1-based rank <= k, else 0
+    ### BEGIN ANSWER
+    top = list(ranked[:k])
+    if test_item not in top:
+        return 0.0
+    return 1 / numpy.log2(top.index(test_item) + 2)
+    ### END ANSWER
+
+
+ndcg_at([7, 3, 9], 3, 2)
+
+
+# %%
+def test_ndcg_at():
+    # worked by hand: rank 2 -> 1/log2(3) = 0.6309; rank 1 -> 1; beyond k -> 0
+    assert abs(ndcg_at([7, 3, 9], 3, 2) - 0.6309) < 1e-4, (
+        f'ndcg_at([7, 3, 9], 3, 2) = {ndcg_at([7, 3, 9], 3, 2)}, '
+        f'expected 1/log2(3) = 0.6309')
+    assert ndcg_at([3, 7, 9], 3, 1) == 1, 'the test item first: expected 1'
+    assert ndcg_at([7, 9, 3], 3, 2) == 0, 'beyond the cut-off: expected 0'
+
+
+check('ndcg_at', test_ndcg_at)
+
+
+# %% tags=["todo"]
+def ndcg_by_hand(net, k):
+    """Mean NDCG@k over the users in test_iter, ranking each user's
+    unseen items by `net`'s scores."""
+    # TODO: for each user u in test_iter: the items not in candidates[u], their scores net(users, items), ranked highest first; average ndcg_at(ranked, test_iter[u][0], k)
+    ### BEGIN ANSWER
+    values = []
+    for u in test_iter:
+        items = numpy.array(sorted(set(range(num_items))
+                                   - set(candidates[u])))
+        users = numpy.full(len(items), u)
+        scores = net(np.array(users, ctx=devices[0]),
+                     np.array(items, ctx=devices[0])).asnumpy().ravel()
+        ranked = items[numpy.argsort(-scores, kind='stable')]
+        values.append(ndcg_at(ranked, test_iter[u][0], k))
+    return float(numpy.mean(values))
+    ### END ANSWER
+
+
+ndcg_by_hand(neumf_net, k)
+
+
+# %%
+def test_ndcg_by_hand():
+    package = evaluate(neumf_net)
+    mine = ndcg_by_hand(neumf_net, k)
+    print(f'by hand: NDCG@{k} {mine:.5f}; the package: '
+          f'{package["ndcg"]:.5f} ({package.ties[0]} tied test items)')
+    assert abs(mine - package['ndcg']) < 1e-4, (
+        f'{mine:.5f} by hand, the package says {package["ndcg"]:.5f}')
+
+
+check('ndcg_by_hand', test_ndcg_by_hand)
+
+# %% [markdown]
+# ## 5. The ablation: what each half buys (20 minutes)
+#
+# **Predict first.** After `lab_epochs` epochs with the same settings,
+# rank these four by Hit@$\ell$, best first, and write it in the next
+# cell: a most-popular list (every user gets the films most users
+# rated), your GMF, your MLP, and NeuMF (both halves). How far apart do
+# you expect them?
+
+# %%
+my_prediction = ['neumf', 'gmf', 'mlp', 'popularity']  # reorder: best first
+
+
+# %% [markdown]
+# The popularity baseline needs no training: an item's score is the
+# number of its training interactions, whoever asks.
+
+# %%
+class Popularity(nn.Block):
+    """Scores an item by its number of training interactions."""
+    def __init__(self, items_train, num_items, **kwargs):
+        super().__init__(**kwargs)
+        self.counts = np.array(numpy.bincount(
+            items_train, minlength=num_items).astype('float32'))
+
+    def forward(self, user_id, item_id):
+        return self.counts.as_in_ctx(item_id.ctx)[item_id].reshape(-1, 1)
+
+
+results = {'popularity': evaluate(Popularity(data.items_train, num_items)),
+           'gmf': gmf_bpr, 'neumf': neumf}
+results['mlp'] = fit(lambda: MLP(10, num_users, num_items, [10, 10, 10]))
+print(f"{'model':12} {'Hit@%d' % k:>8} {'AUC':>6} {'NDCG@%d' % k:>8}")
+done = {name: r for name, r in results.items() if r is not None}
+for name, r in sorted(done.items(), key=lambda kv: -kv[1]['hit_rate']):
+    print(f"{name:12} {r['hit_rate']:8.3f} {r['auc']:6.3f} {r['ndcg']:8.3f}")
+print('your prediction:', ' > '.join(my_prediction))
+
+# %% [markdown] tags=["answer"]
+# **Answer.** ABLATION-ANSWER-PLACEHOLDER
+
+# %% [markdown]
+# ## 6. Three of the chapter's defects (20 minutes)
+#
+# **6a. The chapter's run** (about 20 s). **Predict:** after
+# `lab_epochs` epochs of the chapter's own code (its sigmoid, its
+# evaluator), what hit rate and AUC will it print, against the book's
+# `test hit rate 0.075, test AUC 0.531` after 10? And how many
+# *different* scores will the trained model give to 2,000 random pairs?
+
+# %%
+book_net = book_run()
+rng = numpy.random.RandomState(1)
+u = np.array(rng.randint(0, num_users, 2000), ctx=devices[0])
+i = np.array(rng.randint(0, num_items, 2000), ctx=devices[0])
+scores = book_net(u, i).asnumpy().ravel()
+print(len(numpy.unique(scores)), 'distinct score(s):', numpy.unique(scores)[:5])
+
+# %% [markdown] tags=["answer"]
+# **Answer.** On MovieLens-100K it prints the book's line exactly
+# (`train loss 16.982, test hit rate 0.075, test AUC 0.531` on `cpu:2`)
+# and the model gives one score, 0.5, to every pair: it has stopped
+# learning within its first epoch, so more epochs change nothing. Every
+# BPR term is then $-\ln \sigma(0.5 - 0.5) = \ln 2$. With every score
+# equal, the chapter's ranking keeps ascending item id, and 0.075 and
+# 0.531 are what that order gives on this split. The printed loss is not
+# a mean: it adds a running total every batch ($\ln 2 \, (K + 1) / (2D)$
+# for $K$ batches in the last epoch and $D$ devices: 16.982 for $K = 97$,
+# $D = 2$; the notebook works it out).
+
+# %% [markdown]
+# **6b. Weight decay off** (about 20 s). **Predict:** with `wd=0` and
+# everything else the chapter's (the sigmoid too), does the model still
+# collapse?
+
+# %%
+book_wd0 = book_run(wd=0.0)
+print('every item ranked:', {m: round(v, 3)
+                             for m, v in evaluate(book_wd0).items()})
+
+# %% [markdown] tags=["answer"]
+# **Answer.** It no longer collapses: the hit rate and AUC above rise
+# well beyond 0.075 / 0.531, with every item ranked as well. MXNet's
+# Adam adds the decay to the gradient and then normalises the sum, so an
+# embedding row absent from a batch (most rows, in most batches) gets a
+# full step of size lr towards zero from the decay alone; the sigmoid
+# makes the data's pull at most a quarter as strong, and the decay wins.
+# Neither the sigmoid nor the decay collapses the model alone; together
+# they do. The corrected protocol keeps the decay and drops the sigmoid
+# (your models in parts 1-2 output logits too).
+
+# %% [markdown]
+# **6c. What does the chapter's Hit@50 measure?** (1 s). The chapter's
+# evaluator ranks only items with id below `num_users` (erratum 1).
+# **Predict:** how many users' test items can it never rank, and so what
+# is the best hit rate any model could get under it?
+
+# %%
+beyond = sum(1 for (g,) in test_iter.values() if g >= num_users)
+print(f'{num_users} of {num_items} items ranked; {beyond} of '
+      f'{len(test_iter)} test items never ranked; best possible hit rate '
+      f'{1 - beyond / len(test_iter):.3f}')
+
+# %% [markdown] tags=["answer"]
+# **Answer.** On MovieLens-100K 113 of the 943 test items have an id of
+# 943 or more, so a perfect model scores at most 0.880 under the
+# chapter's evaluator; those users count as a miss and AUC 0 whatever
+# the model does. "Top 50" also means the top 50 of a list of about 800
+# items, not of the 1,600 or so a user has not seen.
+
+# %% [markdown]
+# ## 7. Discussion (10 minutes)
+#
+# * Which of the chapter's defects change what it *reports*, and which
+#   change what the model *learns*? Which would a constant scorer,
+#   checked first, have revealed?
+# * Your ablation table: is NeuMF's fusion worth its second set of
+#   embeddings here? What would you need to run to be sure (seeds,
+#   epochs, a validation set for the settings)?
+# * NDCG@$\ell$ against Hit@$\ell$: when would two models with the same
+#   hit rate differ in NDCG?

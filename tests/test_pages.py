@@ -1,0 +1,91 @@
+"""The HTML pages in docs/: each loads nothing from the network, has a
+real title, and shows its math as MathML made at build time."""
+import glob
+import html.parser
+import os
+import re
+
+import pytest
+
+from test_notebook import REPO
+
+DOCS = os.path.join(REPO, 'docs')
+PAGES = sorted(glob.glob(os.path.join(DOCS, '*.html')))
+LOADING = {'script': 'src', 'link': 'href', 'img': 'src', 'iframe': 'src',
+           'source': 'src', 'video': 'src', 'audio': 'src',
+           'embed': 'src', 'object': 'data'}
+
+
+class Loads(html.parser.HTMLParser):
+    """Collects the URLs a page would load, and its title."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self.title, self._in_title = [], '', False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in LOADING and attrs.get(LOADING[tag]):
+            self.urls.append((tag, attrs[LOADING[tag]]))
+        if tag == 'img' and attrs.get('srcset'):
+            self.urls.append((tag, attrs['srcset']))
+        self._in_title = tag == 'title'
+
+    def handle_endtag(self, tag):
+        self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+
+
+def parse(path):
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    page = Loads()
+    page.feed(text)
+    return text, page
+
+
+def test_the_three_pages_exist():
+    names = {os.path.basename(p) for p in PAGES}
+    assert {'neumf.html', 'lab.html', 'errata.html'} <= names
+
+
+@pytest.mark.parametrize('path', PAGES, ids=os.path.basename)
+def test_a_page_loads_nothing_from_the_network(path):
+    text, page = parse(path)
+    remote = [(tag, url) for tag, url in page.urls
+              if re.match(r'\s*(https?:)?//', url)]
+    assert not remote, remote
+    assert not re.search(r'@import\s+(url\()?\s*["\']?\s*(https?:)?//',
+                         text), '@import from the network'
+    assert not re.search(r'url\(\s*["\']?\s*(https?:)?//', text), (
+        'a stylesheet url() from the network')
+
+
+@pytest.mark.parametrize('path', PAGES, ids=os.path.basename)
+def test_a_page_has_a_real_title(path):
+    _, page = parse(path)
+    assert page.title.strip() and page.title.strip() != 'Notebook'
+
+
+def test_a_network_check_that_can_fail():
+    page = Loads()
+    page.feed('<link rel="stylesheet" href="https://cdn.example/x.css">'
+              '<script src="//cdn.example/x.js"></script>')
+    assert [url for _, url in page.urls] == [
+        'https://cdn.example/x.css', '//cdn.example/x.js']
+
+
+@pytest.mark.parametrize('name', ['neumf.html', 'lab.html'])
+def test_math_is_mathml_not_tex(name):
+    text, _ = parse(os.path.join(DOCS, name))
+    assert text.count('<math') >= 5
+    assert 'MATHPLACEHOLDER' not in text
+    # no TeX left for a script to typeset: no $$, no \frac outside <math>
+    outside = re.sub(r'<math.*?</math>', '', text, flags=re.S)
+    assert '$$' not in outside and '\\frac' not in outside
+    # every command converted: none left as text inside the MathML
+    for math in re.findall(r'<math.*?</math>', text, flags=re.S):
+        assert '\\' not in math and '<mi>&</mi>' not in math, math
