@@ -485,6 +485,8 @@ class Popularity(nn.Block):
 results = {'popularity': evaluate(Popularity(data.items_train, num_items)),
            'gmf': gmf_bpr, 'neumf': neumf}
 results['mlp'] = fit(lambda: MLP(10, num_users, num_items, [10, 10, 10]))
+results['mlp, wd 0'] = fit(lambda: MLP(10, num_users, num_items,
+                                       [10, 10, 10]), wd=0.0)
 print(f"{'model':12} {'Hit@%d' % k:>8} {'AUC':>6} {'NDCG@%d' % k:>8}")
 done = {name: r for name, r in results.items() if r is not None}
 for name, r in sorted(done.items(), key=lambda kv: -kv[1]['hit_rate']):

@@ -88,7 +88,7 @@ def test_answer_key_runs(synthetic_dir, monkeypatch):
         assert outputs_text([cell]).rstrip().endswith(': right.'), (
             outputs_text([cell]))
     text = outputs_text(cells)
-    assert text.count('train loss') == 6  # neumf, gmf x2, mlp, book x2
+    assert text.count('train loss') == 7  # neumf, gmf x2, mlp x2, book x2
     assert 'best possible hit rate' in text
     for model in ('popularity', 'gmf', 'mlp', 'neumf'):
         assert re.search(rf'^{model} +[\d.]+ +[\d.]+ +[\d.]+$', text, re.M)

@@ -199,13 +199,22 @@ def test_math_becomes_mathml_outside_code_spans():
 
 
 # ----------------------------------------------------------- executing
+@pytest.fixture
+def wider_dir(tmp_path):
+    """Synthetic data with 120 items: enough unseen items per user for
+    the ablation's fixed cut-offs (Hit@50; 99 sampled negatives)."""
+    from synthetic import make_ratings, write_udata
+    return write_udata(tmp_path / 'wider', make_ratings(
+        num_users=24, num_items=120, per_user=8))
+
+
 @pytest.mark.notebook
-def test_notebook_runs(synthetic_dir, monkeypatch):
+def test_notebook_runs(wider_dir, monkeypatch):
     nb = with_parameters(builder().read_source('neumf'), num_epochs=2,
                          batch_size=32, probe_batches=(1, 3),
                          exercise_epochs=1, k=10, chapter_users=5,
                          ablation_epochs=1)
-    run(nb, synthetic_dir, monkeypatch)
+    run(nb, wider_dir, monkeypatch)
     cells = code(nb)
     assert not silent(cells)
     text = outputs_text(cells)
