@@ -134,8 +134,11 @@ def save(nb, name):
 # ------------------------------------------------------------------ HTML
 # TeX that latex2mathml 3.x does not read, and what it reads instead
 FOR_MATHML = [(r'\begin{aligned}', r'\begin{array}{rl}'),
-              (r'\end{aligned}', r'\end{array}')]
-MATH = re.compile(r'\$\$(.+?)\$\$|\$([^$\n]+?)\$', re.S)
+              (r'\end{aligned}', r'\end{array}'),
+              (r'\setminus', r'\backslash')]  # U+2216: few fonts have it
+# $$display$$, or $inline$ (which may wrap a line, not a paragraph)
+MATH = re.compile(r'\$\$(.+?)\$\$'
+                  r'|\$((?:[^$\n]|\n(?![ \t]*\n))+?)\$', re.S)
 CODE_SPAN = re.compile(r'(`+)(.+?)\1', re.S)
 
 
