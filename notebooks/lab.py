@@ -119,8 +119,7 @@ def fit(make_net, loss=bpr, epochs=None, wd=1e-5):
         result = ncf.train_ranking(
             net, parts.train_iter, test_iter, loss, trainer,
             None, num_users, num_items, epochs or lab_epochs, devices,
-            parts.evaluator, candidates, protocol=parts.protocol,
-            plot=False)
+            parts.evaluator, candidates, protocol=parts.protocol)
     except NotImplementedError as err:
         print(f'not trained: {err} (a TODO cell is not filled in yet)')
         return None
@@ -173,7 +172,7 @@ def book_run(wd=1e-5, epochs=None):
     book_evaluator = ncf.build(ncf.TrainConfig(), data, devices).evaluator
     ncf.train_ranking(net, train_iter, test_iter, ncf.BPRLoss(), trainer,
                       None, num_users, num_items, epochs or lab_epochs,
-                      devices, book_evaluator, candidates, plot=False)
+                      devices, book_evaluator, candidates)
     return net
 
 
@@ -513,8 +512,8 @@ print('your prediction:', ' > '.join(my_prediction))
 #   weights, so the data's gradient on them is tiny and Adam's
 #   normalised decay step wins. With `wd=0` it learns (the last row).
 #   In `d2l-ncf ablation` the same settings learned on all three seeds:
-#   the MLP alone sits near that edge, where the order in which its
-#   parameters are drawn decides.
+#   the MLP alone sits near that edge, and small differences in how it
+#   starts decide which side it lands on.
 
 # %% [markdown]
 # ## 6. Three of the chapter's defects (20 minutes)

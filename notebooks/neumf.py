@@ -637,8 +637,7 @@ try:  # the chapter's run for two epochs, with the two classes swapped
                               {'learning_rate': 0.01, 'wd': 1e-5})
     train_ranking(d_net, train_iter, test_iter, loss, d_trainer, None,
                   num_users, num_items, d_epochs, devices,
-                  fast_evaluate_ranking, candidates, eval_step=d_epochs,
-                  plot=False)
+                  fast_evaluate_ranking, candidates, eval_step=d_epochs)
 finally:
     d2l.Timer, d2l.Accumulator = saved
 
