@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import sys
+import textwrap
 import time
 
 import jupytext
@@ -48,13 +49,30 @@ def read_source(name):
 
 # ------------------------------------------------------- the student copy
 def todo_message(lines, index):
-    """'fill this in: ...' from the last ``# TODO`` line above `index`."""
+    """'fill this in: ...' from the ``# TODO`` comment above `index` (it
+    may run on over the comment lines below it)."""
+    what = []
     for line in reversed(lines[:index]):
         text = line.strip()
+        if not text.startswith('#'):
+            break
         if text.startswith('# TODO'):
-            what = text[len('# TODO'):].lstrip(':').strip()
-            return f'fill this in: {what}' if what else 'fill this in'
+            what.insert(0, text[len('# TODO'):].lstrip(':').strip())
+            return ' '.join(['fill this in:'] + what).rstrip(':')
+        what.insert(0, text.lstrip('#').strip())
     return 'fill this in'
+
+
+def raise_lines(indent, message, width=79):
+    """``raise NotImplementedError(message)``, wrapped to `width`."""
+    one = f'{indent}raise NotImplementedError({message!r})'
+    if len(one) <= width:
+        return [one]
+    pieces = textwrap.wrap(message, width - len(indent) - 8,
+                           drop_whitespace=False)
+    return [f'{indent}raise NotImplementedError('] + [
+        f'{indent}    {piece!r}' for piece in pieces[:-1]] + [
+        f'{indent}    {pieces[-1]!r})']
 
 
 def strip_block(source):
@@ -63,8 +81,7 @@ def strip_block(source):
     for index, line in enumerate(lines):
         if line.strip() == BEGIN:
             indent = line[:len(line) - len(line.lstrip())]
-            message = todo_message(lines, index)
-            out.append(f'{indent}raise NotImplementedError({message!r})')
+            out += raise_lines(indent, todo_message(lines, index))
             skipping = True
         elif line.strip() == END:
             skipping = False

@@ -72,15 +72,17 @@ k = 50                   # the cut-off ℓ (the chapter's)
 # triple; `fit` trains any model with the corrected protocol's batches
 # and evaluator (the chapter's
 # settings: Adam, lr 0.01, weight decay 1e-5, Normal(0.01));
-# `evaluate` scores a trained model with the corrected evaluator; `check`
-# runs a check cell's test and prints one line; `book_run` is the
-# chapter's own run, for part 6. (About 10 s.)
+# `evaluate` scores a trained model with the corrected evaluator;
+# `book_run` is the chapter's own run, for part 6. The check cells call
+# `notebooks/lab_checks.py`, which prints one line each. (About 10 s.)
 
 # %% tags=["no-output"]
 import time
 
 import d2l_ncf as ncf  # before MXNet: portable CPU arithmetic
 import mxnet as mx
+from lab_checks import (check_gmf, check_hinge, check_mlp, check_ndcg_at,
+                        check_ndcg_by_hand)
 import numpy
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon, np, npx
@@ -132,22 +134,6 @@ def evaluate(net):
     evaluator = ncf.build(corrected, data, devices).evaluator
     return evaluator(net, test_iter, None, candidates, num_users,
                      num_items, devices)
-
-
-def check(name, test):
-    """Run `test` (it asserts); print whether `name` is right, in a line."""
-    try:
-        test()
-    except NotImplementedError:
-        print(f'{name}: not filled in yet: complete the TODO cell above, '
-              f'run it, then run this cell again.')
-    except AssertionError as err:
-        print(f'{name}: not right yet: {err}')
-    except Exception as err:  # their code raised: say what, not where
-        print(f'{name}: not right yet: it raised {type(err).__name__}: '
-              f'{err}')
-    else:
-        print(f'{name}: right.')
 
 
 def try_model(net):
@@ -206,7 +192,8 @@ class GMF(nn.Block):
     """NeuMF's GMF path alone: h^T (p_u * q_i), one score per pair."""
     def __init__(self, num_factors, num_users, num_items, **kwargs):
         super().__init__(**kwargs)
-        # TODO: embeddings P (users) and Q (items) of num_factors columns, and prediction_layer: nn.Dense with 1 output, no bias, no activation
+        # TODO: embeddings P (users) and Q (items) of num_factors columns,
+        # and prediction_layer: nn.Dense, 1 output, no bias, no activation
         ### BEGIN ANSWER
         self.P = nn.Embedding(num_users, num_factors)
         self.Q = nn.Embedding(num_items, num_factors)
@@ -214,7 +201,8 @@ class GMF(nn.Block):
         ### END ANSWER
 
     def forward(self, user_id, item_id):
-        # TODO: the element-wise product of the user's and the item's rows, through prediction_layer: shape (batch, 1)
+        # TODO: the element-wise product of the user's P row and the
+        # item's Q row, through prediction_layer: shape (batch, 1)
         ### BEGIN ANSWER
         return self.prediction_layer(self.P(user_id) * self.Q(item_id))
         ### END ANSWER
@@ -224,24 +212,7 @@ try_model(GMF(4, 3, 5))  # 3 users, 5 items, 4 factors: three scores
 
 
 # %%
-def test_gmf():
-    net = GMF(4, 3, 5)
-    net.initialize(init=mx.init.Normal(0.5))
-    users, items = [0, 1, 2], [4, 0, 2]
-    got = net(np.array(users), np.array(items)).asnumpy()
-    assert got.shape == (3, 1), f'scores of shape {got.shape}, expected (3, 1)'
-    P = net.P.weight.data().asnumpy()
-    Q = net.Q.weight.data().asnumpy()
-    h = net.prediction_layer.weight.data().asnumpy()
-    assert P.shape == (3, 4) and Q.shape == (5, 4), (
-        f'P {P.shape}, Q {Q.shape}: expected (3, 4) and (5, 4)')
-    want = (P[users] * Q[items]) @ h.T
-    assert numpy.allclose(got, want, atol=1e-6), (
-        f'scores {got.ravel()}, h^T (p_u * q_i) gives {want.ravel()}')
-    assert not net.prediction_layer.bias, 'prediction_layer has a bias'
-
-
-check('GMF', test_gmf)
+check_gmf(GMF)
 
 # %% [markdown]
 # ## 2. The MLP alone (15 minutes)
@@ -265,7 +236,9 @@ class MLP(nn.Block):
     def __init__(self, num_factors, num_users, num_items, nums_hiddens,
                  **kwargs):
         super().__init__(**kwargs)
-        # TODO: embeddings U and V, mlp (nn.Sequential of nn.Dense(width, activation='relu') for each width in nums_hiddens), and prediction_layer (1 output, no bias)
+        # TODO: embeddings U and V; mlp, an nn.Sequential of
+        # nn.Dense(width, activation='relu') for each width in
+        # nums_hiddens; prediction_layer (1 output, no bias)
         ### BEGIN ANSWER
         self.U = nn.Embedding(num_users, num_factors)
         self.V = nn.Embedding(num_items, num_factors)
@@ -276,7 +249,8 @@ class MLP(nn.Block):
         ### END ANSWER
 
     def forward(self, user_id, item_id):
-        # TODO: join the user's U row and the item's V row, through mlp, then prediction_layer: shape (batch, 1)
+        # TODO: join the user's U row and the item's V row, through mlp,
+        # then prediction_layer: shape (batch, 1)
         ### BEGIN ANSWER
         joined = np.concatenate([self.U(user_id), self.V(item_id)], axis=1)
         return self.prediction_layer(self.mlp(joined))
@@ -287,25 +261,7 @@ try_model(MLP(4, 3, 5, nums_hiddens=[8, 6]))
 
 
 # %%
-def test_mlp():
-    net = MLP(4, 3, 5, nums_hiddens=[8, 6])
-    net.initialize(init=mx.init.Normal(0.5))
-    users, items = [0, 1, 2], [4, 0, 2]
-    got = net(np.array(users), np.array(items)).asnumpy()
-    assert got.shape == (3, 1), f'scores of shape {got.shape}, expected (3, 1)'
-    assert len(net.mlp) == 2, f'{len(net.mlp)} layers in mlp, expected 2'
-    z = numpy.concatenate([net.U.weight.data().asnumpy()[users],
-                           net.V.weight.data().asnumpy()[items]], axis=1)
-    for layer in net.mlp:
-        z = numpy.maximum(0, z @ layer.weight.data().asnumpy().T
-                          + layer.bias.data().asnumpy())
-    want = z @ net.prediction_layer.weight.data().asnumpy().T
-    assert numpy.allclose(got, want, atol=1e-6), (
-        f'scores {got.ravel()}, the formula gives {want.ravel()}')
-    assert not net.prediction_layer.bias, 'prediction_layer has a bias'
-
-
-check('MLP', test_mlp)
+check_mlp(MLP)
 
 # %% [markdown]
 # ## 3. A loss of your own: the hinge loss (15 minutes)
@@ -335,22 +291,7 @@ hinge(np.array([[2.0], [0.5]]), np.array([[0.0], [0.0]]))
 
 
 # %%
-def test_hinge():
-    pos = np.array([[2.0], [0.5], [0.0], [1.0]])
-    neg = np.array([[0.0], [0.0], [1.0], [0.0]])
-    # worked by hand: margins 2, 0.5, -1, 1 -> losses 0, 0.5, 2, 0
-    got = hinge(pos, neg).asnumpy()
-    assert got.shape == (4, 1), f'shape {got.shape}, expected (4, 1)'
-    assert numpy.allclose(got.ravel(), [0, 0.5, 2, 0]), (
-        f'{got.ravel()}, expected [0, 0.5, 2, 0] (worked by hand)')
-    rng = numpy.random.RandomState(0)
-    pos, neg = (np.array(rng.randn(64, 1)) for _ in range(2))
-    package = float(ncf.HingeLossbRec()(pos, neg))  # d2l's, summed
-    assert abs(float(hinge(pos, neg).sum()) - package) < 1e-4, (
-        'summed over a batch it differs from d2l\'s HingeLossbRec')
-
-
-check('hinge', test_hinge)
+check_hinge(hinge)
 
 # %% [markdown]
 # Now train your GMF with your loss, and with BPR (about 10 s each).
@@ -395,7 +336,8 @@ gmf_hinge = fit(lambda: GMF(10, num_users, num_items), loss=hinge)
 # %% tags=["todo"]
 def ndcg_at(ranked, test_item, k):
     """NDCG@k of one ranked list (best first) with one relevant item."""
-    # TODO: 1 / log2(rank + 1) if test_item is at 1-based rank <= k, else 0
+    # TODO: 1 / log2(rank + 1) if test_item is at 1-based rank <= k,
+    # else 0
     ### BEGIN ANSWER
     top = list(ranked[:k])
     if test_item not in top:
@@ -408,23 +350,15 @@ ndcg_at([7, 3, 9], 3, 2)
 
 
 # %%
-def test_ndcg_at():
-    # worked by hand: rank 2 -> 1/log2(3) = 0.6309; rank 1 -> 1; beyond k -> 0
-    assert abs(ndcg_at([7, 3, 9], 3, 2) - 0.6309) < 1e-4, (
-        f'ndcg_at([7, 3, 9], 3, 2) = {ndcg_at([7, 3, 9], 3, 2)}, '
-        f'expected 1/log2(3) = 0.6309')
-    assert ndcg_at([3, 7, 9], 3, 1) == 1, 'the test item first: expected 1'
-    assert ndcg_at([7, 9, 3], 3, 2) == 0, 'beyond the cut-off: expected 0'
-
-
-check('ndcg_at', test_ndcg_at)
-
+check_ndcg_at(ndcg_at)
 
 # %% tags=["todo"]
 def ndcg_by_hand(net, k):
     """Mean NDCG@k over the users in test_iter, ranking each user's
     unseen items by `net`'s scores."""
-    # TODO: for each user u in test_iter: the items not in candidates[u], their scores net(users, items), ranked highest first; average ndcg_at(ranked, test_iter[u][0], k)
+    # TODO: for each user u in test_iter: the items not in
+    # candidates[u], their scores net(users, items), ranked highest
+    # first; the mean of ndcg_at(ranked, test_iter[u][0], k)
     ### BEGIN ANSWER
     values = []
     for u in test_iter:
@@ -443,16 +377,7 @@ ndcg_by_hand(neumf_net, k)
 
 
 # %%
-def test_ndcg_by_hand():
-    package = evaluate(neumf_net)
-    mine = ndcg_by_hand(neumf_net, k)
-    print(f'by hand: NDCG@{k} {mine:.5f}; the package: '
-          f'{package["ndcg"]:.5f} ({package.ties[0]} tied test items)')
-    assert abs(mine - package['ndcg']) < 1e-4, (
-        f'{mine:.5f} by hand, the package says {package["ndcg"]:.5f}')
-
-
-check('ndcg_by_hand', test_ndcg_by_hand)
+check_ndcg_by_hand(ndcg_by_hand, neumf_net, k, evaluate)
 
 # %% [markdown]
 # ## 5. The ablation: what each half buys (20 minutes)
@@ -544,7 +469,8 @@ rng = numpy.random.RandomState(1)
 u = np.array(rng.randint(0, num_users, 2000), ctx=devices[0])
 i = np.array(rng.randint(0, num_items, 2000), ctx=devices[0])
 scores = book_net(u, i).asnumpy().ravel()
-print(len(numpy.unique(scores)), 'distinct score(s):', numpy.unique(scores)[:5])
+print(len(numpy.unique(scores)), 'distinct score(s):',
+      numpy.unique(scores)[:5])
 
 # %% [markdown] tags=["answer"]
 # **Answer.** On MovieLens-100K it prints the book's line exactly

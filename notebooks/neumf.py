@@ -58,7 +58,7 @@ devices_spec = 'cpu:2'   # two CPU contexts: the book's two devices
 chapter_users = 100      # users the chapter's own evaluator ranks, below
 probe_batches = (1, 10, 100)  # evidence (a): when to look at the model
 exercise_epochs = 5      # per run in the exercises (the docs: 10)
-k = 50                   # the cut-off ℓ of the corrected runs (the chapter's)
+k = 50                   # the cut-off ℓ, corrected runs (the chapter's)
 ablation_epochs = 10     # per model in the ablation (its recipes: 10)
 
 # %% [markdown]

@@ -186,6 +186,19 @@ def test_an_answer_block_becomes_a_raise_naming_its_todo():
         build.strip_block('### BEGIN ANSWER\nx = 1\n')
 
 
+def test_a_long_todo_runs_on_and_its_raise_wraps():
+    build = builder()
+    todo = ['    # TODO: ' + 'word ' * 12, '    # ' + 'more ' * 12]
+    out = build.strip_block('\n'.join(
+        todo + ['    ### BEGIN ANSWER', '    pass', '    ### END ANSWER']))
+    raised = out.splitlines()[2:]
+    assert raised[0] == '    raise NotImplementedError('
+    assert all(len(line) <= 79 for line in raised)
+    message = eval(''.join(line.strip() for line in raised[1:])[:-1])
+    assert message == 'fill this in: ' + ' '.join(['word'] * 12 +
+                                                  ['more'] * 12)
+
+
 def test_math_becomes_mathml_outside_code_spans():
     build = builder()
     found = []
