@@ -139,6 +139,10 @@ def test_dist_async_refuses_save(usage_error, monkeypatch, tmp_path):
 @pytest.mark.parametrize('argv, message', [
     (['--workers', '0', '--', 'train', '--kvstore', 'dist_sync'],
      '--workers 0: expected at least 1'),
+    (['--workers', '100000', '--', 'train', '--kvstore', 'dist_sync'],
+     '--workers 100000: at most 256'),
+    (['--workers', '1', '--servers', '65', '--', 'train', '--kvstore',
+      'dist_sync'], '--servers 65: at most 64'),
     (['--workers', '2', 'train', '--kvstore', 'dist_sync'],
      "missing '--' before the train command"),
     (['--workers', '2', '--', 'train'],
