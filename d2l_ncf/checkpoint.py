@@ -268,8 +268,11 @@ def _load(folder):
                                 + '.old-*'))
         hint = (f'; a save was interrupted while swapping folders: the '
                 f'previous checkpoint is {left[-1]}' if left else '')
+        what = (f'a symbolic link to {os.readlink(folder)}, which does '
+                f'not exist' if os.path.islink(folder)
+                else 'nothing exists at this path')
         raise CheckpointError(f'{folder}: no such checkpoint folder '
-                              f'(nothing exists at this path){hint}')
+                              f'({what}){hint}')
     manifest_path = os.path.join(folder, MANIFEST)
     if not os.path.isfile(manifest_path):
         names = sorted(os.listdir(folder))
