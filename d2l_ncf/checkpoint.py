@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 import numpy
 
@@ -240,15 +241,50 @@ def _write_epoch(folder, name, net, trainer, config, record, state,
     return files
 
 
-def load_checkpoint(folder):
+# How long a reader waits for a save into the same folder: each save
+# replaces the checkpoint it reads, and then it reads the new one.
+WAIT_FOR_WRITER = 30  # seconds
+
+
+def load_checkpoint(folder, use=None, wait=WAIT_FOR_WRITER):
     """Check `folder` against its manifest; return its config, state and
-    mapping, and the paths of the parameter files."""
-    for attempt in range(3):
+    mapping, and the paths of the parameter files.
+
+    With `use`, return ``use(checkpoint)`` instead: it reads the files
+    the paths name while the checkpoint is checked. A run saving into
+    `folder` meanwhile replaces and deletes what was being read; the
+    manifest then has changed, and the newer checkpoint is read instead,
+    for up to `wait` seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        before = _manifest_bytes(folder)
         try:
-            return _load(folder)
-        except _Moved:  # a save replaced it while we read: read again
-            continue
-    return _load(folder)
+            checkpoint = _load(folder)
+            return checkpoint if use is None else use(checkpoint)
+        except (_Moved, CheckpointError, OSError) as err:
+            if (_manifest_bytes(folder) == before
+                    and not isinstance(err, _Moved)):
+                if isinstance(err, CheckpointError):
+                    raise
+                raise CheckpointError(f'{folder}: cannot read it ({err})'
+                                      ) from None
+            if time.monotonic() > deadline:
+                raise CheckpointError(
+                    f'{folder}: a run kept replacing the checkpoint for '
+                    f'{wait} s while it was read; try again, or read a '
+                    f'copy') from None
+            time.sleep(0.05)
+
+
+def _manifest_bytes(folder):
+    """What `folder`'s manifest holds now (None if there is none): a
+    save replaces it last."""
+    try:
+        with open(os.path.join(folder, MANIFEST), 'rb') as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 class _Moved(Exception):
