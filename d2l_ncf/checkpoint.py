@@ -34,6 +34,7 @@ import time
 
 import numpy
 
+from .config import config_from_dict
 from .interactions import fingerprint, interactions_by_user
 from .locking import LOCK, SaveLock, deferred_signals, held, pid_alive
 from .reader import file_digest
@@ -349,8 +350,14 @@ def _load(folder):
                 f'{path} does not match its SHA-256 in {MANIFEST}: the file '
                 f'is damaged or was changed')
     mapping = _read_npz(os.path.join(base, 'mapping.npz'))
+    config_path = os.path.join(base, 'config.json')
+    config = _read_json(config_path)
+    try:  # a hand-edited value of the wrong type, named now
+        config_from_dict(config, where=f'checkpoint {config_path}')
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(str(err)) from None
     return {'folder': folder, 'version': manifest['version'],
-            'config': _read_json(os.path.join(base, 'config.json')),
+            'config': config,
             'state': _read_json(os.path.join(base, 'state.json')),
             'mapping': mapping,
             'average': _read_npz(os.path.join(base, 'average.npz')),
