@@ -248,6 +248,13 @@ def check_full_ranking(config, data):
                             f'--k {config.cutoff}{default_note(config)}')
     if why:
         raise UsageError(why)
+    if protocol.fixed_k and not listed.any():
+        print(f'note: under the book protocol no test item is ranked: the '
+              f'chapter ranks only item indices below the number of users '
+              f'({data.num_users}), and every test item is at or above '
+              f'it (or was trained on), so hit rate and AUC will read '
+              f'0.000 whatever the model learns; --protocol corrected '
+              f'ranks every item', file=sys.stderr)
     certain = numpy.count_nonzero(listed & (lengths <= config.cutoff))
     if protocol.fixed_k and certain:
         print(f'note: under the book protocol {certain} of {len(user_ids)} '

@@ -475,3 +475,21 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
         del stopping._requested[:]
     per_epoch = (traced[1] - traced[0]) / (last - first - 1)
     assert 0 < per_epoch < 3000, per_epoch
+
+
+def test_the_book_protocol_says_when_it_ranks_no_test_item(tmp_path,
+                                                           capsys):
+    # issue 23: 0.000/0.000 without a word. 3 users, 10 items; each
+    # user's last (test) item is 8, 9 or 10, at indices 7-9, and the
+    # chapter ranks only indices below the 3 users
+    t = 874965758
+    rows = [(u, i, 3, t + 10 * u + i) for u in (1, 2, 3)
+            for i in (1, 2, 3, 4, 5, 6)]
+    rows += [(u, 7 + u, 3, t + 1000 + u) for u in (1, 2, 3)]
+    data = write_udata(tmp_path / 'data', rows)
+    assert cli.main(['train', '--data-dir', data, '--epochs', '1',
+                     '--batch-size', '4', '--num-factors', '4', '--hiddens',
+                     '4', '--no-progress', '--devices', 'cpu']) == 0
+    printed = capsys.readouterr()
+    assert 'test hit rate 0.000, test AUC 0.000' in printed.out
+    assert 'no test item is ranked' in printed.err
