@@ -479,8 +479,8 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
 
 def test_the_book_protocol_says_when_it_ranks_no_test_item(tmp_path,
                                                            capsys):
-    # issue 23: 0.000/0.000 without a word. 3 users, 10 items; each
-    # user's last (test) item is 8, 9 or 10, at indices 7-9, and the
+    # issue 23: 0.000/0.000 without a word. 3 users, 9 items; each
+    # user's last (test) item is 8, 9 or 10, at indices 6-8, and the
     # chapter ranks only indices below the 3 users
     t = 874965758
     rows = [(u, i, 3, t + 10 * u + i) for u in (1, 2, 3)
