@@ -382,14 +382,18 @@ def check_same_data(checkpoint, data):
     """Refuse a checkpoint trained on other data than `data`."""
     state, mapping = checkpoint['state'], checkpoint['mapping']
     sizes = (len(mapping['user_ids']), len(mapping['item_ids']))
+    mine = fingerprint(data)
     if sizes != (data.num_users, data.num_items) or state.get(
-            'fingerprint') != fingerprint(data):
+            'fingerprint') != mine:
+        theirs = str(state.get('fingerprint', 'unknown'))[:12]
         raise CheckpointError(
             f"{checkpoint['folder']} was trained on other data "
             f"({sizes[0]} users, {sizes[1]} items, from "
-            f"{state.get('source', 'unknown')}); this data has "
-            f"{data.num_users} users and {data.num_items} items, from "
-            f"{(data.summary or {}).get('source', 'unknown')}")
+            f"{state.get('source', 'unknown')}, fingerprint {theirs}); "
+            f"this data has {data.num_users} users and {data.num_items} "
+            f"items, from {(data.summary or {}).get('source', 'unknown')}, "
+            f"fingerprint {mine[:12]}: resume on the data it was trained "
+            f"on")
 
 
 def _read_npz(path):

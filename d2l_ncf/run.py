@@ -191,6 +191,8 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
     `kvstore`: a gluon kvstore name or a `distributed.Cluster` (this
     worker's part). `callbacks` are added to the loop's (`callbacks`).
     """
+    if checkpoint is not None:  # other data first: the checks below
+        check_same_data(checkpoint, data)  # would blame a setting
     check_fits_data(config, data)
     cluster = kvstore if isinstance(kvstore, Cluster) else None
     setup = build(config, data, devices, kvstore, progress)
@@ -199,7 +201,6 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
                                         data, devices, checkpoint)
     history = []
     if checkpoint is not None:
-        check_same_data(checkpoint, data)
         restore(checkpoint, setup.net, devices, setup.trainer)
         if setup.averager is not None:
             setup.averager.load(checkpoint['average'])

@@ -266,3 +266,19 @@ def test_a_hand_edited_config_of_the_wrong_type_is_named(
     err = capsys.readouterr().err
     assert f'checkpoint {path}: {message}' in err
     assert 'Traceback' not in err and err.count('\n') == 1
+
+
+def test_resume_on_smaller_data_says_the_data_differs(checkpoint,
+                                                       tmp_path, capsys):
+    # issue 23: the settings' checks ran first and blamed a setting
+    # (--k 10 above the 4 items, --batch-size 32 above the 9 training
+    # interactions of the other data)
+    t = 874965758
+    small = write_udata(tmp_path / 'small', [
+        (u, i, 3, t + 10 * u + i) for u in (1, 2, 3) for i in (1, 2, 3, 4)])
+    assert run(['--data-dir', small, '--epochs', '2', '--resume',
+                str(checkpoint)]) == 1
+    err = capsys.readouterr().err
+    assert 'was trained on other data (24 users, 40 items' in err
+    assert err.count('fingerprint ') == 2
+    assert 'batch-size' not in err and '--k' not in err
