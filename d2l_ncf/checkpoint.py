@@ -96,7 +96,8 @@ def is_checkpoint(folder):
 
 
 def _package_entry(name):
-    return name == LOCK or TEMPORARY.match(name) is not None
+    return (name == LOCK or TEMPORARY.match(name) is not None
+            or name.startswith('.d2l_ncf-probe-'))  # records.probe_write
 
 
 def other_files(folder):

@@ -2,14 +2,15 @@
 checkpoints after every epoch, and a clean stop on a signal."""
 import contextlib
 import io
+import json
 import os
 import signal
 import sys
 
 from .builders import build, load_data, resolve_devices, seed_everything
 from .callbacks import Callback, ProgressBar
-from .checkpoint import (check_same_data, data_record, load_checkpoint,
-                         restore, save_checkpoint)
+from .checkpoint import (CheckpointError, check_same_data, data_record,
+                         load_checkpoint, restore, save_checkpoint)
 from .checks import check_fits_data, check_resumable, divergence_settings
 from .config import TrainConfig, config_dict
 from .distributed import DEFAULT_KVSTORE, Cluster, connect
@@ -182,6 +183,14 @@ class Saver(Callback):
         self.source = data.summary['source']
 
     def on_epoch_end(self, epoch, history):
+        try:
+            self._save(epoch, history)
+        except CheckpointError as err:  # e.g. the disk filled: keep the
+            print('history ' + json.dumps(history))  # measured numbers
+            raise CheckpointError(f'{err}; the history of the finished '
+                                  f'epochs is printed above') from None
+
+    def _save(self, epoch, history):
         with deferred_signals():  # the position says what is saved
             s = self.setup
             save_checkpoint(self.save, s.net, s.trainer, self.config,

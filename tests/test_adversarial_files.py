@@ -750,3 +750,22 @@ def test_resume_from_a_dangling_link_says_it_is_one(synthetic_dir, tmp_path,
                 str(link)]) == 1
     assert (f'a symbolic link to {tmp_path / "nowhere"}, which does not '
             f'exist') in capsys.readouterr().err
+
+
+def test_a_save_that_fails_during_training_keeps_the_numbers(
+        synthetic_dir, tmp_path):
+    # the probe's block fits, model.params does not: the message names
+    # the folder and the epochs' metrics are on stdout
+    env = dict(os.environ, PYTHONPATH=REPO)
+    done = subprocess.run(
+        [sys.executable, '-m', 'd2l_ncf'] + small_command(
+            'train', synthetic_dir) + ['--save', str(tmp_path / 'ck')],
+        preexec_fn=file_size_limited(4096), env=env, capture_output=True,
+        text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert 'Traceback' not in done.stderr
+    assert 'could not write the checkpoint' in done.stderr
+    history = json.loads(done.stdout.split('history ', 1)[1])
+    assert [row['epoch'] for row in history] == [1]
+    assert 0 <= history[0]['hit_rate'] <= 1
+    assert not (tmp_path / 'ck').exists()  # nothing half-written left
