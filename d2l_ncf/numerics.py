@@ -116,9 +116,23 @@ def configure():
     """
     if not _state:
         model, flags = cpu_info()
-        _state.update(apply(os.environ, flags, sys.stderr,
+        # `d2l-ncf ... --numerics native` restarts in native mode from the
+        # user's environment: a note on what portable mode overrode here
+        # would be wrong
+        stream = (open(os.devnull, 'w') if asks_native(sys.argv)
+                  else sys.stderr)
+        _state.update(apply(os.environ, flags, stream,
                             late='mxnet' in sys.modules), cpu=model)
+        if stream is not sys.stderr:
+            stream.close()
     return _state
+
+
+def asks_native(argv):
+    """Whether command line `argv` asks for ``--numerics native``."""
+    argv = list(argv or ())
+    return '--numerics=native' in argv or any(
+        a == '--numerics' and b == 'native' for a, b in zip(argv, argv[1:]))
 
 
 def apply(environ, flags, stream, late=False):

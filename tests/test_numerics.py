@@ -178,6 +178,7 @@ def test_numerics_native_on_the_command_line_restarts_in_native_mode(
     assert record['numerics']['omp_threads'] == 3
     assert record['numerics']['isa_cap'] is None
     assert record['numerics']['environment']['OMP_NUM_THREADS'] == '3'
+    assert 'portable numerics override' not in done.stderr
 
 
 def test_numerics_native_cannot_switch_a_running_process(usage_error,
