@@ -146,14 +146,16 @@ def test_recommend_reads_a_checkpoint_while_a_run_saves_into_it(tmp_path):
             assert writer.poll() is None and time.monotonic() < end
             time.sleep(0.05)
         epochs, tries = set(), 0
-        while tries < 40 and time.monotonic() < end:
+        # at least 20 reads, across at least 4 saves (a loaded machine
+        # saves more slowly), within the time bound
+        while (tries < 20 or len(epochs) < 4) and time.monotonic() < end:
             rows = recommend(str(ck), '1', k=3)
             assert [r['rank'] for r in rows] == [1, 2, 3]
             epochs.add(json.loads((ck / 'manifest.json').read_text())[
                 'epoch'])
             tries += 1
         assert writer.poll() is None, 'the writer ended on its own'
-        assert tries >= 20 and len(epochs) > 5  # it really was saving
+        assert tries >= 20 and len(epochs) >= 4  # it really was saving
     finally:
         writer.kill()
         writer.wait(timeout=60)
