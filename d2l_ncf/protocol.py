@@ -34,6 +34,11 @@ class Protocol:
     cumulative_timer: bool
     # Model: the chapter's sigmoid on the prediction layer, or logits.
     sigmoid_output: bool
+    # Ties in the ranking: the chapter's order (equal scores by ascending
+    # item id, which its printed line depends on) or in expectation, as a
+    # random order of the tied items would rank them
+    # (`metrics.TIES`).
+    ties: str = 'expected'
     # Training step: the chapter's two calls of the network (positives,
     # then negatives) and loss outside the graph, or one compiled graph of
     # net and loss over both (losses.PairwiseObjective): faster, and
@@ -78,7 +83,8 @@ class Protocol:
 
 BOOK = Protocol('book', rank_all_items=False, fixed_k=True,
                 running_loss_sum=True, cumulative_timer=True,
-                sigmoid_output=True, evals=('full',), extensions=False)
+                sigmoid_output=True, ties='id', evals=('full',),
+                extensions=False)
 CORRECTED = Protocol('corrected', rank_all_items=True, fixed_k=False,
                      running_loss_sum=False, cumulative_timer=False,
                      sigmoid_output=False, fused_step=True)

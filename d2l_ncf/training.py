@@ -6,6 +6,7 @@ the loss accumulates across batches and the timer is never restarted.
 Beside the printed lines it returns what a run needs to record: a row per
 epoch, and wall-clock training and evaluation seconds measured apart.
 """
+import sys
 import time
 
 import numpy
@@ -15,7 +16,7 @@ from mxnet import autograd, gluon
 
 from .callbacks import Animator, Hooks, Loop
 from .losses import ChapterObjective, PairwiseObjective
-from .metrics import Metrics
+from .metrics import TIE_SHARE, Metrics, tie_notice
 from .model import NonFiniteModelError, non_finite_parameters
 from .progress import in_notebook
 from .protocol import get_protocol
@@ -85,7 +86,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     train_seconds, eval_seconds, examples = 0.0, 0.0, 0
     for row in history:  # a resumed run reports its last evaluation
         metrics = {m: v for m, v in row.items()
-                   if m not in ('epoch', 'loss')} or metrics
+                   if m not in ('epoch', 'loss', TIE_SHARE)} or metrics
     # the compiled graph of a step, built for the first batch's shapes
     # (a penalty keeps the chapter's calls)
     step, built = None, hooks.penalizes
@@ -162,6 +163,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                             f'epoch {epoch + 1}, evaluation: {err}') from None
                     eval_seconds += time.perf_counter() - tic
                     row.update(metrics)
+                    if metrics.tie_share is not None:  # ours
+                        row[TIE_SHARE] = metrics.tie_share
                     hooks.on_evaluate(epoch + 1, metrics)
             history.append(row)
             hooks.on_epoch_end(epoch + 1, history)
@@ -182,11 +185,17 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             f'{num_epochs} epochs)')))
         print(f'{examples_per_sec:.1f} examples/sec '
               f'on {str(devices)}')
+        notice = tie_notice(metrics, protocol.ties == 'id')
+        if notice:  # ours: ties, not the model, decided the metrics
+            print(f'd2l-ncf: {notice}', file=sys.stderr)
     return dict({'history': history, 'loss': metric[0] / metric[1],
                  'examples': examples, 'examples_per_sec': examples_per_sec,
                  'train_seconds': train_seconds,
                  'eval_seconds': eval_seconds},
-                **{m: float(v) for m, v in metrics.items()})
+                **{m: float(v) for m, v in metrics.items()},
+                **({TIE_SHARE: metrics.tie_share}
+                   if getattr(metrics, 'tie_share', None) is not None
+                   else {}))
 
 
 def total_batches(train_iter, epochs):
