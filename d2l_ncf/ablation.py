@@ -114,7 +114,8 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
     (as `builders.load_data` gives it) replaces the data the settings
     name. With `out`, the report is written there after every seed.
     Each row: ``model``, ``eval``, ``seed``, ``k``, the metrics as
-    metrics.json names them, the final training ``loss`` and seconds.
+    metrics.json names them, ``tie_share``, the final training ``loss``
+    and seconds.
     """
     tic = time.perf_counter()
     models, seeds = check_models(models), distinct_seeds(tuple(seeds))
@@ -178,14 +179,16 @@ def run_seed(models, seed, configs, data, devices, evals, epoch_bar):
 
 
 def evaluate(net, evaluator, data, devices):
-    """`evaluator`'s metrics of `net` on the test items, with its k and
-    the seconds it took."""
+    """`evaluator`'s metrics of `net` on the test items, with its k, the
+    share of test items tied with another listed item (counted in
+    expectation) and the seconds it took."""
     tic = time.perf_counter()
     with autograd.predict_mode():
         metrics = evaluator(net, data.test_iter, None, data.candidates,
                             data.num_users, data.num_items, devices)
     return dict({'k': evaluator.k}, **{m: float(v) for m, v in
                                        metrics.items()},
+                tie_share=metrics.tie_share,
                 eval_seconds=time.perf_counter() - tic)
 
 

@@ -11,7 +11,7 @@ import statistics
 
 from .exercises import replaced
 from .locking import deferred_signals
-from .metrics import RANKING, short_name
+from .metrics import RANKING, TIE_NOTICE_SHARE, short_name
 
 # Pairs a reader of the table compares: (model, against whom).
 COMPARISONS = (('mf', 'neumf'), ('neumf', 'gmf'), ('neumf', 'mlp'),
@@ -35,6 +35,10 @@ def summarise(rows):
                 entry[m] = statistics.mean(values)
                 entry[f'{m}_sd'] = (statistics.stdev(values)
                                     if len(values) > 1 else None)
+        shares = [r['tie_share'] for r in group
+                  if r.get('tie_share') is not None]
+        if shares:
+            entry['tie_share'] = statistics.mean(shares)
         summary.append(entry)
     return summary
 
@@ -75,10 +79,22 @@ def markdown(summary):
         lines.append('| ' + ' | '.join(
             [model] + [cell(by.get((model, ev)), m) for ev, m, k in cols])
             + ' |')
-    found = findings(summary, cols)
+    found = findings(summary, cols) + tie_lines(summary)
     if found:
         lines += [''] + [f'- {line}' for line in found]
     return '\n'.join(lines) + '\n'
+
+
+def tie_lines(summary):
+    """A line per (model, eval) whose test items tied with another
+    listed item more often than `metrics.TIE_NOTICE_SHARE`."""
+    return [f"{e['model']} ({e['eval']}): {e['tie_share']:.0%} of the test "
+            f"items tie with another listed item; ties count in "
+            f"expectation" + (" (popularity: films with equal counts)"
+                              if e['model'] == 'popularity' else
+                              " (many ties: a model that learned little)")
+            for e in summary
+            if e.get('tie_share', 0) > TIE_NOTICE_SHARE]
 
 
 def findings(summary, cols):
@@ -109,7 +125,7 @@ def findings(summary, cols):
 
 
 CSV_FIELDS = ['model', 'eval', 'k', 'n'] + [
-    f for m in RANKING for f in (m, f'{m}_sd')]
+    f for m in RANKING for f in (m, f'{m}_sd')] + ['tie_share']
 
 
 def write_report(out, rows, info):

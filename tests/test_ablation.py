@@ -105,6 +105,7 @@ def test_popularity_equals_a_hand_computation_with_ties(tmp_path):
         for metric, value in hand[row['eval']].items():
             assert row[metric] == pytest.approx(value, abs=1e-9), (
                 row['eval'], metric)
+    assert rows[0]['tie_share'] == pytest.approx(tied)
 
 
 def test_popularity_scores_training_counts_for_every_user():
