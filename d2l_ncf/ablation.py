@@ -73,6 +73,7 @@ REFUSED = {
     'reference': "the chapter's slow path runs NeuMF only",
     'sparse': '--sparse makes NeuMF\'s embeddings row-sparse only',
     'eval_step': 'each model is evaluated once, after its last epoch',
+    'seed': 'the ablation runs one of each model per seed: use --seeds',
 }
 
 

@@ -115,7 +115,9 @@ def findings(summary, cols):
                              + ('~' if abs(d) <= noise else '')))
         if diffs:
             wins = sum(d > 0 for d, _ in diffs)
-            verb = 'beats' if wins * 2 > len(diffs) else 'does not beat'
+            verb = ('is within one sd of' if all('~' in t for _, t in diffs)
+                    else 'beats' if wins * 2 > len(diffs)
+                    else 'does not beat')
             lines.append(f'{a} {verb} {b}: higher on {wins} of '
                          f'{len(diffs)} metrics ('
                          + ', '.join(t for _, t in diffs) + ')')

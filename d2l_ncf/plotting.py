@@ -190,9 +190,11 @@ def ablation_figure(summary):
         ax.set_xticklabels([e['model'] for e in entries], rotation=20,
                            ha='right')
         n = sorted({e['n'] for e in entries})
-        ax.set(ylim=(0, 1), title=f'{ev} evaluation',
-               ylabel='mean ± sd' if n != [1] else 'one seed (n=1)')
+        ax.set(ylim=(0, 1.12), yticks=[0, 0.2, 0.4, 0.6, 0.8, 1.0],
+               title=f'{ev} evaluation',
+               ylabel=(f'mean ± sd over {"/".join(map(str, n))} seeds'
+                       if n != [1] else 'one seed (n=1)'))
         ax.grid(axis='y', alpha=0.3)
-        ax.legend(loc='upper left', fontsize=9)
+        ax.legend(loc='upper center', ncol=len(metrics), fontsize=9)
     fig.tight_layout()
     return fig

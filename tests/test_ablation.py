@@ -260,6 +260,7 @@ def test_unknown_model_is_a_usage_error(usage_error):
     (['--protocol', 'book'], 'corrected protocol'),
     (['--k', '10'], 'keeps its cut-off'),
     (['--eval', 'sampled'], 'both evaluations'),
+    (['--seed', '3'], 'use --seeds'),
 ])
 def test_settings_the_ablation_fixes_are_refused(argv, message,
                                                  usage_error):
