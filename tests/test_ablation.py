@@ -314,3 +314,27 @@ def test_ablation_one_seed_on_real_data(real_data_dir, tmp_path):
                 assert row[metric] == pytest.approx(value, abs=1e-9)
     learned = {r['model']: r for r in rows if r['eval'] == 'full'}
     assert learned['mf']['auc'] > 0.75  # one epoch already learns
+
+
+def test_reg_penalises_the_rows_each_model_has():
+    # --reg for any model: the squared rows of the batch's users and
+    # items (positives and negatives), whichever embeddings it holds
+    import mxnet as mx
+    from d2l_ncf.ablation import row_l2
+    users, items = mx.np.array([0, 2]), mx.np.array([1, 4])
+    negatives = mx.np.array([3, 3])
+    net = MF(3, 4, 5)
+    net.initialize(ctx=mx.cpu(), init=mx.init.Normal(0.1))
+    rows = {n: getattr(net, n).weight.data().asnumpy()
+            for n in ('P', 'Q', 'user_bias', 'item_bias')}
+    hand = sum((rows[n][[0, 2]] ** 2).sum() for n in ('P', 'user_bias'))
+    hand += sum((rows[n][[1, 4, 3, 3]] ** 2).sum()
+                for n in ('Q', 'item_bias'))
+    got = float(row_l2(0.5)(net, users, items, negatives))
+    assert got == pytest.approx(0.5 * hand, rel=1e-5)
+    mlp = MLP(3, 4, 5, [2])
+    mlp.initialize(ctx=mx.cpu(), init=mx.init.Normal(0.1))
+    u, v = mlp.U.weight.data().asnumpy(), mlp.V.weight.data().asnumpy()
+    hand = (u[[0, 2]] ** 2).sum() + (v[[1, 4, 3, 3]] ** 2).sum()
+    assert float(row_l2(1.0)(mlp, users, items, negatives)) == \
+        pytest.approx(hand, rel=1e-5)
