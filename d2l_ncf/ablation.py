@@ -7,9 +7,9 @@ corrected protocol, and writes ablation.json (a row per model x
 evaluation x seed), ablation.md, ablation.csv (mean and sd over the
 seeds) and ablation.png to ``--out`` (`ablation_report`).
 
-Within a seed every model sees the same batches' seed, the same
-initialisation seed and the same sampled negatives, and a model's rows
-do not depend on which other models ran.
+Each model is trained from its seed alone (the generators are seeded
+before each), so its rows do not depend on which other models ran; the
+models of a seed are ranked against the same sampled negatives.
 """
 import dataclasses
 import signal
@@ -21,24 +21,25 @@ import mxnet as mx
 import numpy
 from mxnet import autograd
 
+from . import numerics
 from .ablation_report import summarise, write_report
-from .baselines import GMF, MF, MLP, Popularity, load_pretrained
+from .averaging import WeightAverage
+from .baselines import GMF, MF, MLP, Popularity, load_pretrained, row_l2
 from .builders import (build_iterators, build_trainer, load_data,
                        resolve_devices, seed_everything)
 from .callbacks import Averaging, Callback, Penalty
-from .averaging import WeightAverage
 from .checks import UsageError, check_fits_data
+from .config import TrainConfig, config_dict, option
 from .data import build_chapter_data, locate_ratings
-from .interactions import index_interactions, split_seq_aware
-from .reader import read_interactions
-from .config import TrainConfig, option
 from .evaluation import RankingEvaluator
 from .exercises import distinct_seeds
+from .interactions import index_interactions, split_seq_aware
 from .losses import LOSSES
 from .model import NeuMF
 from .progress import bar
 from .protocol import EVALS
-from .records import check_out_dir
+from .reader import read_interactions
+from .records import check_out_dir, versions
 from .run import RunStopped, quietly
 from .training import train_ranking
 
@@ -120,6 +121,8 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
     """
     tic = time.perf_counter()
     models, seeds = check_models(models), distinct_seeds(tuple(seeds))
+    if not models:
+        raise UsageError(f'no model: expected some of {", ".join(MODELS)}')
     evals = [e for e in EVALS if e in evals]
     if not evals:
         raise UsageError(f'--evals: expected some of {", ".join(EVALS)}')
@@ -260,21 +263,6 @@ def validation_data(config):
     return build_chapter_data(inter, folder)
 
 
-USER_ROWS, ITEM_ROWS = ('P', 'U', 'user_bias'), ('Q', 'V', 'item_bias')
-
-
-def row_l2(reg):
-    """`model.embedding_l2` for any of the models: `reg` times the
-    squared embedding rows a batch uses, whichever embeddings it has."""
-    def penalty(net, users, items, negatives):
-        negatives = negatives.reshape(-1)
-        rows = [getattr(net, n)(users) for n in USER_ROWS if hasattr(net, n)]
-        rows += [getattr(net, n)(i) for n in ITEM_ROWS if hasattr(net, n)
-                 for i in (items, negatives)]
-        return reg * sum((r ** 2).sum() for r in rows)
-    return penalty
-
-
 class EpochLabel(Callback):
     """Moves the job's bar one step per epoch, naming model and seed."""
 
@@ -290,9 +278,6 @@ class EpochLabel(Callback):
 def report_info(models, seeds, evals, configs, settings, data, devices,
                 seconds):
     """What ablation.json holds beside the rows."""
-    from .config import config_dict
-    from .records import versions
-    from . import numerics
     return {
         'command': sys.argv, 'models': list(models), 'seeds': list(seeds),
         'evals': list(evals), 'recipes': RECIPES, 'chosen_by': CHOSEN_BY,
@@ -304,7 +289,6 @@ def report_info(models, seeds, evals, configs, settings, data, devices,
         'data': data.summary, 'devices': [str(d) for d in devices],
         'versions': versions(), 'numerics': numerics.record(),
         'wall_seconds': seconds}
-
 
 
 def main_ablation(args, settings):

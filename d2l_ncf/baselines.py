@@ -157,3 +157,20 @@ def set_all(param, value):
         raise ValueError(f'{param.name}: shape {tuple(param.shape)}, the '
                          f'pre-trained value {value.shape}')
     param.set_data(np.array(value.astype(numpy.float32)))
+
+
+USER_ROWS, ITEM_ROWS = ('P', 'U', 'user_bias'), ('Q', 'V', 'item_bias')
+
+
+def row_l2(reg):
+    """A training penalty for any of these models or NeuMF: `reg` times
+    the squared embedding rows a batch uses (its users'; its positives'
+    and negatives'), whichever embeddings the model has; for NeuMF the
+    same as `model.embedding_l2`."""
+    def penalty(net, users, items, negatives):
+        negatives = negatives.reshape(-1)
+        rows = [getattr(net, n)(users) for n in USER_ROWS if hasattr(net, n)]
+        rows += [getattr(net, n)(i) for n in ITEM_ROWS if hasattr(net, n)
+                 for i in (items, negatives)]
+        return reg * sum((r ** 2).sum() for r in rows)
+    return penalty

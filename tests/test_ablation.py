@@ -10,7 +10,7 @@ import numpy
 import pytest
 
 from d2l_ncf import GMF, MF, MLP, Popularity, cli, load_dataset
-from d2l_ncf.ablation import (MODELS, RECIPES, build_model, model_config,
+from d2l_ncf.ablation import (MODELS, RECIPES, model_config,
                               run_ablation, train_model, validation_data)
 from d2l_ncf.callbacks import Callback
 from d2l_ncf.checks import UsageError
@@ -320,7 +320,7 @@ def test_reg_penalises_the_rows_each_model_has():
     # --reg for any model: the squared rows of the batch's users and
     # items (positives and negatives), whichever embeddings it holds
     import mxnet as mx
-    from d2l_ncf.ablation import row_l2
+    from d2l_ncf.baselines import row_l2
     users, items = mx.np.array([0, 2]), mx.np.array([1, 4])
     negatives = mx.np.array([3, 3])
     net = MF(3, 4, 5)
