@@ -29,6 +29,7 @@ from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.records import versions
 
 LRS, WDS, SIGMAS = (0.003, 0.01, 0.03), (0.0, 1e-5), (0.01, 0.1)
+COLUMNS = ['epoch', 'hit_rate', 'auc', 'ndcg']  # of each run's curve
 GRIDS = {
     'mf': [dict(lr=lr, wd=wd) for lr, wd in itertools.product(LRS, WDS)],
     'gmf': [dict(lr=lr, wd=wd) for lr, wd in itertools.product(LRS, WDS)],
@@ -75,8 +76,13 @@ def search(model, data, devices, epochs, trained):
         net, _ = train_model(model, config, data, resolve_devices(config),
                              trained, [check])
         top = best(check.curve)
-        runs.append({'settings': change, 'curve': check.curve,
-                     'best': top, 'seconds': time.perf_counter() - tic})
+        runs.append({'settings': change, 'best': {
+                         m: round(v, 4) if isinstance(v, float) else v
+                         for m, v in top.items()},
+                     'curve': [[r['epoch']] + [round(r[m], 4) for m in
+                                               COLUMNS[1:]]
+                               for r in check.curve],
+                     'seconds': round(time.perf_counter() - tic, 1)})
         print(f'{model} {change}: best epoch {top["epoch"]} Hit@50 '
               f'{top["hit_rate"]:.4f} AUC {top["auc"]:.4f}', flush=True)
     chosen = max(runs, key=lambda r: (r['best']['hit_rate'],
@@ -106,11 +112,12 @@ def main(argv=None):
             trained[model], _ = train_model(
                 model, config, data, resolve_devices(config))
     result.update(data=data.summary, epochs=args.epochs, seed=0,
+                  curve_columns=COLUMNS,
                   criterion='validation Hit@50 (full ranking), then AUC',
                   versions=versions())
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
+            json.dump(result, f, indent=1)
             f.write('\n')
 
 
