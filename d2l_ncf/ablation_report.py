@@ -98,32 +98,38 @@ def tie_lines(summary):
 
 
 def findings(summary, cols):
-    """A line per `COMPARISONS` pair present: on how many metrics the
-    first model's mean beats the second's, with the differences; '~'
-    marks a difference within the larger sd of the two."""
+    """A line per `COMPARISONS` pair present: the metrics on which the
+    first model's mean is higher, lower, or within one sd (the larger
+    of the two models' sds over the seeds) of the second's."""
     by = {(e['model'], e['eval']): e for e in summary}
     lines = []
     for a, b in COMPARISONS:
-        diffs = []
+        higher, lower, level = [], [], []
         for ev, m, k in cols:
             x, y = by.get((a, ev)), by.get((b, ev))
             if x is None or y is None or m not in x or m not in y:
                 continue
             d = x[m] - y[m]
             noise = max(x[f'{m}_sd'] or 0.0, y[f'{m}_sd'] or 0.0)
-            diffs.append((d, f'{short_name(m, k)} ({ev}) {d:+.3f}'
-                             + ('~' if abs(d) <= noise else '')))
-        if diffs:
-            wins = sum(d > 0 for d, _ in diffs)
-            verb = ('is within one sd of' if all('~' in t for _, t in diffs)
-                    else 'beats' if wins * 2 > len(diffs)
-                    else 'does not beat')
-            lines.append(f'{a} {verb} {b}: higher on {wins} of '
-                         f'{len(diffs)} metrics ('
-                         + ', '.join(t for _, t in diffs) + ')')
-    if any('~' in line for line in lines):
-        lines.append('~: within one standard deviation over the seeds')
+            text = f'{short_name(m, k)} {ev} {d:+.3f}'
+            (level if abs(d) <= noise else higher if d > 0
+             else lower).append(text)
+        if not (higher or lower or level):
+            continue
+        verdict = ('is level with' if not (higher or lower) else
+                   'beats' if not lower else 'trails' if not higher
+                   else 'is mixed against')
+        parts = [f'{what} on {", ".join(items)}' for what, items in (
+            ('higher', higher), ('lower', lower),
+            ('within one sd' if noise_known(summary) else 'equal',
+             level)) if items]
+        lines.append(f'{a} {verdict} {b}: ' + '; '.join(parts))
     return lines
+
+
+def noise_known(summary):
+    """Whether every entry has an sd (more than one seed)."""
+    return all(e['n'] > 1 for e in summary)
 
 
 CSV_FIELDS = ['model', 'eval', 'k', 'n'] + [

@@ -338,3 +338,19 @@ def test_reg_penalises_the_rows_each_model_has():
     hand = (u[[0, 2]] ** 2).sum() + (v[[1, 4, 3, 3]] ** 2).sum()
     assert float(row_l2(1.0)(mlp, users, items, negatives)) == \
         pytest.approx(hand, rel=1e-5)
+
+
+def test_findings_say_higher_lower_and_within_one_sd():
+    from d2l_ncf.ablation_report import markdown, summarise
+    rows = [dict(model=m, eval='full', seed=s, k=50, hit_rate=h, auc=a,
+                 ndcg=0.1) for m, s, h, a in (
+        ('mf', 0, 0.30, 0.80), ('mf', 1, 0.32, 0.90),  # sd 0.014, 0.071
+        ('neumf', 0, 0.40, 0.84), ('neumf', 1, 0.40, 0.86))]
+    text = markdown(summarise(rows))
+    # Hit@50: -0.09, beyond the larger sd; AUC: -0.0, within 0.071
+    assert ('- mf trails neumf: lower on Hit@50 full -0.090; within one '
+            'sd on AUC full +0.000, NDCG@50 full +0.000') in text
+    assert '| mf | 0.310 ± 0.014 | 0.850 ± 0.071 |' in text
+    one = markdown(summarise([r for r in rows if r['seed'] == 0]))
+    assert '- mf trails neumf: lower on Hit@50 full -0.100, AUC full ' \
+           '-0.040; equal on NDCG@50 full +0.000' in one
