@@ -11,7 +11,7 @@ import signal
 import sys
 import typing
 
-from .compare import METRICS, main_compare
+from .compare import COMPARED, main_compare
 from .config import TrainConfig, config_from_dict, option
 from .reader import DataFormatError
 from . import numerics
@@ -144,8 +144,11 @@ def build_parser(suppress=False):
     c.add_argument('--atol', type=non_negative_float, default=1e-6,
                    help='absolute tolerance (default: %(default)s: a rerun '
                         'on the same machine and versions is identical)')
-    c.add_argument('--metrics', nargs='+', default=list(METRICS),
-                   help='which metrics (default: %(default)s)')
+    c.add_argument('--metrics', nargs='+', default=None,
+                   help='which metrics, each of which both records must '
+                        'hold (default: every one of '
+                        f'{" ".join(COMPARED)} that the reference holds; '
+                        'what only the run holds is named, not compared)')
     a = sub.add_parser(
         'ablation', help="NeuMF's parts, pre-training and baselines",
         description="Train each model once per seed with its family's "
