@@ -354,3 +354,25 @@ def test_findings_say_higher_lower_and_within_one_sd():
     one = markdown(summarise([r for r in rows if r['seed'] == 0]))
     assert '- mf trails neumf: lower on Hit@50 full -0.100, AUC full ' \
            '-0.040; equal on NDCG@50 full +0.000' in one
+
+
+def test_a_stop_keeps_the_finished_seeds(tmp_path, monkeypatch):
+    # SIGINT during seed 1: seed 0's rows stay in --out, and the stop
+    # says so (exit 130 from the command line, as train's)
+    import d2l_ncf.ablation as ablation
+    from d2l_ncf.stopping import RunStopped
+    data = clustered(tmp_path)
+    real = ablation.train_model
+
+    def stopped_in_seed_1(model, config, *args, **kwargs):
+        if config.seed == 1:
+            raise KeyboardInterrupt
+        return real(model, config, *args, **kwargs)
+    monkeypatch.setattr(ablation, 'train_model', stopped_in_seed_1)
+    out = tmp_path / 'out'
+    with pytest.raises(RunStopped, match='the finished seeds are in'):
+        run_ablation(['popularity', 'mf'], seeds=[0, 1], out=str(out),
+                     progress=False, data=data, num_epochs=1,
+                     batch_size=64, **CPU)
+    rows = json.loads((out / 'ablation.json').read_text())['rows']
+    assert {r['seed'] for r in rows} == {0} and len(rows) == 4
