@@ -87,7 +87,7 @@ def test_output_lost_to_a_full_disk_is_an_error_not_a_success():
 @pytest.mark.skipif(not os.path.exists('/dev/full'), reason='no /dev/full')
 @pytest.mark.parametrize('command', [[], ['train'], ['launch'],
                                      ['recommend'], ['exercise'],
-                                     ['compare']])
+                                     ['compare'], ['ablation']])
 def test_help_lost_to_a_full_disk_is_an_error(command):
     # argparse's help ends in SystemExit(0), which skipped `leave` and its
     # check of the output (issue 23: `--help > /dev/full` exited 0)
