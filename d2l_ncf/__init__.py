@@ -34,6 +34,9 @@ _EXPORTS = {
     'evaluate_ranking': 'evaluation', 'Metrics': 'metrics',
     'hit_and_auc': 'metrics', 'NeuMF': 'model', 'recommend': 'recommend',
     'train_ranking': 'training', 'run_quietly': 'run', 'train': 'run',
+    'Popularity': 'baselines', 'MF': 'baselines', 'GMF': 'baselines',
+    'MLP': 'baselines', 'load_pretrained': 'baselines',
+    'run_ablation': 'ablation',
 }
 
 __all__ = [
@@ -43,7 +46,8 @@ __all__ = [
     'load_data_ml100k', 'load_chapter_data', 'DataNotFoundError',
     'TrainConfig', 'seed_everything', 'load_dataset', 'DataFormatError',
     'CheckpointError', 'recommend', 'train', 'run_quietly', 'build',
-    'Callback', 'Metrics',
+    'Callback', 'Metrics', 'Popularity', 'MF', 'GMF', 'MLP',
+    'load_pretrained', 'run_ablation',
 ]
 
 

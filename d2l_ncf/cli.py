@@ -26,6 +26,8 @@ from .stopping import RunStopped, stop_at_safe_points
 # The names of `exercises.EXERCISES`, without importing what runs them
 # (tests/test_cli.py checks that they match).
 EXERCISE_NAMES = ('factors', 'hiddens', 'loss', 'optim')
+# The names of `ablation.MODELS` (tests/test_ablation.py checks them).
+ABLATION_MODELS = ('popularity', 'mf', 'gmf', 'mlp', 'neumf', 'neumf-pre')
 
 
 def bounded(kind, low=None, above=None, below=None):
@@ -147,8 +149,26 @@ def build_parser(suppress=False):
                         'hold (default: every one of '
                         f'{" ".join(COMPARED)} that the reference holds; '
                         'what only the run holds is named, not compared)')
+    a = sub.add_parser(
+        'ablation', help="NeuMF's parts, pre-training and baselines",
+        description="Train each model once per seed with its family's "
+                    "recipe (docs/RESULTS.md), evaluate it by the full "
+                    "ranking and by 99 sampled negatives (corrected "
+                    "protocol), and write ablation.json, .md, .csv and "
+                    ".png to --out. Options typed apply to every model.")
+    a.add_argument('--models', nargs='+', choices=ABLATION_MODELS,
+                   default=list(ABLATION_MODELS), metavar='MODEL',
+                   help=f"from {', '.join(ABLATION_MODELS)} (default: all)")
+    a.add_argument('--evals', nargs='+', choices=('full', 'sampled'),
+                   default=['full', 'sampled'], help='(default: both)')
+    a.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                   help='one run of each model per seed (default: 0 1 2)')
+    a.add_argument('--out', default=None,
+                   help='folder for ablation.json, .md, .csv and .png')
+    add_run_options(a, suppress)
+    a.set_defaults(protocol='corrected')
     parser.commands = {'train': p, 'recommend': r, 'exercise': e,
-                       'compare': c}  # usage errors name their command
+                       'compare': c, 'ablation': a}  # for usage errors
     return parser
 
 
@@ -228,8 +248,13 @@ def resumed_config(args, typed):
 
 def program():
     """The ``d2l-ncf`` command: `main` on sys.argv, then a quick exit
-    (`pipes.leave`)."""
-    return leave(main())
+    (`pipes.leave`). Help and usage errors end in SystemExit: they leave
+    through `leave` too, so output lost to a full disk is an error."""
+    try:
+        code = main()
+    except SystemExit as done:
+        code = done.code
+    return leave(code)
 
 
 def main(argv=None):
@@ -270,8 +295,10 @@ def _main(argv):
         # MXNet reads these settings when it loads: start again with them
         sys.stdout.flush()
         sys.stderr.flush()
+        # from the user's environment, not the one portable mode set
         os.execve(sys.executable, [sys.executable, '-m', 'd2l_ncf'] + argv,
-                  dict(os.environ, **{numerics.ENV: wanted}))
+                  dict(numerics.users_environment(),
+                       **{numerics.ENV: wanted}))
     if args.command == 'compare':
         return main_compare(args.run, args.reference, args.rtol, args.atol,
                             args.metrics)
@@ -356,6 +383,10 @@ def main_run(args, argv, parser):
             from .exercises import settings_for
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
+        if args.command == 'ablation':
+            from .ablation import check_models, model_config
+            for model in check_models(args.models):
+                model_config(model, config_from_args(typed))
     except (ValueError, ClusterError) as err:  # DeviceError included
         command.error(str(err))
     from .exercises import ExerciseFailed, run_exercise
@@ -374,6 +405,9 @@ def main_run(args, argv, parser):
                 print_rows(err.rows)
                 raise
             print_rows(rows)
+        elif args.command == 'ablation':
+            from .ablation import main_ablation
+            main_ablation(args, config_from_args(typed))
         else:
             train(config, out=args.out, progress=not args.no_progress,
                   overwrite=args.overwrite, save=args.save,

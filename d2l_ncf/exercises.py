@@ -17,7 +17,7 @@ import time
 from .locking import deferred_signals
 from .builders import load_data, resolve_devices, seed_everything
 from .checks import MAX_SEED, UsageError, check_fits_data
-from .metrics import RANKING
+from .metrics import RANKING, TIE_NOTICE_SHARE, TIE_SHARE
 from .plotting import exercise_figure
 from .progress import bar
 from .records import check_out_dir
@@ -125,8 +125,25 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
             runs.update()
         rows.append(summarise(value, results))
         if out is not None:  # the finished rows survive a later failure
-            write_table(rows, name, out, base.cutoff)
+            try:
+                write_table(rows, name, out, base.cutoff)
+            except OSError as err:  # e.g. the disk filled meanwhile
+                runs.close()
+                raise ExerciseFailed(
+                    f'--out {out}: writing failed ({err.strerror or err}; '
+                    f'{err.filename or "exercise table"}); the rows of '
+                    f'{len(rows)} finished values are printed', rows
+                ) from None
     runs.close()
+    for row in rows:  # a dead setting's numbers are chance, say so
+        share = row.get(f'final_{TIE_SHARE}')
+        if share is not None and share > TIE_NOTICE_SHARE:
+            print(f'notice: ties decided the metrics of {name} '
+                  f'{row["setting"]!r}: {share:.0%} of its test items tied '
+                  f'with another ranked item (mean over seeds), so they '
+                  f'count as chance would rank them; usually a model that '
+                  f'learned nothing (docs/ERRATA.md, "Ties")',
+                  file=sys.stderr)
     return rows
 
 
@@ -175,6 +192,9 @@ def summarise(value, results):
         row[f'final_{m}_sd'] = (statistics.stdev(finals)
                                 if len(finals) > 1 else 0.0)
         row[f'best_{m}'] = statistics.mean(bests)
+    shares = [r[TIE_SHARE] for r in results if TIE_SHARE in r]
+    if shares:  # share of test items tied: a dead setting shows here
+        row[f'final_{TIE_SHARE}'] = statistics.mean(shares)
     row['final_loss'] = statistics.mean(r['loss'] for r in results)
     row['wall_seconds'] = statistics.mean(r['wall_seconds']
                                           for r in results)
@@ -209,9 +229,14 @@ def write_table(rows, name, out, k):
 def replaced(path, **kwargs):
     """A text file written beside `path`, renamed over it when done."""
     tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', **kwargs) as f:
-        yield f
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'w', **kwargs) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:  # a failed write leaves no temporary behind
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 # How each exercise's setting is named on a plot's x-axis.

@@ -33,6 +33,11 @@ SERVER_CODE = ('import ctypes, signal; ctypes.CDLL(None).prctl(1, '
                'signal.SIGKILL); import mxnet')
 WAIT_AFTER_WORKERS = 30  # seconds the servers get to stop by themselves
 GRACE = 5  # seconds between SIGTERM and SIGKILL when stopping
+# The most workers and servers one job may start. Each is a Python process
+# with MXNet loaded (about 200 MB and a few threads): far beyond the
+# machines' cores the job only stalls them, and a typo (--workers 100000)
+# would start processes until the machine stops answering.
+MAX_WORKERS, MAX_SERVERS = 256, 64
 
 
 class LaunchError(ValueError):
@@ -55,9 +60,10 @@ def build_parser():
 def add_launch_options(p):
     """The launcher's own options (before the ``--``)."""
     p.add_argument('--workers', type=int, required=True,
-                   help='worker processes (W >= 1)')
+                   help=f'worker processes (1 <= W <= {MAX_WORKERS})')
     p.add_argument('--servers', type=int, default=1,
-                   help='server processes (default: %(default)s)')
+                   help=f'server processes (1 to {MAX_SERVERS}; default: '
+                        f'%(default)s)')
     p.add_argument('--port', type=int, default=None,
                    help="the scheduler's port (default: a free one)")
     p.add_argument('--hosts', default=None, metavar='FILE',
@@ -300,6 +306,13 @@ def run(workers, servers, command, port=None, hosts=None,
         raise LaunchError(f'--workers {workers}: expected at least 1')
     if servers < 1:
         raise LaunchError(f'--servers {servers}: expected at least 1')
+    for name, count, most in (('workers', workers, MAX_WORKERS),
+                              ('servers', servers, MAX_SERVERS)):
+        if count > most:
+            raise LaunchError(
+                f'--{name} {count}: at most {most} (each is a process with '
+                f'MXNet loaded; more would stall the machines, see '
+                f'docs/RELIABILITY.md)')
     check_command(command)
     host_list = read_hosts(hosts) if hosts else None
     if not host_list and not (os.path.isfile(python)

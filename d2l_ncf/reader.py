@@ -120,7 +120,7 @@ def read_interactions_strict(path, fmt):
                     f'a header line {text!r}; {fmt.name} files have '
                     f'none: remove it, or read the file as a table '
                     f'(--data {path} --sep ... --columns ...)')
-            _check_header(path, lineno, fields, columns)
+            _check_header(path, lineno, fields, columns, fmt.sep)
             header = True
             continue
         if len(fields) != len(columns):
@@ -204,7 +204,7 @@ def _is_good_header(path, first, fmt):
     if not _looks_like_header(fields):
         return False
     try:
-        _check_header(path, 1, fields, fmt.columns)
+        _check_header(path, 1, fields, fmt.columns, fmt.sep)
     except DataFormatError:
         return False
     return True
@@ -457,11 +457,25 @@ def header_column(name):
     return None
 
 
-def _check_header(path, lineno, fields, columns):
+SEPARATORS = {',': ',', '\t': 'tab', ';': ';', '|': '|', ' ': 'space'}
+
+
+def _check_header(path, lineno, fields, columns, sep=None):
     """A header line must name `columns` in the same order."""
     named = [header_column(f) for f in fields]
     if named == list(columns):
         return
+    other = [typed for mark, typed in SEPARATORS.items() if mark != sep
+             and len(sep.join(fields).split(mark)) == len(columns)] \
+        if sep is not None and len(fields) != len(columns) else []
+    if other:  # split on the wrong separator: say so, not the names
+        shown = SEPARATORS.get(sep, repr(sep))
+        raise DataFormatError(
+            f'{path}, line {lineno}: split on --sep {shown} the header '
+            f'has {len(fields)} field(s), but --columns names '
+            f'{len(columns)}; split on {other[0]!r} it has {len(columns)}:'
+            f' the file\'s separator is probably {other[0]!r} (pass --sep '
+            f'{other[0]})')
     said = (f'the header says {",".join(fields)}, but --columns says '
             f'{",".join(columns)}')
     if None not in named and len(set(named)) == len(named) and {

@@ -151,7 +151,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             with autograd.predict_mode(), hooks.weights():
                 if hooks.has_weights:  # the weights evaluated and saved
                     check_updated(net, epoch + 1, num_batches)
-                if (epoch + 1) % eval_step == 0 and reporter:
+                if evaluates(epoch + 1, eval_step, num_epochs) and reporter:
                     tic = time.perf_counter()
                     try:
                         metrics = Metrics.of(evaluator(
@@ -196,6 +196,17 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 **({TIE_SHARE: metrics.tie_share}
                    if getattr(metrics, 'tie_share', None) is not None
                    else {}))
+
+
+def evaluates(epoch, eval_step, num_epochs):
+    """Whether `epoch` is evaluated: every `eval_step`-th, as the
+    chapter's loop does, and the last one too, so the final line pairs
+    the last loss with the last model's metrics (with eval_step 2 and 3
+    epochs the chapter pairs epoch 3's loss with epoch 2's metrics). An
+    `eval_step` beyond `num_epochs` evaluates none (a run timing only
+    the training)."""
+    return epoch % eval_step == 0 or (
+        epoch == num_epochs and eval_step <= num_epochs)
 
 
 def total_batches(train_iter, epochs):

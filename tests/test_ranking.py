@@ -75,12 +75,19 @@ def test_sampled_negatives_are_unseen_distinct_and_seeded():
     assert (negs == draw(0)).all() and not (negs == draw(1)).all()
 
 
-def test_constant_model_scores_zero_when_sampled(synthetic_dir):
+def test_constant_model_scores_chance_when_sampled(synthetic_dir):
+    # ties in expectation (issue 23; before, they counted against the
+    # test item and a constant model scored 0): the test item is at each
+    # of the 21 places with chance 1/21, so HR@10 = 10/21 and NDCG@10 =
+    # the mean of 1 / log2(p + 2) over p < 10, times 10/21
     data = load_chapter_data(synthetic_dir)
     evaluator = RankingEvaluator('corrected', eval='sampled', num_neg=20)
     result = evaluator(Constant(), data.test_iter, None, data.candidates,
                        data.num_users, data.num_items, [mx.cpu()])
-    assert result == {'hit_rate': 0.0, 'ndcg': 0.0}
+    assert result['hit_rate'] == pytest.approx(10 / 21)
+    assert result['ndcg'] == pytest.approx(
+        sum(1 / numpy.log2(p + 2) for p in range(10)) / 21)
+    assert result.ties == (data.num_users, data.num_users)
 
 
 @pytest.mark.parametrize('protocol', ['book', 'corrected'])
