@@ -14,7 +14,7 @@ from test_notebook import (NOTEBOOKS, builder, code, errors, outputs_text,
 LAB = os.path.join(NOTEBOOKS, 'lab.ipynb')
 KEY = os.path.join(NOTEBOOKS, 'lab_answers.ipynb')
 BUDGET = 300  # seconds on 2 cores, real data (issue 26)
-SMALL = {'batch_size': 32, 'lab_epochs': 2, 'k': 10}
+SMALL = {'batch_size': 32, 'fit_epochs': 2, 'lab_epochs': 2, 'k': 10}
 
 
 def checks(nb):
