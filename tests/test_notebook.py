@@ -252,3 +252,36 @@ def test_environment_check_stops_with_advice(tmp_path, monkeypatch):
     text = outputs_text(nb.cells)
     assert 'holds no u.data: point it at the unzipped ml-100k' in text
     assert [e[1] for e in errors(nb.cells)] == ['EnvironmentNotReady']
+
+
+# ------------------------------------------------- the environment check
+def check_env():
+    spec = importlib.util.spec_from_file_location(
+        'check_env', os.path.join(NOTEBOOKS, 'check_env.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_python_past_3_11_is_told_how_to_get_3_11(monkeypatch):
+    module = check_env()
+    assert module.python_problems() == []  # this suite runs on 3.8-3.11
+    monkeypatch.setattr(module.sys, 'version_info', (3, 12, 1))
+    [problem] = module.python_problems()
+    assert 'no wheels for newer ones' in problem
+    assert 'conda, pyenv or uv' in problem
+
+
+def test_a_missing_library_names_the_install_command(monkeypatch, capsys):
+    module = check_env()
+    real = module.importlib.metadata.version
+
+    def version(dist):
+        if dist == 'mxnet':
+            raise module.importlib.metadata.PackageNotFoundError(dist)
+        return real(dist)
+    monkeypatch.setattr(module.importlib.metadata, 'version', version)
+    [problem] = module.library_problems()
+    assert problem.startswith('mxnet is missing')
+    assert 'pip install -e ".[cpu]"' in problem
+    assert 'mxnet    missing' in capsys.readouterr().out
