@@ -285,3 +285,17 @@ def test_a_missing_library_names_the_install_command(monkeypatch, capsys):
     assert problem.startswith('mxnet is missing')
     assert 'pip install -e ".[cpu]"' in problem
     assert 'mxnet    missing' in capsys.readouterr().out
+
+
+def test_binder_asks_for_a_python_the_package_runs_on():
+    """binder/ (mybinder.org, or pip install -r locally) gives Python
+    3.11 and the package with its pinned CPU MXNet, which setup.cfg
+    allows."""
+    folder = os.path.join(REPO, 'binder')
+    with open(os.path.join(folder, 'runtime.txt')) as f:
+        assert f.read().strip() == 'python-3.11'
+    with open(os.path.join(folder, 'requirements.txt')) as f:
+        lines = [line.strip() for line in f if not line.startswith('#')]
+    assert '-e .[cpu,test]' in lines and 'jupytext>=1.16' in lines
+    with open(os.path.join(REPO, 'setup.cfg')) as f:
+        assert 'python_requires = >=3.8, <3.12' in f.read()
