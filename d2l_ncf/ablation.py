@@ -143,10 +143,13 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
         for seed in seeds:
             rows += run_seed(models, seed, configs, data, devices, evals,
                              epoch_bar)
-            if out is not None:
-                write_report(out, rows, report_info(
-                    models, seeds, evals, configs, settings, data, devices,
-                    time.perf_counter() - tic))
+            if out is not None:  # after each seed: a stop keeps them
+                info = report_info(models, seeds, evals, configs, settings,
+                                   data, devices, time.perf_counter() - tic)
+                done = list(dict.fromkeys(r['seed'] for r in rows))
+                info.update(finished_seeds=done,
+                            complete=len(done) == len(seeds))
+                write_report(out, rows, info)
     except KeyboardInterrupt as err:  # SIGINT, SIGTERM
         signum = getattr(err, 'signum', signal.SIGINT)
         kept = (f'the finished seeds are in {out}' if rows and out
@@ -193,6 +196,7 @@ def evaluate(net, evaluator, data, devices):
     return dict({'k': evaluator.k}, **{m: float(v) for m, v in
                                        metrics.items()},
                 tie_share=metrics.tie_share,
+                num_test=metrics.ties[1] if metrics.ties else None,
                 eval_seconds=time.perf_counter() - tic)
 
 
