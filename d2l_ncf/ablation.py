@@ -132,8 +132,17 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
     data = data if data is not None else load_data(configs[models[0]])
     for model, config in configs.items():
         for e in evals:  # popularity has no batches
-            check_fits_data(dataclasses.replace(config, eval=e, **(
-                {'batch_size': 1} if model == 'popularity' else {})), data)
+            try:
+                check_fits_data(dataclasses.replace(config, eval=e, **(
+                    {'batch_size': 1} if model == 'popularity' else {})),
+                    data)
+            except UsageError as err:  # advice the ablation can take
+                raise UsageError(
+                    f'{err}. The ablation keeps each evaluation\'s cut-off '
+                    f'(k = {dataclasses.replace(config, eval=e).cutoff} '
+                    f'for {e}); on this data leave that evaluation out: '
+                    f'--evals {" ".join(x for x in evals if x != e) or "..."}'
+                    ) from None
     epochs = len(seeds) * sum(
         c.num_epochs for m, c in configs.items() if m != 'popularity')
     epoch_bar = bar(total=epochs, enabled=progress, desc='ablation',

@@ -388,3 +388,13 @@ def test_a_stop_keeps_the_finished_seeds(tmp_path, monkeypatch):
     assert {r['seed'] for r in rows} == {0} and len(rows) == 4
     # the record says it is incomplete (new-user pass: it looked whole)
     assert record['finished_seeds'] == [0] and record['complete'] is False
+
+
+def test_a_catalogue_too_small_for_k_50_is_told_what_it_can_do(
+        synthetic_dir, usage_error):
+    # found by the new-user pass: the error advised --k, which the
+    # ablation refuses; 40 items cannot rank the full list at k = 50
+    usage_error(['ablation', '--data-dir', synthetic_dir, '--models', 'mf',
+                 '--seeds', '0', '--epochs', '1', '--devices', 'cpu',
+                 '--no-progress'],
+                'on this data leave that evaluation out: --evals sampled')
