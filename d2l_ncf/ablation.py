@@ -132,8 +132,17 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
     data = data if data is not None else load_data(configs[models[0]])
     for model, config in configs.items():
         for e in evals:  # popularity has no batches
-            check_fits_data(dataclasses.replace(config, eval=e, **(
-                {'batch_size': 1} if model == 'popularity' else {})), data)
+            try:
+                check_fits_data(dataclasses.replace(config, eval=e, **(
+                    {'batch_size': 1} if model == 'popularity' else {})),
+                    data)
+            except UsageError as err:  # advice the ablation can take
+                raise UsageError(
+                    f'{err}. The ablation keeps each evaluation\'s cut-off '
+                    f'(k = {dataclasses.replace(config, eval=e).cutoff} '
+                    f'for {e}); on this data leave that evaluation out: '
+                    f'--evals {" ".join(x for x in evals if x != e) or "..."}'
+                    ) from None
     epochs = len(seeds) * sum(
         c.num_epochs for m, c in configs.items() if m != 'popularity')
     epoch_bar = bar(total=epochs, enabled=progress, desc='ablation',
@@ -143,10 +152,13 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
         for seed in seeds:
             rows += run_seed(models, seed, configs, data, devices, evals,
                              epoch_bar)
-            if out is not None:
-                write_report(out, rows, report_info(
-                    models, seeds, evals, configs, settings, data, devices,
-                    time.perf_counter() - tic))
+            if out is not None:  # after each seed: a stop keeps them
+                info = report_info(models, seeds, evals, configs, settings,
+                                   data, devices, time.perf_counter() - tic)
+                done = list(dict.fromkeys(r['seed'] for r in rows))
+                info.update(finished_seeds=done,
+                            complete=len(done) == len(seeds))
+                write_report(out, rows, info)
     except KeyboardInterrupt as err:  # SIGINT, SIGTERM
         signum = getattr(err, 'signum', signal.SIGINT)
         kept = (f'the finished seeds are in {out}' if rows and out
@@ -193,6 +205,7 @@ def evaluate(net, evaluator, data, devices):
     return dict({'k': evaluator.k}, **{m: float(v) for m, v in
                                        metrics.items()},
                 tie_share=metrics.tie_share,
+                num_test=metrics.ties[1] if metrics.ties else None,
                 eval_seconds=time.perf_counter() - tic)
 
 

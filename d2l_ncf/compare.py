@@ -5,10 +5,10 @@ drifts (or is missing from the run: what the reference measured, the run
 must have measured), 2 when an input is unreadable, when a metric asked
 for with --metrics is absent from either record, or when nothing at all
 could be compared. What only the run holds (an epoch, a metric) is not
-compared, and the report names it. Equal non-finite values compare equal: NaN with
-NaN, Infinity with Infinity (and -Infinity with -Infinity), so a run
-always compares equal with itself; a value that is null (not measured)
-equals only null.
+compared, and the report names it. Equal non-finite values compare
+equal: NaN with NaN, Infinity with Infinity (and -Infinity with
+-Infinity), so a run always compares equal with itself; a value that is
+null (not measured) equals only null.
 """
 import json
 import math

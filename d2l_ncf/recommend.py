@@ -52,7 +52,7 @@ def _recommend(ckpt, checkpoint, user, k, devices, data_dir):
         mapping['seen_indptr'][u]:mapping['seen_indptr'][u + 1]]
     unseen = numpy.setdiff1d(numpy.arange(len(item_ids)), seen)
     if k > len(unseen):
-        raise ValueError(f'k = {k} is more than the {len(unseen)} items '
+        raise ListTooLongError(f'k = {k} is more than the {len(unseen)} items '
                          f'user {user} has not interacted with')
     ctx = parse_devices(devices)
     net = build_net(config, len(user_ids), len(item_ids), ctx)
@@ -104,6 +104,10 @@ def _index_of(ids, value):
 
 def _plain(x):
     return int(x) if isinstance(x, numpy.integer) else x
+
+
+class ListTooLongError(ValueError):
+    """A list longer than the items a user has not interacted with."""
 
 
 class TitlesNotFoundError(CheckpointError):

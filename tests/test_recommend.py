@@ -5,7 +5,7 @@ import pytest
 
 from d2l_ncf import cli
 from d2l_ncf.checkpoint import load_checkpoint
-from d2l_ncf.recommend import UnknownUserError, recommend
+from d2l_ncf.recommend import ListTooLongError, UnknownUserError, recommend
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
@@ -59,8 +59,13 @@ def test_unknown_user_and_too_large_k(movielens_checkpoint):
         recommend(ck, 99)
     with pytest.raises(UnknownUserError):
         recommend(ck, 'alice')
-    with pytest.raises(ValueError, match='k = 39 is more than the 32 items'):
+    with pytest.raises(ListTooLongError,
+                       match='k = 39 is more than the 32 items'):
         recommend(ck, 1, k=39)
+    # from the command line a usage error, as an unknown user is (2; the
+    # new-user pass found 1)
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '1', '-k',
+                     '39']) == 2
 
 
 def test_recommend_command(movielens_checkpoint, capsys):
