@@ -1,6 +1,6 @@
 import sys
 
-from .stopping import requested, stop_at_safe_points
+from .runtime.stopping import requested, stop_at_safe_points
 
 # Ctrl-C while the command line loads is noted, not raised inside an
 # import (where a C extension may turn it into an ImportError).

@@ -22,7 +22,7 @@ A callback is any object: `Callback` only documents the names.
 import collections
 import contextlib
 
-from .progress import bar
+from .runtime.progress import bar
 
 Loop = collections.namedtuple(
     'Loop', 'net trainer devices num_epochs start_epoch batches_per_epoch '

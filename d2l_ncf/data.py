@@ -13,14 +13,14 @@ import os
 import random
 
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import gluon
 
-from .interactions import index_interactions, split_seq_aware
-from .movielens import DATASETS, DataNotFoundError, movielens_dir
-from .reader import (FIELDS, DataFormatError, parse_separator,
-                     read_interactions, table_format)
+from .datasets.interactions import index_interactions, split_seq_aware
+from .datasets.movielens import DATASETS, DataNotFoundError, movielens_dir
+from .datasets.reader import (FIELDS, DataFormatError, parse_separator,
+                              read_interactions, table_format)
 
 # d2l's own splitter and loader, unchanged.
 split_data_ml100k = d2l.split_data_ml100k

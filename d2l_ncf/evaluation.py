@@ -16,19 +16,21 @@ both return `metrics.Metrics` (the chapter's ``(hit_rate, auc)`` under
 the book protocol, as printed). The metrics themselves are in `metrics`.
 """
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon, np
 
+from .engine.sampling import sample_eval_negatives
+from .engine.scoring import (EVAL_CHUNK, check_finite, check_finite_scores,
+                             grid_pairs, listed_pairs, rows_per_chunk,
+                             score_rows, split_rows)
 from .metrics import (Metrics, UndefinedMetricError, full_ranking_metrics,
                       hit_and_auc, ndcg_at_k, ranked_list_lengths,
                       sampled_metrics, undefined_metrics)
-from .model import check_finite
-from .progress import bar
 from .protocol import CHAPTER_K, EVALS, get_protocol
-from .sampling import sample_eval_negatives
-from .stopping import check as check_stop, requested as stop_requested
-from .scoring import (EVAL_CHUNK, check_finite_scores, grid_pairs,
-                      listed_pairs, rows_per_chunk, score_rows, split_rows)
+from .runtime.progress import bar
+from .runtime.stopping import check as check_stop
+from .runtime.stopping import requested as stop_requested
+
 
 class RankingEvaluator:
     """A fast stand-in for the chapter's `evaluate_ranking`.

@@ -3,7 +3,7 @@
 d2l 1.0.3 ships them verbatim; we re-export them so the chapter's
 ``d2l.BPRLoss()`` reads ``d2l_ncf.BPRLoss()``.
 """
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import gluon, np, npx
 

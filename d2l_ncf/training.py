@@ -9,17 +9,17 @@ epoch, and wall-clock training and evaluation seconds measured apart.
 import time
 
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
 from .callbacks import Animator, Hooks, Loop
+from .engine.scoring import NonFiniteModelError, non_finite_parameters
 from .losses import ChapterObjective, PairwiseObjective
 from .metrics import Metrics
-from .model import NonFiniteModelError, non_finite_parameters
-from .progress import in_notebook
 from .protocol import get_protocol
-from .stopping import check as check_stop
+from .runtime.progress import in_notebook
+from .runtime.stopping import check as check_stop
 
 
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,

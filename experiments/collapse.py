@@ -24,15 +24,15 @@ import numpy
 from mxnet import gluon, np
 
 from d2l_ncf import BPRLoss, NeuMF, load_chapter_data
-from d2l_ncf.builders import seed_everything
+from d2l_ncf.runs.builders import seed_everything
 from d2l_ncf.callbacks import Callback
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.scoring import score_matrix
+from d2l_ncf.engine.scoring import score_matrix
 from d2l_ncf.protocol import CORRECTED
-from d2l_ncf.records import versions
-from d2l_ncf.run import quietly
+from d2l_ncf.runs.records import versions
+from d2l_ncf.runs.run import quietly
 from d2l_ncf.training import train_ranking
-from d2l_ncf.sampling import NegativeSampler, TripleBatches
+from d2l_ncf.engine.sampling import NegativeSampler, TripleBatches
 
 VARIANTS = {
     # name: (what it tests, settings that differ from the chapter)

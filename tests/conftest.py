@@ -52,7 +52,7 @@ def real_data_dir():
 
     Skips only outside CI when there is neither; with CI set it fails.
     """
-    from d2l_ncf.movielens import DATA_DIR_ENV, download_ml100k
+    from d2l_ncf.datasets.movielens import DATA_DIR_ENV, download_ml100k
     local = os.environ.get(DATA_DIR_ENV)
     if local:
         assert os.path.isfile(os.path.join(local, 'u.data')), (

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from d2l_ncf import cli
-from d2l_ncf.checkpoint import (FILES, FORMAT, VERSION, CheckpointError,
+from d2l_ncf.runs.checkpoint import (FILES, FORMAT, VERSION, CheckpointError,
                                 SaveLock, load_checkpoint)
 from synthetic import make_ratings, write_udata
 
@@ -447,14 +447,14 @@ def test_a_checkpoint_saved_while_waiting_for_the_lock_is_not_replaced(
         ck, synthetic_dir, tmp_path, monkeypatch, capsys):
     # another run saves into the folder between the first look and the
     # lock: the folder is looked at again once locked
-    import d2l_ncf.run
+    import d2l_ncf.runs.run
     target = tmp_path / 'new'
 
     class LateLock(SaveLock):
         def acquire(self):
             os.replace(ck, target)  # a checkpoint appears meanwhile
             super().acquire()
-    monkeypatch.setattr(d2l_ncf.run, 'SaveLock', LateLock)
+    monkeypatch.setattr(d2l_ncf.runs.run, 'SaveLock', LateLock)
     before = tree(target if target.exists() else ck)
     code = run(['--data-dir', synthetic_dir, '--epochs', '1', '--save',
                 str(target)])
@@ -482,16 +482,16 @@ def test_a_manifest_listing_other_names_deletes_nothing_else(
 
 def test_an_interrupted_exercise_keeps_the_finished_rows(
         synthetic_dir, tmp_path, monkeypatch, capsys):
-    import d2l_ncf.exercises
-    from d2l_ncf.run import Stopped
-    real_fit, calls = d2l_ncf.exercises.fit, []
+    import d2l_ncf.runs.exercises
+    from d2l_ncf.runs.run import Stopped
+    real_fit, calls = d2l_ncf.runs.exercises.fit, []
 
     def fit(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise Stopped(signal.SIGTERM)
         return real_fit(*args, **kwargs)
-    monkeypatch.setattr(d2l_ncf.exercises, 'fit', fit)
+    monkeypatch.setattr(d2l_ncf.runs.exercises, 'fit', fit)
     out = tmp_path / 'ex'
     code = cli.main(['exercise', 'factors', '--values', '4', '8',
                      '--data-dir', synthetic_dir, '--out', str(out)]
@@ -505,7 +505,7 @@ def test_an_interrupted_exercise_keeps_the_finished_rows(
 
 
 def test_a_signal_during_a_write_waits_for_the_write_to_finish():
-    from d2l_ncf.locking import deferred_signals
+    from d2l_ncf.runtime.locking import deferred_signals
     done = []
     with pytest.raises(KeyboardInterrupt):
         with deferred_signals():
@@ -545,7 +545,7 @@ def test_sigterm_at_random_moments_always_stops_cleanly(tmp_path):
 
 
 def test_a_second_signal_ends_the_process_at_once():
-    from d2l_ncf import stopping
+    from d2l_ncf.runtime import stopping
     with stopping.stop_at_safe_points():
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.05)

@@ -18,20 +18,21 @@ import mxnet as mx
 import numpy
 import pytest
 
-import d2l_ncf.builders
-import d2l_ncf.checks
-import d2l_ncf.run
+import d2l_ncf.runs.builders
+import d2l_ncf.runs.checks
+import d2l_ncf.runs.run
 from d2l_ncf import cli, evaluate_ranking, load_chapter_data
-from d2l_ncf.checkpoint import load_checkpoint
-from d2l_ncf.config import TrainConfig
-from d2l_ncf.exercises import run_exercise
-from d2l_ncf.model import NeuMF, NonFiniteModelError
+from d2l_ncf.runs.checkpoint import load_checkpoint
+from d2l_ncf.runs.config import TrainConfig
+from d2l_ncf.runs.exercises import run_exercise
+from d2l_ncf.engine.scoring import NonFiniteModelError
+from d2l_ncf.model import NeuMF
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.scoring import score_pairs
+from d2l_ncf.engine.scoring import score_pairs
 from d2l_ncf.metrics import UndefinedMetricError, full_ranking_metrics
-from d2l_ncf.checks import check_fits_data
-from d2l_ncf.run import train
-from d2l_ncf.sampling import NegativeSampler
+from d2l_ncf.runs.checks import check_fits_data
+from d2l_ncf.runs.run import train
+from d2l_ncf.engine.sampling import NegativeSampler
 from synthetic import write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
@@ -99,11 +100,11 @@ class PoisonAfter:
 def test_parameters_made_nan_by_the_last_update_stop_the_run(
         synthetic_dir, tmp_path, monkeypatch):
     # 168 training pairs / 32 = 5 batches: update 10 is epoch 2's last
-    monkeypatch.setattr(d2l_ncf.builders, 'WeightAverage', PoisonAfter)
+    monkeypatch.setattr(d2l_ncf.runs.builders, 'WeightAverage', PoisonAfter)
     PoisonAfter.bad = 10
     evaluated = []
-    real = d2l_ncf.builders.RankingEvaluator.__call__
-    monkeypatch.setattr(d2l_ncf.builders.RankingEvaluator, '__call__',
+    real = d2l_ncf.runs.builders.RankingEvaluator.__call__
+    monkeypatch.setattr(d2l_ncf.runs.builders.RankingEvaluator, '__call__',
                         lambda self, *a: evaluated.append(1) or real(self,
                                                                      *a))
     ck = tmp_path / 'ck'
@@ -142,7 +143,7 @@ def test_recommend_refuses_a_nan_checkpoint(synthetic_dir, tmp_path,
     ck = tmp_path / 'ck'
     assert cli.main(['train', '--data-dir', synthetic_dir, '--epochs', '1',
                      '--save', str(ck)] + CORRECTED) == 0
-    module = importlib.import_module('d2l_ncf.recommend')
+    module = importlib.import_module('d2l_ncf.runs.recommending')
     real_restore = module.restore
 
     def restore_nan(ckpt, net, *args):
@@ -233,7 +234,7 @@ def test_k_below_every_list_is_accepted_and_the_evaluator_refuses_above(
         if ok:
             check_fits_data(config, data)
         else:
-            with pytest.raises(d2l_ncf.checks.UsageError):
+            with pytest.raises(d2l_ncf.runs.checks.UsageError):
                 check_fits_data(config, data)
     with pytest.raises(UndefinedMetricError, match='certain'):
         RankingEvaluator('corrected', k=60, eval='sampled', num_neg=50)
@@ -428,7 +429,7 @@ def test_progress_bar_total_counts_the_batches_rollover_included():
     # the leftover examples of an epoch open the next one, so some epochs
     # hold one batch more than the first: the bar's total counts them
     # (it once showed 967/960)
-    from d2l_ncf.sampling import TripleBatches
+    from d2l_ncf.engine.sampling import TripleBatches
     from d2l_ncf.training import total_batches
     candidates = {u: [u] for u in range(10)}
     users = numpy.tile(numpy.arange(10), 10)  # 100 examples
@@ -449,7 +450,7 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
     # step outside Python's heap; docs/RELIABILITY.md has the numbers.
     import tracemalloc
     import d2l_ncf.training
-    from d2l_ncf import stopping
+    from d2l_ncf.runtime import stopping
     real, epochs, traced = d2l_ncf.training.check_updated, [], []
     first, last = 30, 230
 
@@ -468,7 +469,7 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
                          protocol='corrected', k=10, devices='cpu',
                          num_epochs=10 ** 6)
     try:
-        with pytest.raises(d2l_ncf.run.RunStopped):
+        with pytest.raises(d2l_ncf.runs.run.RunStopped):
             train(config, progress=False)
     finally:
         tracemalloc.stop()

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from d2l_ncf import cli
-from d2l_ncf.recommend import TitlesNotFoundError, recommend
+from d2l_ncf.runs.recommending import TitlesNotFoundError, recommend
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',

@@ -4,7 +4,7 @@ import numpy
 from mxnet import autograd, gluon, np
 
 from d2l_ncf import NeuMF
-from d2l_ncf.averaging import WeightAverage
+from d2l_ncf.engine.averaging import WeightAverage
 
 
 def test_average_follows_the_formula_and_is_swapped_in_and_out():

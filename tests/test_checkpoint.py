@@ -6,9 +6,9 @@ import pytest
 
 import d2l_ncf.losses
 from d2l_ncf import cli
-from d2l_ncf.checkpoint import CheckpointError, load_checkpoint
-from d2l_ncf.config import TrainConfig
-from d2l_ncf.run import train
+from d2l_ncf.runs.checkpoint import CheckpointError, load_checkpoint
+from d2l_ncf.runs.config import TrainConfig
+from d2l_ncf.runs.run import train
 from d2l_ncf.training import NonFiniteLossError
 from synthetic import make_ratings, write_udata
 
@@ -150,8 +150,8 @@ def test_parameters_of_another_shape_are_refused(synthetic_dir, tmp_path):
     # a checkpoint whose files are intact but whose network is larger
     big = saved(synthetic_dir, tmp_path / 'big', 1, '--num-factors', '6')
     bigger = load_checkpoint(str(big))
-    from d2l_ncf.checkpoint import restore
-    from d2l_ncf.builders import build_net
+    from d2l_ncf.runs.checkpoint import restore
+    from d2l_ncf.runs.builders import build_net
     import mxnet as mx
     net = build_net(TrainConfig(num_factors=4, nums_hiddens=(4, 4)),
                     24, 40, [mx.cpu()])
@@ -196,7 +196,7 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(
     # 168 training pairs / batch 32 = 5 batches an epoch: call 10 is
     # epoch 2, batch 5, after epoch 1's checkpoint was written
     monkeypatch.setitem(d2l_ncf.losses.LOSSES, 'log', NaNAfter)
-    monkeypatch.setattr('d2l_ncf.builders.LOSSES', d2l_ncf.losses.LOSSES)
+    monkeypatch.setattr('d2l_ncf.runs.builders.LOSSES', d2l_ncf.losses.LOSSES)
     NaNAfter.calls = 0
     ck = tmp_path / 'ck'
     config = TrainConfig(protocol='corrected', loss='log', batch_size=32,

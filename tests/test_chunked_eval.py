@@ -10,10 +10,10 @@ import pytest
 
 from d2l_ncf import NeuMF
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.scoring import (grid_pairs, listed_pairs, rows_per_chunk,
+from d2l_ncf.engine.scoring import (grid_pairs, listed_pairs, rows_per_chunk,
                              score_pairs, score_rows)
 from d2l_ncf.metrics import full_ranking_metrics, sampled_metrics
-from d2l_ncf.sampling import sample_eval_negatives
+from d2l_ncf.engine.sampling import sample_eval_negatives
 
 NUM_USERS, NUM_ITEMS = 13, 150
 DEVICES = {'cpu': [mx.cpu()], 'cpu:2': [mx.cpu(0), mx.cpu(1)]}
@@ -135,7 +135,7 @@ def test_chunk_sizes():
 def test_a_non_finite_chunk_is_refused():
     # finite parameters, but user 10's scores overflow: its chunk (the
     # sixth of two rows) is refused, not ranked
-    from d2l_ncf.model import NonFiniteModelError
+    from d2l_ncf.engine.scoring import NonFiniteModelError
     net = make_net([mx.cpu()], sigmoid_output=False)
     net(mx.np.array([0]), mx.np.array([0]))  # finish deferred init
     for table in (net.P, net.Q):
@@ -151,8 +151,8 @@ def test_a_non_finite_chunk_is_refused():
 
 def test_the_cli_passes_eval_chunk(tmp_path, capsys):
     from d2l_ncf import cli
-    from d2l_ncf.config import TrainConfig
-    from d2l_ncf.scoring import EVAL_CHUNK
+    from d2l_ncf.runs.config import TrainConfig
+    from d2l_ncf.engine.scoring import EVAL_CHUNK
     from synthetic import make_ratings, write_udata
     assert TrainConfig().eval_chunk == EVAL_CHUNK
     folder = write_udata(tmp_path / 'data', make_ratings())
@@ -176,7 +176,7 @@ def test_batches_round_robin_over_devices_score_as_one_device(batches):
     # score_batches sends whole batches to the devices in turn, several in
     # flight: the scores come back in order and equal one device's, bit
     # for bit (also with fewer batches than devices can take at once)
-    from d2l_ncf.scoring import score_batches
+    from d2l_ncf.engine.scoring import score_batches
     net = make_net(DEVICES['cpu:2'])
     rng = numpy.random.RandomState(batches)
     pairs = [(rng.randint(0, NUM_USERS, 50 + b),

@@ -13,11 +13,11 @@ import mxnet as mx
 import pytest
 
 from d2l_ncf import cli, load_chapter_data
-from d2l_ncf.builders import seed_everything
-from d2l_ncf.config import TrainConfig
-from d2l_ncf.scoring import score_matrix
+from d2l_ncf.runs.builders import seed_everything
+from d2l_ncf.runs.config import TrainConfig
+from d2l_ncf.engine.scoring import score_matrix
 from d2l_ncf.metrics import full_ranking_metrics
-from d2l_ncf.run import fit
+from d2l_ncf.runs.run import fit
 from synthetic import make_ratings, write_udata
 
 TOP = 250 - 29  # unseen items of the user's cluster, held-out included

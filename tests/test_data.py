@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-import d2l_ncf.movielens as data_mod
+import d2l_ncf.datasets.movielens as data_mod
 from d2l_ncf import (DataNotFoundError, PRDataset, load_chapter_data,
                      read_data_ml100k)
 from synthetic import make_ratings, write_udata

@@ -5,9 +5,10 @@ import pytest
 
 from d2l_ncf.data import (load_chapter_data, load_data_ml100k, load_dataset,
                           read_data_ml100k, split_data_ml100k)
-from d2l_ncf.interactions import index_interactions, summary_line
-from d2l_ncf.movielens import UDATA, DataNotFoundError
-from d2l_ncf.reader import DataFormatError, read_interactions, table_format
+from d2l_ncf.datasets.interactions import index_interactions, summary_line
+from d2l_ncf.datasets.movielens import UDATA, DataNotFoundError
+from d2l_ncf.datasets.reader import (DataFormatError, read_interactions,
+                                     table_format)
 from synthetic import make_ratings, write_udata
 
 
@@ -224,7 +225,7 @@ def test_missing_table_is_named(tmp_path):
 
 
 def test_titles_from_movielens_folders(tmp_path):
-    from d2l_ncf.movielens import item_titles
+    from d2l_ncf.datasets.movielens import item_titles
     folder = write_ml1m(tmp_path / 'ml-1m', make_ratings(),
                         {1: 'Toy Story (1995)', 2: 'Jumanji (1995)',
                          3: 'Amélie (2001)'})

@@ -1,7 +1,7 @@
 import mxnet as mx
 import pytest
 
-from d2l_ncf import devices as dev
+from d2l_ncf.runtime import devices as dev
 from d2l_ncf import parse_devices, try_all_gpus
 
 

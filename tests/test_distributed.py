@@ -15,8 +15,10 @@ import uuid
 
 import pytest
 
-from d2l_ncf import cli, launch
-from d2l_ncf.distributed import (ClusterError, ShardedBatches,
+from d2l_ncf import cli
+
+from d2l_ncf.cli import launch
+from d2l_ncf.engine.distributed import (ClusterError, ShardedBatches,
                                  check_launched, settings_vector)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -121,7 +121,7 @@ def _joined(ax):
 
 
 def test_categorical_settings_are_points_not_lines():
-    from d2l_ncf.exercises import plot_rows
+    from d2l_ncf.runs.exercises import plot_rows
     fig = plot_rows(_rows(['adam:0.01:1e-5', 'sgd:0.1:0', 'adam:0.01:0']),
                     'optim', k=50)
     ax = fig.axes[0]
@@ -134,7 +134,7 @@ def test_categorical_settings_are_points_not_lines():
 
 
 def test_factor_sizes_go_on_a_numeric_axis():
-    from d2l_ncf.exercises import plot_rows
+    from d2l_ncf.runs.exercises import plot_rows
     fig = plot_rows(_rows(['16', '4', '64']), 'factors', k=10)
     ax = fig.axes[0]
     lines = _joined(ax)

@@ -12,7 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = textwrap.dedent('''\
     import atexit, multiprocessing, os, sys, threading, time
-    from d2l_ncf.pipes import guard_std_streams, leave
+    from d2l_ncf.runtime.pipes import guard_std_streams, leave
     guard_std_streams()
     atexit.register(lambda: print('teardown ran', file=sys.stderr))
     {setup}

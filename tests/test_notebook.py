@@ -148,9 +148,9 @@ def test_chapter_code_is_the_reference_path(synthetic_dir, capsys):
     from mxnet import gluon
     import mxnet as mx
     import d2l_ncf as ncf
-    from d2l_ncf.config import TrainConfig
+    from d2l_ncf.runs.config import TrainConfig
     from d2l_ncf.evaluation import RankingEvaluator
-    from d2l_ncf.run import train
+    from d2l_ncf.runs.run import train
     ns = chapter_namespace()
     data = ncf.load_chapter_data(synthetic_dir)
     devices = ncf.parse_devices('cpu:2')

@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
-from d2l_ncf import cli, numerics
-from d2l_ncf.compare import numerics_report
+from d2l_ncf import cli
+
+from d2l_ncf.runtime import numerics
+from d2l_ncf.runs.compare import numerics_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AVX512 = {'sse4_1', 'avx', 'avx2', 'avx512f', 'avx512bw', 'avx512vl',
@@ -139,15 +141,16 @@ def test_every_module_that_imports_mxnet_imports_our_mxnet_first():
     # install); a module loading MXNet or d2l without it first could run
     # the chapter's code on legacy arrays
     import ast
-    folder = os.path.join(REPO, 'd2l_ncf')
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith('.py') or name == '_mxnet.py':
+    import pathlib
+    folder = pathlib.Path(REPO, 'd2l_ncf')
+    for path in sorted(folder.rglob('*.py')):
+        name = str(path.relative_to(folder))
+        if path.name == '_mxnet.py':
             continue
-        with open(os.path.join(folder, name)) as f:
-            tree = ast.parse(f.read())
+        tree = ast.parse(path.read_text())
         ours = False
         for node in tree.body:  # module level only: lazy imports may wait
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and any(
+            if isinstance(node, ast.ImportFrom) and node.level and any(
                     a.name == '_mxnet' for a in node.names):
                 ours = True
             heavy = ([a.name for a in node.names]

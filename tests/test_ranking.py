@@ -7,7 +7,7 @@ from mxnet.gluon import nn
 from d2l_ncf import NeuMF, evaluate_ranking, load_chapter_data
 from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.metrics import full_ranking_metrics, sampled_metrics
-from d2l_ncf.sampling import sample_eval_negatives
+from d2l_ncf.engine.sampling import sample_eval_negatives
 from test_training import run_small
 
 

@@ -9,7 +9,8 @@ from mxnet import gluon, np
 from d2l_ncf import NeuMF, train_ranking
 from d2l_ncf.losses import LogLoss
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.sampling import NegativeSampler, TripleBatches, recency_weights
+from d2l_ncf.engine.sampling import (NegativeSampler, TripleBatches,
+                                     recency_weights)
 
 SMALL = ['train', '--batch-size', '32', '--num-factors', '4', '--hiddens',
          '4', '--epochs', '1', '--no-progress']
@@ -137,10 +138,10 @@ def test_usage_errors(usage_error, synthetic_dir, extra, message):
 
 
 def test_a_checkpoint_from_before_recency_still_resumes():
-    from d2l_ncf.config import TrainConfig
-    from d2l_ncf.checkpoint import CheckpointError
-    from d2l_ncf.checks import check_resumable
-    from d2l_ncf.config import config_dict
+    from d2l_ncf.runs.config import TrainConfig
+    from d2l_ncf.runs.checkpoint import CheckpointError
+    from d2l_ncf.runs.checks import check_resumable
+    from d2l_ncf.runs.config import config_dict
     config = TrainConfig(protocol='corrected', num_epochs=3)
     older = config_dict(config)
     del older['recency'], older['recency_tau']  # written before they were

@@ -4,8 +4,8 @@ import os
 import pytest
 
 from d2l_ncf import cli
-from d2l_ncf.checkpoint import load_checkpoint
-from d2l_ncf.recommend import UnknownUserError, recommend
+from d2l_ncf.runs.checkpoint import load_checkpoint
+from d2l_ncf.runs.recommending import UnknownUserError, recommend
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',

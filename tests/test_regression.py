@@ -14,7 +14,7 @@ import os
 import pytest
 
 import d2l_ncf.evaluation as evaluation
-import d2l_ncf.sampling as sampling
+import d2l_ncf.engine.sampling as sampling
 from d2l_ncf import cli
 from synthetic import make_ratings, write_udata
 

@@ -4,7 +4,7 @@ import numpy
 import pytest
 from mxnet import gluon
 
-from d2l_ncf.sampling import NegativeSampler, TripleBatches
+from d2l_ncf.engine.sampling import NegativeSampler, TripleBatches
 
 CANDIDATES = {0: [0, 2, 4], 1: [1], 2: [0, 1, 2, 3, 4, 5, 6]}
 

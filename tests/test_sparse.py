@@ -6,10 +6,12 @@ import numpy
 import pytest
 from mxnet import autograd, np
 
-from d2l_ncf import cli, sparse
-from d2l_ncf.config import TrainConfig
+from d2l_ncf import cli
+
+from d2l_ncf.engine import sparse
+from d2l_ncf.runs.config import TrainConfig
 from d2l_ncf.model import NeuMF
-from d2l_ncf.builders import build_net
+from d2l_ncf.runs.builders import build_net
 from test_distributed import (SMALL as DIST_SMALL, dist_train,  # noqa: F401
                               history as dist_history, run_launch, tag)
 
@@ -236,7 +238,7 @@ def test_bench_dist_counts_sparse_bytes(synthetic_dir, tmp_path, tag,
 
 
 def test_recommend_from_a_sparse_checkpoint(synthetic_dir, tmp_path):
-    from d2l_ncf.recommend import recommend
+    from d2l_ncf.runs.recommending import recommend
     with open(f'{synthetic_dir}/u.item', 'w', encoding='latin-1') as f:
         for i in range(1, 41):
             f.write(f'{i}|Movie {i}|01-Jan-1995||http://x|0|1\n')

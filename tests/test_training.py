@@ -9,10 +9,10 @@ from mxnet import gluon
 
 from d2l_ncf import (BPRLoss, NeuMF, evaluate_ranking, load_chapter_data,
                      train_ranking)
-from d2l_ncf.builders import seed_everything
+from d2l_ncf.runs.builders import seed_everything
 from d2l_ncf.data import make_train_iter
 from d2l_ncf.protocol import get_protocol
-from d2l_ncf.sampling import NegativeSampler, TripleBatches
+from d2l_ncf.engine.sampling import NegativeSampler, TripleBatches
 
 LOSS_LINE = re.compile(r'^train loss \d+\.\d{3}, test hit rate \d\.\d{3}, '
                        r'test AUC \d\.\d{3}$')

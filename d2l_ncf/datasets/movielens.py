@@ -16,7 +16,7 @@ import dataclasses
 import os
 import zipfile
 
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 
 from .reader import Format, file_digest

@@ -14,12 +14,12 @@ import statistics
 import sys
 import time
 
-from .locking import deferred_signals
+from ..metrics import RANKING
+from ..runtime.locking import deferred_signals
+from ..runtime.progress import bar
 from .builders import load_data, resolve_devices, seed_everything
 from .checks import MAX_SEED, UsageError, check_fits_data
-from .metrics import RANKING
 from .plotting import exercise_figure
-from .progress import bar
 from .records import check_out_dir
 from .run import RunStopped, fit, quietly
 

@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 
-from .metrics import RANKING, label, short_name
+from ..metrics import RANKING, label, short_name
 
 
 def save_curves(history, path, title=None):

@@ -11,17 +11,17 @@ import signal
 import sys
 import typing
 
-from .compare import METRICS, main_compare
-from .config import TrainConfig, config_from_dict, option
-from .reader import DataFormatError
-from . import numerics
-from .distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
-                          check_launched)
+from ..datasets.reader import DataFormatError
+from ..engine.distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
+                                  check_launched)
+from ..runs.checks import UsageError
+from ..runs.compare import METRICS, main_compare
+from ..runs.config import TrainConfig, config_from_dict, option
+from ..runtime import numerics
+from ..runtime.pipes import guard_std_streams, leave
+from ..runtime.stopping import RunStopped, stop_at_safe_points
 from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
 from .launch import add_launch_options, main as launch_main
-from .checks import UsageError
-from .pipes import guard_std_streams, leave
-from .stopping import RunStopped, stop_at_safe_points
 
 # The names of `exercises.EXERCISES`, without importing what runs them
 # (tests/test_cli.py checks that they match).
@@ -218,7 +218,7 @@ def config_from_args(args):
 
 def resumed_config(args, typed):
     """The checkpoint's settings, with the options typed on top."""
-    from .checkpoint import load_checkpoint
+    from ..runs.checkpoint import load_checkpoint
     saved = config_from_dict(load_checkpoint(args.resume)['config'])
     return dataclasses.replace(saved, **config_from_args(typed))
 
@@ -316,7 +316,7 @@ def check_typed(args, typed, config):
             f'of the chapter\'s PRDataset ({reference}); the default fast '
             f'sampler uses none: {advice}')
     if args.command == 'exercise':
-        from .exercises import settings_for
+        from ..runs.exercises import settings_for
         varied = {name for _, change in settings_for(args.exercise,
                                                       args.values)
                   for name in change}
@@ -331,7 +331,7 @@ def check_typed(args, typed, config):
 
 def main_run(args, argv, parser):
     """train or exercise: errors are messages, never tracebacks."""
-    from .checkpoint import CheckpointError  # no MXNet yet: see below
+    from ..runs.checkpoint import CheckpointError  # no MXNet yet: see below
     command = parser.commands[args.command]
     typed = typed_options(argv)
     try:
@@ -345,21 +345,21 @@ def main_run(args, argv, parser):
     try:
         config.validate()
         check_typed(args, typed, config)
-        from .builders import resolve_devices
+        from ..runs.builders import resolve_devices
         resolve_devices(config)
         if args.command == 'train':
             check_kvstore(args)
         if args.command == 'exercise':
-            from .exercises import settings_for
+            from ..runs.exercises import settings_for
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
     except (ValueError, ClusterError) as err:  # DeviceError included
         command.error(str(err))
-    from .exercises import ExerciseFailed, run_exercise
-    from .movielens import DataNotFoundError
-    from .records import OutputExistsError
-    from .run import train
-    from .training import NonFiniteLossError
+    from ..runs.exercises import ExerciseFailed, run_exercise
+    from ..datasets.movielens import DataNotFoundError
+    from ..runs.records import OutputExistsError
+    from ..runs.run import train
+    from ..training import NonFiniteLossError
     try:
         if args.command == 'exercise':
             try:
@@ -403,14 +403,14 @@ def check_kvstore(args):
             'where the optimizer state cannot be saved: --save and '
             '--resume need dist_sync')
     if args.kvstore == 'dist_async' and getattr(args, 'sparse', False):
-        from .sparse import ASYNC_REFUSED
+        from ..engine.sparse import ASYNC_REFUSED
         raise ClusterError(ASYNC_REFUSED)
 
 
 def main_recommend(args):
-    from .checkpoint import CheckpointError
-    from .movielens import DataNotFoundError
-    from .recommend import (TitlesNotFoundError, UnknownUserError,
+    from ..runs.checkpoint import CheckpointError
+    from ..datasets.movielens import DataNotFoundError
+    from ..runs.recommending import (TitlesNotFoundError, UnknownUserError,
                             format_recommendations, recommend)
     try:
         rows = recommend(args.checkpoint, args.user, args.k,

@@ -33,9 +33,9 @@ import shutil
 
 import numpy
 
-from .interactions import fingerprint, interactions_by_user
-from .locking import LOCK, SaveLock, deferred_signals, held, pid_alive
-from .reader import file_digest
+from ..datasets.interactions import fingerprint, interactions_by_user
+from ..datasets.reader import file_digest
+from ..runtime.locking import LOCK, SaveLock, deferred_signals, held, pid_alive
 
 MANIFEST = 'manifest.json'
 FORMAT = 'd2l_ncf-checkpoint'

@@ -12,8 +12,9 @@ import math
 import os
 import sys
 
-from . import metrics, numerics
-from .reader import sniff
+from .. import metrics
+from ..datasets.reader import sniff
+from ..runtime import numerics
 
 METRICS = tuple(metrics.METRICS)  # ('loss', 'hit_rate', 'auc', 'ndcg')
 # Settings that do not change the numbers, left out of the config diff.

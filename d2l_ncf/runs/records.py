@@ -6,11 +6,11 @@ import os
 import platform
 import sys
 
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import mxnet as mx
 import numpy
 
-from . import numerics
+from ..runtime import numerics
 from .checkpoint import CheckpointError, is_checkpoint, other_files
 from .checks import UsageError
 from .config import config_dict

@@ -6,21 +6,21 @@ import os
 import signal
 import sys
 
+from ..callbacks import Callback, ProgressBar
+from ..datasets.interactions import summary_line
+from ..datasets.movielens import DataNotFoundError
+from ..engine.distributed import DEFAULT_KVSTORE, Cluster, connect
+from ..engine.scoring import NonFiniteModelError
+from ..runtime.locking import SaveLock, deferred_signals
+from ..runtime.stopping import RunStopped, Stopped  # noqa: F401
+from ..runtime.stopping import check as check_stop
+from ..training import NonFiniteLossError, train_ranking
 from .builders import build, load_data, resolve_devices, seed_everything
-from .callbacks import Callback, ProgressBar
 from .checkpoint import (check_same_data, data_record, load_checkpoint,
                          restore, save_checkpoint)
 from .checks import check_fits_data, check_resumable, divergence_settings
 from .config import TrainConfig, config_dict
-from .distributed import DEFAULT_KVSTORE, Cluster, connect
-from .interactions import summary_line
-from .locking import SaveLock, deferred_signals
-from .movielens import DataNotFoundError
-from .model import NonFiniteModelError
 from .records import check_out_dir, check_save_dir, run_record, write_outputs
-from .stopping import (RunStopped, Stopped,  # noqa: F401
-                       check as check_stop)
-from .training import NonFiniteLossError, train_ranking
 
 
 def train(config=None, out=None, progress=True, overwrite=False, save=None,

@@ -1,6 +1,6 @@
 """Every setting of a run, declared once: default, where it is from,
 help text and bounds. The command line's options (`cli`), the mapping
-from parsed arguments, the checks (`checks.check_config`) and the
+from parsed arguments, the checks (`rules.check_config`) and the
 record's JSON all derive from `TrainConfig`'s fields. Beside it: how a
 config is saved and read back, and which settings a resumed run may
 change.
@@ -8,8 +8,9 @@ change.
 import dataclasses
 from typing import Optional, Tuple
 
-from .protocol import CHAPTER_K, DEFAULT_K, EVALS, PROTOCOLS
-from .reader import FIELDS
+from ..datasets.reader import FIELDS
+from ..protocol import CHAPTER_K, DEFAULT_K, EVALS, PROTOCOLS
+from .rules import check_config, option as field_option
 
 
 # The names of `losses.LOSSES` and `movielens.DATASETS`, kept here so the
@@ -177,15 +178,13 @@ class TrainConfig:
 
     def validate(self):
         """Raise ValueError naming the first setting that cannot work."""
-        from .checks import check_config  # checks reads these fields
         check_config(self)
         return self
 
 
 def option(name):
     """The command-line option that sets config field `name`."""
-    field = FIELDS_BY_NAME[name]
-    return '--' + (field.metadata['option'] or name).replace('_', '-')
+    return field_option(FIELDS_BY_NAME[name])
 
 
 FIELDS_BY_NAME = {f.name: f for f in dataclasses.fields(TrainConfig)}

@@ -24,7 +24,7 @@ the global batch touched -- the rows this step changes. The servers keep
 no optimizer state (`assign_optimizer`): checkpoints and resuming work as without
 ``--sparse``.
 """
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import os
 import sys
 import tempfile
@@ -34,7 +34,7 @@ import numpy
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from .checks import LAZY_OPTIMIZERS  # noqa: F401  (defined there: no MXNet)
+from .optimizers import LAZY_OPTIMIZERS  # noqa: F401  (no MXNet there)
 
 # NeuMF's embeddings and the batch columns whose ids index each: users
 # (column 0) for P and U; positives and negatives (1, 2) for Q and V.

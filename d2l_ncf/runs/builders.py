@@ -4,22 +4,22 @@ with the config's protocol (`build`)."""
 import dataclasses
 import random
 
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import mxnet as mx
 import numpy
 from mxnet import gluon
 
-from .averaging import WeightAverage
-from .callbacks import Averaging, Penalty
-from .data import load_dataset, make_train_iter
-from .devices import parse_devices
-from .distributed import trainer_options
-from .evaluation import RankingEvaluator, evaluate_ranking
-from .losses import LOSSES
-from .model import NeuMF, embedding_l2
-from .protocol import get_protocol
-from .sampling import NegativeSampler, TripleBatches, recency_weights
-from . import sparse
+from ..callbacks import Averaging, Penalty
+from ..data import load_dataset, make_train_iter
+from ..engine import sparse
+from ..engine.averaging import WeightAverage
+from ..engine.distributed import trainer_options
+from ..engine.sampling import NegativeSampler, TripleBatches, recency_weights
+from ..evaluation import RankingEvaluator, evaluate_ranking
+from ..losses import LOSSES
+from ..model import NeuMF, embedding_l2
+from ..protocol import get_protocol
+from ..runtime.devices import parse_devices
 
 
 def seed_everything(seed):

@@ -3,13 +3,13 @@ import os
 
 import numpy
 
-from .averaging import WeightAverage
+from ..datasets.movielens import DATASETS
+from ..engine.averaging import WeightAverage
+from ..engine.scoring import score_pairs
+from ..runtime.devices import parse_devices
 from .builders import build_net
 from .checkpoint import CheckpointError, load_checkpoint, restore
 from .config import config_from_dict
-from .movielens import DATASETS
-from .devices import parse_devices
-from .scoring import score_pairs
 
 
 class UnknownUserError(KeyError):

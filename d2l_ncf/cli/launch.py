@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 
-from .distributed import PR_SET_PDEATHSIG, RANK_ENV, parent_death_signal
+from ..engine.distributed import (PR_SET_PDEATHSIG, RANK_ENV,
+                                  parent_death_signal)
 
 LOOPBACK = '127.0.0.1'
 # A server or scheduler serves at import, then exits. First it asks Linux

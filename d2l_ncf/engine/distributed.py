@@ -20,7 +20,7 @@ import signal
 
 import numpy
 
-from .interactions import fingerprint
+from ..datasets.interactions import fingerprint
 
 KVSTORES = ('local', 'device', 'dist_sync', 'dist_async')
 DEFAULT_KVSTORE = 'device'  # gluon.Trainer's default: the chapter's
@@ -42,7 +42,7 @@ HOW_TO_LAUNCH = (
 def _mx():
     """MXNet, imported when a job connects: the launcher and the
     command line's checks need none of it."""
-    from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+    from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy)
     import mxnet
     return mxnet
 

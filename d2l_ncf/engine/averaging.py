@@ -9,7 +9,7 @@ a steadier model than any single step's.
 import contextlib
 
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import np
 
 
