@@ -133,7 +133,7 @@ def load_chapter_data(data_dir=None):
     """Read, split (seq-aware) and load MovieLens-100K as the chapter does.
 
     The result equals what d2l's `read_data_ml100k`, `split_data_ml100k`
-    and `load_data_ml100k` give (tests/test_data.py checks it).
+    and `load_data_ml100k` give (tests/section/test_data.py checks it).
     """
     return load_dataset('ml-100k', data_dir=data_dir)
 

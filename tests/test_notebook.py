@@ -142,6 +142,7 @@ def test_notebook_runs(synthetic_dir, tmp_path):
     assert len(images(code)) >= 8
 
 
+@pytest.mark.slow
 def test_chapter_code_is_the_reference_path(synthetic_dir, capsys):
     """The notebook's definitions and `d2l-ncf train --reference --protocol
     book` print the same line and evaluate the same every epoch."""

@@ -24,7 +24,7 @@ from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
 from .launch import add_launch_options, main as launch_main
 
 # The names of `exercises.EXERCISES`, without importing what runs them
-# (tests/test_cli.py checks that they match).
+# (tests/cli/test_cli.py checks that they match).
 EXERCISE_NAMES = ('factors', 'hiddens', 'loss', 'optim')
 
 

@@ -14,14 +14,14 @@ CANNOT_TRAIN = {
 
 # MXNet 1.9.1's optimizers (`mx.optimizer.Optimizer.opt_registry`), so
 # that checking --optimizer needs no MXNet; one registered later is
-# looked up there (tests/test_cli.py checks the list against MXNet's).
+# looked up there (tests/cli/test_cli.py checks the list against MXNet's).
 MXNET_OPTIMIZERS = (
     'adadelta', 'adagrad', 'adam', 'adamax', 'ccsgd', 'dcasgd', 'ftml',
     'ftrl', 'groupadagrad', 'lamb', 'lars', 'lbsgd', 'nadam', 'nag',
     'rmsprop', 'sgd', 'sgld', 'signum', 'test')
 # Gluon optimizers whose MXNet update of a row-sparse gradient is lazy
 # (`sparse`): rows the gradient lacks keep their weight and state
-# (checked by tests/test_sparse.py). Adam's is the default
+# (checked by tests/engine/test_sparse.py). Adam's is the default
 # (lazy_update=True). Of the others, some move every row (rmsprop, ftrl,
 # nadam, ...: they densify the gradient or decay every row, which is what
 # --sparse exists to avoid) and adagrad fails on it.

@@ -15,7 +15,7 @@ from .rules import check_config, option as field_option
 
 # The names of `losses.LOSSES` and `movielens.DATASETS`, kept here so the
 # command line's options and checks need neither MXNet nor d2l
-# (tests/test_cli.py checks that they match those tables).
+# (tests/cli/test_cli.py checks that they match those tables).
 LOSS_NAMES = ('bpr', 'hinge', 'log')
 DATASET_NAMES = ('ml-100k', 'ml-1m', 'ml-20m', 'ml-25m')
 

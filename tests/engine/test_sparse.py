@@ -167,6 +167,7 @@ def test_global_rows_are_the_distinct_ids_of_the_whole_batch(array):
 
 # -- a loopback job: 2 workers, each training its half of every batch -----
 
+@pytest.mark.slow
 @pytest.mark.parametrize('per_worker, servers, local_devices', [
     ('cpu', '2', 'cpu:2'), ('cpu:2', '1', 'cpu:4')])
 def test_dist_sync_sparse_two_workers_match_one_process(
@@ -193,6 +194,7 @@ def test_dist_sync_sparse_two_workers_match_one_process(
             assert a[key] == pytest.approx(b[key], abs=1e-5), key
 
 
+@pytest.mark.slow
 def test_dist_sync_sparse_resumes_bit_for_bit(synthetic_dir, tmp_path, tag):
     whole, part, ck = (tmp_path / n for n in ('whole', 'part', 'ck'))
     code, _, err = run_launch(tag, dist_train(
@@ -208,6 +210,7 @@ def test_dist_sync_sparse_resumes_bit_for_bit(synthetic_dir, tmp_path, tag):
     assert dist_history(part) == dist_history(whole)
 
 
+@pytest.mark.slow
 def test_bench_dist_counts_sparse_bytes(synthetic_dir, tmp_path, tag,
                                         monkeypatch):
     import os
@@ -262,8 +265,8 @@ def test_a_sparse_run_prints_no_lazy_update_notice(synthetic_dir, tmp_path):
         [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir',
          synthetic_dir, '--epochs', '1', '--devices', 'cpu'] + SMALL,
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__)))))
+        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__))))))
     assert done.returncode == 0, done.stderr
     assert 'lazy_update' not in done.stderr
     assert 'interactions of' in done.stderr  # the rest of stderr is kept

@@ -89,8 +89,9 @@ def test_protocol_options_are_checked(args, message, usage_error):
                    r'test NDCG@5 [\d.]+$'),
     (['--eval', 'sampled', '--eval-negatives', '20', '--loss', 'log',
       '--num-neg', '3'], r'test hit rate@10 [\d.]+, test NDCG@10 [\d.]+$'),
-    (['--loss', 'hinge', '--reference', '--k', '5'],
-     r'test hit rate@5 [\d.]+, test AUC [\d.]+, test NDCG@5 [\d.]+$'),
+    pytest.param(['--loss', 'hinge', '--reference', '--k', '5'],
+                 r'test hit rate@5 [\d.]+, test AUC [\d.]+, '
+                 r'test NDCG@5 [\d.]+$', marks=pytest.mark.slow),
 ])
 def test_corrected_cli_runs(synthetic_dir, tmp_path, extra, line, capsys):
     out = tmp_path / 'run'

@@ -90,6 +90,7 @@ def test_corrected_loss_is_the_mean_per_example(synthetic_dir, capsys):
     assert result['loss'] == pytest.approx(math.log(2), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_corrected_timer_counts_training_only(synthetic_dir, capsys):
     # examples/sec x training seconds = examples trained on (~10% for
     # the Python around the batches); the book's figure divides by a sum
@@ -105,6 +106,7 @@ def test_corrected_timer_counts_training_only(synthetic_dir, capsys):
     assert book['examples_per_sec'] * book['train_seconds'] < examples / 2
 
 
+@pytest.mark.slow
 def test_seeded_runs_repeat(synthetic_dir, capsys):
     first = run_small(synthetic_dir, [mx.cpu()], num_epochs=2, seed=3)
     second = run_small(synthetic_dir, [mx.cpu()], num_epochs=2, seed=3)

@@ -7,7 +7,8 @@ import pytest
 
 from d2l_ncf import cli
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, 'experiments'))
 
 import recipe  # noqa: E402
@@ -27,7 +28,8 @@ def test_recipe_reaches_the_target_and_its_recorded_run(real_data_dir,
     # the run docs/results/recipe.json records (and README quotes), epoch
     # by epoch and bit for bit: it was made in the default (portable)
     # numerics, which give the same bits on any x86-64 CPU with AVX2 and
-    # any thread count (tests/test_numerics.py), so no tolerance is needed
+    # any thread count (tests/runtime/test_numerics.py), so no tolerance
+    # is needed
     with open(os.path.join(REPO, 'docs', 'results', 'recipe.json')) as f:
         recorded = json.load(f)
     assert recorded['command'] == ('d2l-ncf train ' + ' '.join(recipe.RECIPE)

@@ -442,6 +442,7 @@ def test_progress_bar_total_counts_the_batches_rollover_included():
     assert total_batches(batches, 2) == (len(batches._prev) + 200) // 32
 
 
+@pytest.mark.slow
 def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
                                                          monkeypatch):
     # what the package itself keeps per epoch (the history row, the

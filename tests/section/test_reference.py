@@ -17,7 +17,7 @@ BOOK = {
     'cpu:2': 'train loss 16.982, test hit rate 0.075, test AUC 0.531',
     'cpu': 'train loss 33.964, test hit rate 0.075, test AUC 0.531',
 }
-REFERENCE = os.path.join(os.path.dirname(__file__), 'reference')
+REFERENCE = os.path.join(os.path.dirname(__file__), '..', 'reference')
 
 
 @pytest.mark.parametrize('devices, name', [('cpu:2', 'book_ml100k_cpu2'),
@@ -29,14 +29,15 @@ def test_reference_files_hold_the_books_lines(devices, name):
     assert f'--devices {devices}' in reference['command']
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('devices', ['cpu:2', 'cpu'])
 @pytest.mark.parametrize('path', [
     # the chapter's PRDataset and evaluate_ranking: one evaluation, ~2 min
-    ['--reference', '--eval-step', '10'],
-    # the vectorised sampler and evaluator, evaluating every epoch
-    [],
-], ids=['reference', 'fast'])
+    pytest.param(['--reference', '--eval-step', '10'], id='reference',
+                 marks=pytest.mark.slow),
+    # the vectorised sampler and evaluator, evaluating every epoch: the
+    # book's line in seconds, so in the fast tier
+    pytest.param([], id='fast'),
+])
 def test_chapter_lines_reproduce(real_data_dir, devices, path, tmp_path,
                                  capsys):
     out = tmp_path / 'run'

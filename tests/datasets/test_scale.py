@@ -128,7 +128,7 @@ def test_download_is_grouplens_zip_checked_by_md5(monkeypatch, tmp_path,
 
 
 def _bench():
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+    path = os.path.join(os.path.dirname(__file__), '..', '..',
                         'benchmarks', 'bench_scale.py')
     spec = importlib.util.spec_from_file_location('bench_scale', path)
     module = importlib.util.module_from_spec(spec)

@@ -24,7 +24,8 @@ def run(synthetic_dir, folder, args):
     ['--protocol', 'corrected', '--k', '10'],
     ['--protocol', 'corrected', '--eval', 'sampled', '--eval-negatives',
      '20', '--loss', 'log', '--num-neg', '2'],
-    ['--protocol', 'book', '--reference'],
+    pytest.param(['--protocol', 'book', '--reference'], id='reference',
+                 marks=pytest.mark.slow),  # the chapter's evaluator
 ], ids=['book', 'corrected', 'sampled', 'reference'])
 def test_same_seed_same_numbers(synthetic_dir, tmp_path, devices, protocol,
                                 capsys):

@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 SCRIPT = textwrap.dedent('''\
     import atexit, multiprocessing, os, sys, threading, time

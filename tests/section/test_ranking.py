@@ -76,6 +76,7 @@ def test_constant_model_scores_zero_when_sampled(synthetic_dir):
     assert result == {'hit_rate': 0.0, 'ndcg': 0.0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('protocol', ['book', 'corrected'])
 def test_fast_evaluator_equals_the_chapters(synthetic_dir, protocol, capsys):
     data = load_chapter_data(synthetic_dir)
@@ -107,6 +108,7 @@ def test_book_protocol_refuses_another_k():
         RankingEvaluator('book', eval='sampled')
 
 
+@pytest.mark.slow
 def test_users_left_out_of_evaluation_are_skipped_by_both(tmp_path):
     # user 25 has one interaction: no training item, not in test_iter;
     # the chapter's loop would raise KeyError on candidates[24]

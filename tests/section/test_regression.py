@@ -18,7 +18,7 @@ import d2l_ncf.engine.sampling as sampling
 from d2l_ncf import cli
 from synthetic import make_ratings, write_udata
 
-HERE = os.path.join(os.path.dirname(__file__), 'reference')
+HERE = os.path.join(os.path.dirname(__file__), '..', 'reference')
 
 
 def reference(name):

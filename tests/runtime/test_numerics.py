@@ -13,7 +13,8 @@ from d2l_ncf import cli
 from d2l_ncf.runtime import numerics
 from d2l_ncf.runs.compare import numerics_report
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 AVX512 = {'sse4_1', 'avx', 'avx2', 'avx512f', 'avx512bw', 'avx512vl',
           'avx512dq'}
 SMALL = ['--epochs', '2', '--batch-size', '32', '--num-factors', '4',
@@ -219,7 +220,7 @@ def test_compare_prints_the_numerics_before_the_metrics(synthetic_dir,
 
 
 # The recipe's wide layers for two epochs: its arithmetic is what moved
-# between CPUs (tests/test_recipe.py), the chapter's small layers did not.
+# between CPUs (tests/runs/test_recipe.py), the chapter's small layers did not.
 WIDE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
         '--num-neg', '16', '--num-factors', '64', '--hiddens', '64', '32',
         '16', '--lr', '0.002', '--batch-size', '1024', '--wd', '0',

@@ -21,7 +21,8 @@ from d2l_ncf.cli import launch
 from d2l_ncf.engine.distributed import (ClusterError, ShardedBatches,
                                  check_launched, settings_vector)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 TAG_ENV = 'D2L_NCF_TEST_TAG'
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4', '4',
          '--no-progress', '--protocol', 'corrected', '--seed', '3', '--k', '5']
@@ -250,6 +251,7 @@ def test_settings_vector_differs_per_setting():
 
 # -- loopback jobs --------------------------------------------------------
 
+@pytest.mark.slow
 def test_dist_sync_two_workers_equal_two_devices(synthetic_dir, tmp_path,
                                                  tag):
     local = tmp_path / 'local'
@@ -268,6 +270,7 @@ def test_dist_sync_two_workers_equal_two_devices(synthetic_dir, tmp_path,
             assert abs(g[metric] - value) <= 1e-5, (metric, e, g)
 
 
+@pytest.mark.slow
 def test_workers_with_other_seeds_stop_before_training(synthetic_dir, tag):
     port = launch.free_port()
     procs = []
@@ -298,6 +301,7 @@ def test_workers_with_other_seeds_stop_before_training(synthetic_dir, tag):
             p.wait(timeout=10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('role, rank, marker', [
     ('worker', 1, b'D2L_NCF_WORKER_RANK=1'),
     ('server', 0, b'DMLC_ROLE=server')])
@@ -341,6 +345,7 @@ def test_sigterm_to_the_launcher_stops_every_process(synthetic_dir, tag):
         time.sleep(1)
 
 
+@pytest.mark.slow
 def test_a_killed_launcher_leaves_no_process(synthetic_dir, tag):
     proc = endless_job(synthetic_dir, tag, subprocess.DEVNULL)
     try:
@@ -353,6 +358,7 @@ def test_a_killed_launcher_leaves_no_process(synthetic_dir, tag):
         kill_if_running(proc)
 
 
+@pytest.mark.slow
 def test_dist_async_learns(synthetic_dir, tmp_path, tag):
     code, out, err = run_launch(tag, dist_train(
         synthetic_dir, '--epochs', '8', '--k', '3', '--lr', '0.05',
@@ -368,6 +374,7 @@ def test_dist_async_learns(synthetic_dir, tmp_path, tag):
     assert rows[-1]['loss'] < rows[0]['loss'], rows
 
 
+@pytest.mark.slow
 def test_resume_under_dist_sync_continues_bit_for_bit(synthetic_dir,
                                                       tmp_path, tag):
     whole, part, ck = (tmp_path / n for n in ('whole', 'part', 'ck'))
@@ -385,6 +392,7 @@ def test_resume_under_dist_sync_continues_bit_for_bit(synthetic_dir,
     assert history(part) == history(whole)
 
 
+@pytest.mark.slow
 def test_bench_dist_reports_steps_and_bytes(synthetic_dir, tmp_path, tag,
                                            monkeypatch):
     sys.path.insert(0, os.path.join(REPO, 'benchmarks'))
@@ -451,6 +459,7 @@ def test_a_launcher_killed_while_its_processes_load_leaves_none(
         kill_if_running(proc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('delay', [0.5, 3.0])
 def test_a_second_signal_to_the_launcher_still_stops_every_process(
         synthetic_dir, tag, delay):

@@ -44,6 +44,7 @@ def test_evaluate_ranking_ranks_like_the_chapter(capsys):
         assert float(auc) == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_evaluate_ranking_cuts_off_at_50():
     # 60 users, all items unseen; the test item of user u is item u, and
     # items are ranked by ascending id: users 0..49 hit, 50..59 do not.

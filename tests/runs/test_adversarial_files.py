@@ -30,7 +30,8 @@ def without(args, option):
     return args[:at] + args[at + 2:]
 
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 def run(args):
@@ -504,7 +505,8 @@ def test_an_interrupted_exercise_keeps_the_finished_rows(
         assert [r['setting'] for r in csv.DictReader(f)] == ['4']
 
 
-def test_a_signal_during_a_write_waits_for_the_write_to_finish():
+def test_a_signal_during_a_write_waits_for_the_write_to_finish(
+        python_signal_handlers):
     from d2l_ncf.runtime.locking import deferred_signals
     done = []
     with pytest.raises(KeyboardInterrupt):
@@ -516,6 +518,7 @@ def test_a_signal_during_a_write_waits_for_the_write_to_finish():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.slow
 def test_sigterm_at_random_moments_always_stops_cleanly(tmp_path):
     # the handler only notes the signal and the loop stops at its next
     # safe point: a signal can no longer land inside MXNet's own code
@@ -544,7 +547,7 @@ def test_sigterm_at_random_moments_always_stops_cleanly(tmp_path):
                     name.endswith('.lock')], left
 
 
-def test_a_second_signal_ends_the_process_at_once():
+def test_a_second_signal_ends_the_process_at_once(python_signal_handlers):
     from d2l_ncf.runtime import stopping
     with stopping.stop_at_safe_points():
         os.kill(os.getpid(), signal.SIGTERM)

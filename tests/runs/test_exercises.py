@@ -147,7 +147,8 @@ def test_saved_exercise_plots_redraw_from_their_tables(tmp_path):
     import importlib.util
     import os
     import shutil
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
     spec = importlib.util.spec_from_file_location(
         'draw_figures', os.path.join(repo, 'notebooks', 'draw_figures.py'))
     draw = importlib.util.module_from_spec(spec)
