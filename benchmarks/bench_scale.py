@@ -204,6 +204,7 @@ def measure_epoch(data, state):
     from d2l_ncf.runs.builders import build, resolve_devices, seed_everything
     from d2l_ncf.runs.config import TrainConfig
     from d2l_ncf.runs.run import quietly
+    from d2l_ncf.callbacks import Hooks
     from d2l_ncf.training import train_ranking
     config = TrainConfig(protocol='corrected', num_epochs=1, eval_step=2,
                          **SETTINGS).validate()
@@ -216,7 +217,8 @@ def measure_epoch(data, state):
         train_ranking, setup.net, setup.train_iter, data.test_iter,
         setup.loss, setup.trainer, None, data.num_users, data.num_items,
         1, devices, setup.evaluator, data.candidates,
-        eval_step=config.eval_step, protocol=setup.protocol, plot=False)
+        eval_step=config.eval_step, protocol=setup.protocol,
+        callbacks=Hooks(plot=False))
     t2 = time.perf_counter()
     state.update(net=setup.net, devices=devices, config=config)
     return dict(build_seconds=t1 - t0, epoch_seconds=t2 - t1,

@@ -121,3 +121,35 @@ class PairwiseObjective(gluon.HybridBlock):
         w = weights.reshape(-1, 1)
         return (F.np.sum(w * softplus(-positive))
                 + F.np.sum(w * softplus(negative)))
+
+
+def compiled_objective(protocol, net, loss, values):
+    """The compiled graph a batch like `values` trains through, or None
+    for the chapter's operator-by-operator calls.
+
+    Corrected protocol: `PairwiseObjective`, one call of the net
+    for positives and negatives. Book protocol: `ChapterObjective`,
+    the chapter's two calls in one graph, equal bit for bit; only for a
+    hybridized net (``--reference`` runs the chapter's code as printed),
+    the chapter's losses, and its batches (one negative each, no
+    weights).
+    """
+    if protocol.fused_step:
+        return (fused_objective(net, loss, values[2])
+                if PairwiseObjective.supports(loss) else None)
+    if not (getattr(net, '_active', False)  # hybridized
+            and ChapterObjective.supports(loss)
+            and len(values) == 3 and values[2].ndim == 1):
+        return None
+    step = ChapterObjective(net, loss)
+    step.hybridize(static_alloc=True, static_shape=True)
+    return step
+
+
+def fused_objective(net, loss, negatives):
+    """`PairwiseObjective` for batches whose negatives look like
+    `negatives`, compiled with static memory and shapes."""
+    num_neg = 1 if negatives.ndim == 1 else negatives.shape[1]
+    step = PairwiseObjective(net, loss, num_neg)
+    step.hybridize(static_alloc=True, static_shape=True)
+    return step

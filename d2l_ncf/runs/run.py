@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 
-from ..callbacks import Callback, ProgressBar
+from ..callbacks import Callback, Hooks, ProgressBar
 from ..datasets.interactions import summary_line
 from ..datasets.movielens import DataNotFoundError
 from ..engine.distributed import DEFAULT_KVSTORE, Cluster, connect
@@ -211,16 +211,17 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
             print("note: the chapter's DataLoader (--reference) keeps its "
                   "random state inside; the resumed run's negatives differ "
                   "from an uninterrupted run's", file=sys.stderr)
-    hooks = setup.callbacks + [ProgressBar(progress), position] + [
+    hooks = Hooks(setup.callbacks + [ProgressBar(progress), position] + [
         Saver(save, setup, config, data, position) if save else None]
+        + list(callbacks), history=history, cluster=cluster, plot=False,
+        safe_point=check_stop)
     try:
         result = train_ranking(
             setup.net, setup.train_iter, data.test_iter, setup.loss,
             setup.trainer, None, data.num_users, data.num_items,
             config.num_epochs, devices, setup.evaluator, data.candidates,
-            eval_step=config.eval_step, protocol=setup.protocol, plot=False,
-            history=history, callbacks=hooks + list(callbacks),
-            cluster=cluster)
+            eval_step=config.eval_step, protocol=setup.protocol,
+            callbacks=hooks)
     except (NonFiniteLossError, NonFiniteModelError) as err:
         raise type(err)(f'{err}. Settings that can make a run diverge: '
                         f'{divergence_settings(config)}') from None

@@ -430,7 +430,7 @@ def test_progress_bar_total_counts_the_batches_rollover_included():
     # hold one batch more than the first: the bar's total counts them
     # (it once showed 967/960)
     from d2l_ncf.engine.sampling import TripleBatches
-    from d2l_ncf.training import total_batches
+    from d2l_ncf.callbacks import total_batches
     candidates = {u: [u] for u in range(10)}
     users = numpy.tile(numpy.arange(10), 10)  # 100 examples
     batches = TripleBatches(users, users, NegativeSampler(candidates, 10, 30),

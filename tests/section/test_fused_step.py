@@ -14,10 +14,10 @@ import pytest
 from mxnet import autograd
 
 from d2l_ncf import NeuMF, cli
-from d2l_ncf.losses import LOSSES, ChapterObjective, PairwiseObjective
+from d2l_ncf.losses import (LOSSES, ChapterObjective, PairwiseObjective,
+                            compiled_objective, fused_objective)
 from d2l_ncf.protocol import BOOK, CORRECTED
-from d2l_ncf.training import (compiled_objective, fused_objective,
-                              loss_of_batch)
+from d2l_ncf.training import loss_of_batch
 
 BATCH = 6
 
