@@ -26,7 +26,7 @@ from .engine.scoring import (EVAL_CHUNK, check_finite, check_finite_scores,
 from .metrics import (Metrics, UndefinedMetricError, full_ranking_metrics,
                       hit_and_auc, ndcg_at_k, ranked_list_lengths,
                       sampled_metrics, undefined_metrics)
-from .protocol import CHAPTER_K, EVALS, get_protocol
+from .protocol import EVALS, get_protocol
 from .runtime.progress import bar
 from .runtime.stopping import check as check_stop
 from .runtime.stopping import requested as stop_requested
@@ -50,12 +50,7 @@ class RankingEvaluator:
         if eval not in EVALS:
             raise ValueError(f'unknown eval {eval!r}: expected one of '
                              f'{EVALS}')
-        if eval not in self.protocol.evals:
-            raise ValueError(f"eval={eval!r} belongs to the corrected "
-                             f"protocol")
-        if self.protocol.fixed_k and k not in (None, CHAPTER_K):
-            raise ValueError(f'the book protocol fixes k = {CHAPTER_K}, as '
-                             f'the chapter does; use the corrected protocol')
+        self.protocol.check(eval=eval, k=k)
         self.k = self.protocol.cutoff(k, eval)
         if eval == 'sampled' and self.k > num_neg:
             raise UndefinedMetricError(

@@ -107,12 +107,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
 def loop_hooks(callbacks, protocol, evaluator, num_epochs):
     """`callbacks` as a `Hooks` (with d2l's Animator inside a notebook),
     once the evaluator is known to follow the loop's protocol."""
-    theirs = getattr(evaluator, 'protocol', protocol)
-    if theirs.name != protocol.name:  # e.g. a RankingEvaluator's
-        raise ValueError(f'the evaluator follows the {theirs.name} '
-                         f'protocol, the loop the {protocol.name} one; '
-                         f'pass protocol={theirs.name!r} (with '
-                         f'builders.build: protocol=setup.protocol)')
+    protocol.check_follows(getattr(evaluator, 'protocol', protocol))
     hooks = (callbacks if isinstance(callbacks, Hooks)
              else Hooks(callbacks))
     plot = in_notebook() if hooks.plot == 'auto' else hooks.plot

@@ -14,6 +14,7 @@ import typing
 from ..datasets.reader import DataFormatError
 from ..engine.distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
                                   check_launched)
+from ..protocol import CORRECTED
 from ..runs.checks import UsageError
 from ..runs.compare import METRICS, main_compare
 from ..runs.config import TrainConfig, config_from_dict, option
@@ -124,7 +125,7 @@ def build_parser(suppress=False):
     e.add_argument('--out', default=None,
                    help='folder for exercise.csv, .md and .png')
     add_run_options(e, suppress)
-    e.set_defaults(protocol='corrected')
+    e.set_defaults(protocol=CORRECTED.name)  # exercises compare learning
     c = sub.add_parser(
         'compare', help="compare a run's metrics with a reference",
         description="Compare RUN's metrics.json with REFERENCE's, epoch by "
