@@ -19,7 +19,7 @@ import numpy
 from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon, np
 
-from .engine.sampling import sample_eval_negatives
+from .engine.sampling import EVAL_NEGATIVES, sample_eval_negatives
 from .engine.scoring import (EVAL_CHUNK, check_finite, check_finite_scores,
                              grid_pairs, listed_pairs, rows_per_chunk,
                              score_rows, split_rows)
@@ -44,7 +44,8 @@ class RankingEvaluator:
     metrics are the same, bit for bit, whatever the chunk size.
     """
 
-    def __init__(self, protocol='book', k=None, eval='full', num_neg=99,
+    def __init__(self, protocol='book', k=None, eval='full',
+                 num_neg=EVAL_NEGATIVES,
                  seed=0, chunk_size=EVAL_CHUNK):
         self.protocol = get_protocol(protocol)
         if eval not in EVALS:

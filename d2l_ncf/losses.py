@@ -7,6 +7,8 @@ from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import gluon, np, npx
 
+from .protocol import LOSS_NAMES
+
 BPRLoss = d2l.BPRLoss
 HingeLossbRec = d2l.HingeLossbRec
 
@@ -33,7 +35,7 @@ class LogLoss(gluon.loss.Loss):
                 + np.sum(w * softplus(negative)))
 
 
-LOSSES = {'bpr': BPRLoss, 'hinge': HingeLossbRec, 'log': LogLoss}
+LOSSES = dict(zip(LOSS_NAMES, (BPRLoss, HingeLossbRec, LogLoss)))
 
 
 class ChapterObjective(gluon.HybridBlock):

@@ -82,6 +82,11 @@ class Protocol:
                 f'builders.build: protocol=setup.protocol)')
 
 
+# The losses' names (`losses.LOSSES` is keyed by them): the chapter's two
+# (d2l's BPRLoss and HingeLossbRec), then the NCF paper's log loss.
+CHAPTER_LOSSES = ('bpr', 'hinge')
+LOSS_NAMES = CHAPTER_LOSSES + ('log',)
+
 # The chapter's settings, all the book protocol accepts.
 CHAPTERS = ("the book protocol is the chapter's: BPR or hinge loss, one "
             "negative, no --reg, --ema or --recency, full ranking, k = "
@@ -91,7 +96,7 @@ BOOK_ACCEPTS = (
      "--sparse updates only the embedding rows each batch uses; the book "
      "protocol is the chapter's dense update of every row: use --protocol "
      "corrected"),
-    ('loss', ('bpr', 'hinge'), CHAPTERS),
+    ('loss', CHAPTER_LOSSES, CHAPTERS),
     ('num_neg', (1,), CHAPTERS),
     ('reg', (0,), CHAPTERS),
     ('ema', (0,), CHAPTERS),

@@ -18,15 +18,14 @@ from ..protocol import CORRECTED
 from ..runs.checks import UsageError
 from ..runs.compare import METRICS, main_compare
 from ..runs.config import TrainConfig, config_from_dict, option
+from ..runs.questions import EXERCISES, settings_for
 from ..runtime import numerics
 from ..runtime.pipes import guard_std_streams, leave
 from ..runtime.stopping import RunStopped, stop_at_safe_points
 from .launch import DESCRIPTION as LAUNCH_DESCRIPTION
 from .launch import add_launch_options, main as launch_main
 
-# The names of `exercises.EXERCISES`, without importing what runs them
-# (tests/cli/test_cli.py checks that they match).
-EXERCISE_NAMES = ('factors', 'hiddens', 'loss', 'optim')
+EXERCISE_NAMES = tuple(sorted(EXERCISES))
 
 
 def bounded(kind, low=None, above=None, below=None):
@@ -317,7 +316,6 @@ def check_typed(args, typed, config):
             f'of the chapter\'s PRDataset ({reference}); the default fast '
             f'sampler uses none: {advice}')
     if args.command == 'exercise':
-        from ..runs.exercises import settings_for
         varied = {name for _, change in settings_for(args.exercise,
                                                       args.values)
                   for name in change}
@@ -351,7 +349,6 @@ def main_run(args, argv, parser):
         if args.command == 'train':
             check_kvstore(args)
         if args.command == 'exercise':
-            from ..runs.exercises import settings_for
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
     except (ValueError, ClusterError) as err:  # DeviceError included

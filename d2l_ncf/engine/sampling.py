@@ -12,6 +12,10 @@ DataLoader over `PRDataset` with the same batch arithmetic.
 """
 import numpy
 
+# The NCF paper's sampled evaluation: the held-out item ranked among this
+# many items the user has not seen (its HR@10 and NDCG@10).
+EVAL_NEGATIVES = 99
+
 
 class NegativeSampler:
     """Uniform negatives over each user's unseen items."""
@@ -178,7 +182,7 @@ def recency_weights(users, strength, tau):
 
 
 def sample_eval_negatives(candidates, test_input, num_items, user_ids, rng,
-                          num_neg=99):
+                          num_neg=EVAL_NEGATIVES):
     """For each user, `num_neg` distinct items it has neither trained on
     nor holds out for test: (len(user_ids), num_neg)."""
     out = numpy.empty((len(user_ids), num_neg), dtype=numpy.int64)

@@ -11,6 +11,9 @@ import numpy
 from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon
 
+from .chunking import (EVAL_CHUNK, IN_FLIGHT, SCORE_BATCH,  # noqa: F401
+                       rows_per_chunk)
+
 from ..runtime.stopping import check as check_stop
 
 
@@ -48,17 +51,6 @@ def split_rows(array, devices):
     return gluon.utils.split_and_load(array, devices, even_split=False)
 
 
-# Pairs scored per forward call. A batch's shape could change the last
-# bits of its scores (kernels that block by rows; in portable numerics,
-# measured, they do not), so every scorer here cuts a stream of pairs into
-# batches at the same offsets, however it is chunked.
-SCORE_BATCH = 1 << 17
-# Pairs (users x items) scored and ranked at once by the evaluator: about
-# 16 MB of float32 scores, so memory stays bounded on any catalogue.
-EVAL_CHUNK = 1 << 22
-# Batches in flight per device: while the devices compute, the next
-# batch's pairs are made and copied.
-IN_FLIGHT = 2
 
 
 def score_batches(net, batches, devices):
@@ -118,14 +110,6 @@ def check_finite_scores(scores):
             f'{bad} of {len(scores)} scores are not finite (NaN or inf): '
             f'the network overflows, and a ranking of such scores is '
             f'meaningless, so it is not evaluated')
-
-
-def rows_per_chunk(width, chunk_size=EVAL_CHUNK):
-    """Rows of `width` pairs in a chunk of at most `chunk_size` pairs (at
-    least one row)."""
-    if chunk_size < 1:
-        raise ValueError(f'chunk_size must be >= 1, not {chunk_size}')
-    return max(1, chunk_size // max(width, 1))
 
 
 def score_rows(net, pairs, num_rows, width, devices, chunk_rows,

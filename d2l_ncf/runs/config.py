@@ -9,14 +9,15 @@ import dataclasses
 from typing import Optional, Tuple
 
 from ..datasets.reader import FIELDS
-from ..protocol import CHAPTER_K, DEFAULT_K, EVALS, PROTOCOLS
+from ..engine.chunking import EVAL_CHUNK
+from ..engine.sampling import EVAL_NEGATIVES
+from ..protocol import CHAPTER_K, DEFAULT_K, EVALS, LOSS_NAMES, PROTOCOLS
 from .rules import check_config, option as field_option
 
 
-# The names of `losses.LOSSES` and `movielens.DATASETS`, kept here so the
-# command line's options and checks need neither MXNet nor d2l
-# (tests/cli/test_cli.py checks that they match those tables).
-LOSS_NAMES = ('bpr', 'hinge', 'log')
+# The names of `movielens.DATASETS`, kept here so the command line's
+# options and checks need neither MXNet nor d2l (tests/cli/test_cli.py
+# checks that they match the table).
 DATASET_NAMES = ('ml-100k', 'ml-1m', 'ml-20m', 'ml-25m')
 
 
@@ -58,12 +59,13 @@ class TrainConfig:
     num_neg: int = setting(  # the chapter's PRDataset: one per positive
         1, low=1, help='negatives per positive (default: %(default)s)')
     eval_negatives: int = setting(  # the NCF paper's sampled negatives
-        99, low=1, help='sampled negatives per user with --eval sampled '
-                        '(default: %(default)s)')
+        EVAL_NEGATIVES, low=1,
+        help='sampled negatives per user with --eval sampled (default: '
+             '%(default)s)')
     # Ours: at most this many (user, item) pairs are scored and ranked at
-    # once (evaluation.EVAL_CHUNK); the metrics do not depend on it.
+    # once (engine.chunking.EVAL_CHUNK); the metrics do not depend on it.
     eval_chunk: int = setting(
-        1 << 22, low=1,
+        EVAL_CHUNK, low=1,
         help='pairs (users x items) the evaluator scores and ranks at '
              'once; bounds its memory, not its numbers (default: '
              '%(default)s)')
