@@ -116,7 +116,7 @@ class TorchWorker:
         out = os.path.join(folder, f'scores-{id(self)}.npz')
         self.ask(cmd='score', out=out)
         scores = numpy.load(out)
-        hit, ndcg = sampled_metrics(scores['positive'], scores['negative'],
+        hit, ndcg, _ = sampled_metrics(scores['positive'], scores['negative'],
                                     K)
         return {'hit_rate': float(hit.mean()), 'ndcg': float(ndcg.mean())}
 

@@ -4,12 +4,13 @@ Two evaluations (`protocol.EVALS`):
 
 - ``full``: each user's test item is ranked among the items the user has
   not interacted with in training, as the chapter's `evaluate_ranking`
-  does, with its tie-break (equal scores keep ascending item id). Under
-  the book protocol only items with id < num_users are ranked, exactly
-  as the chapter's code does; corrected, every item is.
+  does. Under the book protocol only items with id < num_users are
+  ranked and equal scores keep ascending item id, exactly as the
+  chapter's code does; corrected, every item is ranked and a tie counts
+  as a random order of the tied items would (`metrics`, "Ties").
 - ``sampled``: the NCF paper's protocol, the test item ranked among 99
-  unseen items sampled once per run (seeded); ties count against the
-  test item, so a constant model scores 0.
+  unseen items sampled once per run (seeded), ties in expectation: a
+  constant model scores what chance scores (HR@10 0.1).
 
 `RankingEvaluator` is the fast one, `evaluate_ranking` the chapter's port;
 both return `metrics.Metrics` (the chapter's ``(hit_rate, auc)`` under
@@ -23,9 +24,10 @@ from .engine.sampling import EVAL_NEGATIVES, sample_eval_negatives
 from .engine.scoring import (EVAL_CHUNK, check_finite, check_finite_scores,
                              grid_pairs, listed_pairs, rows_per_chunk,
                              score_rows, split_rows)
-from .metrics import (Metrics, UndefinedMetricError, full_ranking_metrics,
-                      hit_and_auc, ndcg_at_k, ranked_list_lengths,
-                      sampled_metrics, undefined_metrics)
+from .metrics import (Metrics, UndefinedMetricError, count_tied,
+                      full_ranking_metrics, hit_and_auc, num_test_items,
+                      ranked_list_lengths, sampled_metrics,
+                      undefined_metrics)
 from .protocol import EVALS, get_protocol
 from .runtime.progress import bar
 from .runtime.stopping import check as check_stop
@@ -74,16 +76,19 @@ class RankingEvaluator:
         self._check_defined(user_ids, candidates, test_input, num_ranked)
         per_user = [full_ranking_metrics(
             scores, user_ids[r0:r1], candidates, test_input, num_ranked,
-            self.k) for r0, r1, scores in score_rows(
+            self.k, self.protocol.ties) for r0, r1, scores in score_rows(
                 net, grid_pairs(user_ids, num_ranked), len(user_ids),
                 num_ranked, devices,
                 rows_per_chunk(num_ranked, self.chunk_size))] or [
             full_ranking_metrics(numpy.zeros((0, num_ranked), 'float32'),
                                  [], candidates, test_input, num_ranked,
-                                 self.k)]
-        hits, auc, ndcg = (numpy.concatenate(m) for m in zip(*per_user))
+                                 self.k, self.protocol.ties)]
+        hits, auc, ndcg, tied = (numpy.concatenate(m)
+                                 for m in zip(*per_user))
         result = Metrics({'hit_rate': float(hits.mean()),
-                          'auc': float(auc.mean())}, self.k)
+                          'auc': float(auc.mean())}, self.k,
+                         ties=(int(tied.sum()), num_test_items(
+                             test_input, user_ids)))
         if not self.protocol.fixed_k:
             result['ndcg'] = float(ndcg.mean())
         return result
@@ -121,10 +126,21 @@ class RankingEvaluator:
                         score_rows(net, listed_pairs(users, negs),
                                    len(users), negs.shape[1], devices,
                                    chunk_rows))]
-        hit, ndcg = (numpy.concatenate(m) for m in zip(*per_user or [
-            (numpy.zeros(0), numpy.zeros(0))]))
+        hit, ndcg, tied = (numpy.concatenate(m) for m in zip(*per_user or [
+            (numpy.zeros(0), numpy.zeros(0), numpy.zeros(0, int))]))
         return Metrics({'hit_rate': float(hit.mean()),
-                        'ndcg': float(ndcg.mean())}, self.k)
+                        'ndcg': float(ndcg.mean())}, self.k,
+                       ties=(int(tied.sum()), len(tied)))
+
+
+class ChapterResult(tuple):
+    """The chapter's ``(hit_rate, auc)``, as printed, with the count of
+    tied test items beside it (``ties``: tied, test items)."""
+
+    def __new__(cls, values, ties):
+        result = super().__new__(cls, values)
+        result.ties = ties
+        return result
 
 
 def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
@@ -132,17 +148,20 @@ def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
     """Rank each user's unseen items and average Hit@k and AUC.
 
     The book protocol is the chapter's code: items < num_users, its fixed
-    k, returns ``(hit_rate, auc)`` as printed. The corrected protocol ranks
-    all items and returns `metrics.Metrics` with ``hit_rate``, ``auc``
-    and ``ndcg`` at `k` (default: the protocol's cut-off).
+    k, ties in id order; returns ``(hit_rate, auc)`` as printed (with the
+    tie count as ``.ties``). The corrected protocol ranks all items,
+    counts ties in expectation (`metrics.full_ranking_metrics`) and
+    returns `metrics.Metrics` with ``hit_rate``, ``auc`` and ``ndcg`` at
+    `k` (default: the protocol's cut-off).
     ``progress=True`` shows a bar over the users (one DataLoader each).
     """
     protocol = get_protocol(protocol)
     check_finite(net)  # ours: NaN scores would rank the test item first
     k = protocol.cutoff(k)  # the book's: the chapter's hard-coded 50
     ranked_list, ranked_items, hit_rate, auc, ndcg = {}, {}, [], [], []
-    all_items = set([i for i in range(
-        num_items if protocol.rank_all_items else num_users)])
+    tied = 0  # ours: test items tied with another ranked item
+    num_ranked = num_items if protocol.rank_all_items else num_users
+    all_items = set([i for i in range(num_ranked)])
     users = bar(range(num_users), progress, desc='evaluate', leave=False,
                 unit='user')
     for u in users:
@@ -168,16 +187,28 @@ def evaluate_ranking(net, test_input, seq, candidates, num_users, num_items,
             scores.extend([list(net(*t).asnumpy()) for t in zip(*x)])
         scores = [item for sublist in scores for item in sublist]
         check_finite_scores(numpy.asarray(scores, dtype=numpy.float32))
+        if protocol.ties != 'id':  # ours: ties in expectation
+            row = numpy.zeros((1, num_ranked), dtype=numpy.float32)
+            row[0, item_ids] = numpy.asarray(scores, numpy.float32).reshape(-1)
+            one = full_ranking_metrics(row, [u], candidates, test_input,
+                                       num_ranked, k, protocol.ties)
+            hit_rate.append(float(one.hit_rate[0]))
+            auc.append(float(one.auc[0]))
+            ndcg.append(float(one.ndcg[0]))
+            tied += int(one.tied[0])
+            continue
         item_scores = list(zip(item_ids, scores))
         ranked_list[u] = sorted(item_scores, key=lambda t: t[1], reverse=True)
         ranked_items[u] = [r[0] for r in ranked_list[u]]
         temp = hit_and_auc(ranked_items[u], test_input[u], k)
         hit_rate.append(temp[0])
         auc.append(temp[1])
-        if not protocol.fixed_k:
-            ndcg.append(ndcg_at_k(ranked_items[u], test_input[u], k))
+        tied += count_tied(item_ids, scores, test_input[u])
+    ties = (tied, num_test_items(test_input, [
+        u for u in range(num_users) if u in test_input]))
     if protocol.fixed_k:
-        return np.mean(np.array(hit_rate)), np.mean(np.array(auc))
+        return ChapterResult((np.mean(np.array(hit_rate)),
+                              np.mean(np.array(auc))), ties)
     return Metrics({'hit_rate': sum(hit_rate) / len(hit_rate),
                     'auc': sum(auc) / len(auc),
-                    'ndcg': sum(ndcg) / len(ndcg)}, k)
+                    'ndcg': sum(ndcg) / len(ndcg)}, k, ties)

@@ -34,6 +34,11 @@ class Protocol:
     cumulative_timer: bool
     # Model: the chapter's sigmoid on the prediction layer, or logits.
     sigmoid_output: bool
+    # Ties in the ranking: the chapter's order (equal scores by ascending
+    # item id, which its printed line depends on) or in expectation, as a
+    # random order of the tied items would rank them
+    # (`metrics.TIES`).
+    ties: str = 'expected'
     # Training step: the chapter's two calls of the network (positives,
     # then negatives) and loss outside the graph, or one compiled graph of
     # net and loss over both (losses.PairwiseObjective): faster, and
@@ -109,7 +114,7 @@ BOOK_ACCEPTS = (
 
 BOOK = Protocol('book', rank_all_items=False, fixed_k=True,
                 running_loss_sum=True, cumulative_timer=True,
-                sigmoid_output=True, accepts=BOOK_ACCEPTS)
+                sigmoid_output=True, ties='id', accepts=BOOK_ACCEPTS)
 CORRECTED = Protocol('corrected', rank_all_items=True, fixed_k=False,
                      running_loss_sum=False, cumulative_timer=False,
                      sigmoid_output=False, fused_step=True)

@@ -6,6 +6,7 @@ the loss accumulates across batches and the timer is never restarted.
 Beside the printed lines it returns what a run needs to record: a row per
 epoch, and wall-clock training and evaluation seconds measured apart.
 """
+import sys
 import time
 
 import numpy
@@ -16,7 +17,7 @@ from mxnet import autograd, gluon
 from .callbacks import Animator, Hooks, Loop
 from .engine.scoring import NonFiniteModelError, non_finite_parameters
 from .losses import compiled_objective
-from .metrics import Metrics
+from .metrics import TIE_SHARE, Metrics, tie_notice
 from .protocol import get_protocol
 from .runtime.progress import in_notebook
 
@@ -94,8 +95,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                     net, test_iter, test_seq_iter, candidates, num_users,
                     num_items, devices), protocol.cutoff()))
             metrics = evaluated or metrics
-            history.append({'epoch': epoch + 1, 'loss': metric[0] / metric[1],
-                            **evaluated})
+            history.append(epoch_row(epoch + 1, metric, evaluated))
             hooks.on_epoch_end(epoch + 1, history)
             hooks.safe_point()  # between epochs, after the epoch's save
     finally:  # e.g. the progress bar closes: a stop line gets its own
@@ -122,8 +122,17 @@ def last_metrics(history):
     metrics = {}
     for row in history:
         metrics = {m: v for m, v in row.items()
-                   if m not in ('epoch', 'loss')} or metrics
+                   if m not in ('epoch', 'loss', TIE_SHARE)} or metrics
     return metrics
+
+
+def epoch_row(epoch, metric, metrics):
+    """History's row of an epoch: its mean loss, and the metrics (with
+    their tie share, ours) if it was evaluated."""
+    row = {'epoch': epoch, 'loss': metric[0] / metric[1], **metrics}
+    if getattr(metrics, 'tie_share', None) is not None:
+        row[TIE_SHARE] = metrics.tie_share
+    return row
 
 
 class Clock:
@@ -180,12 +189,18 @@ def report(hooks, protocol, timer, clock, metric, metrics, history,
             f'{num_epochs} epochs)')))
         print(f'{examples_per_sec:.1f} examples/sec '
               f'on {str(devices)}')
+        notice = tie_notice(metrics, protocol.ties == 'id')
+        if notice:  # ours: ties, not the model, decided the metrics
+            print(f'd2l-ncf: {notice}', file=sys.stderr)
     return dict({'history': history, 'loss': metric[0] / metric[1],
                  'examples': clock.examples,
                  'examples_per_sec': examples_per_sec,
                  'train_seconds': clock.train_seconds,
                  'eval_seconds': clock.eval_seconds},
-                **{m: float(v) for m, v in metrics.items()})
+                **{m: float(v) for m, v in metrics.items()},
+                **({TIE_SHARE: metrics.tie_share}
+                   if getattr(metrics, 'tie_share', None) is not None
+                   else {}))
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -16,7 +16,7 @@ from ..engine.distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
                                   check_launched)
 from ..protocol import CORRECTED
 from ..runs.checks import UsageError
-from ..runs.compare import METRICS, main_compare
+from ..runs.compare import COMPARED, main_compare
 from ..runs.config import TrainConfig, config_from_dict, option
 from ..runs.questions import EXERCISES, settings_for
 from ..runtime import numerics
@@ -142,8 +142,11 @@ def build_parser(suppress=False):
     c.add_argument('--atol', type=non_negative_float, default=1e-6,
                    help='absolute tolerance (default: %(default)s: a rerun '
                         'on the same machine and versions is identical)')
-    c.add_argument('--metrics', nargs='+', default=list(METRICS),
-                   help='which metrics (default: %(default)s)')
+    c.add_argument('--metrics', nargs='+', default=None,
+                   help='which metrics, each of which both records must '
+                        'hold (default: every one of '
+                        f'{" ".join(COMPARED)} that the reference holds; '
+                        'what only the run holds is named, not compared)')
     parser.commands = {'train': p, 'recommend': r, 'exercise': e,
                        'compare': c}  # usage errors name their command
     return parser

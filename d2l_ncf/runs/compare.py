@@ -1,8 +1,11 @@
 """Compare a run's metrics.json with a reference: did the numbers move?
 
 Exit status: 0 when every compared value is within tolerance, 1 when any
-drifts (or is missing from the run), 2 when an input is unreadable or the
-two cannot be compared. Equal non-finite values compare equal: NaN with
+drifts (or is missing from the run: what the reference measured, the run
+must have measured), 2 when an input is unreadable, when a metric asked
+for with --metrics is absent from either record, or when nothing at all
+could be compared. What only the run holds (an epoch, a metric) is not
+compared, and the report names it. Equal non-finite values compare equal: NaN with
 NaN, Infinity with Infinity (and -Infinity with -Infinity), so a run
 always compares equal with itself; a value that is null (not measured)
 equals only null.
@@ -17,6 +20,9 @@ from ..datasets.reader import sniff
 from ..runtime import numerics
 
 METRICS = tuple(metrics.METRICS)  # ('loss', 'hit_rate', 'auc', 'ndcg')
+# ... and the share of test items whose score tied (metrics, "Ties"): a
+# change in it says the ranking was decided another way.
+COMPARED = METRICS + (metrics.TIE_SHARE,)
 # Settings that do not change the numbers, left out of the config diff.
 NOT_CONFIG = ('command', 'resolved_data_dir', 'data_dir')
 
@@ -28,7 +34,7 @@ class CompareError(ValueError):
     """An input that cannot be read or compared (exit status 2)."""
 
 
-def load_record(path, metrics=METRICS):
+def load_record(path, metrics=COMPARED):
     """A run record from a metrics.json file or a folder holding one."""
     if os.path.isdir(path):
         path = os.path.join(path, 'metrics.json')
@@ -84,13 +90,22 @@ def load_record(path, metrics=METRICS):
 
 
 def _check_values(path, where, row, metrics):
-    """Each metric present is a number (or null: not measured)."""
+    """Each metric present is a number (or null: not measured) that a
+    float can hold."""
     for m in metrics:
         v = row.get(m)
         if v is not None and (isinstance(v, bool)
                               or not isinstance(v, (int, float))):
             raise CompareError(f'{path}: {where} has {m} = {v!r}; expected '
                                f'a number')
+        if isinstance(v, int):
+            try:
+                float(v)
+            except OverflowError:
+                raise CompareError(
+                    f'{path}: {where} has {m} = a whole number of '
+                    f'{len(str(abs(v)))} digits, beyond what a float '
+                    f'holds; expected a metric value') from None
 
 
 def metrics_present(*records):
@@ -104,14 +119,17 @@ def metrics_present(*records):
     return sorted(names)
 
 
-def check_metrics(metrics, run, reference):
-    """A metric asked for by name must be in one of the records."""
-    present = metrics_present(run, reference)
-    absent = [m for m in metrics if m not in present]
-    if absent:
-        raise CompareError(
-            f'--metrics {" ".join(absent)}: in neither file; the metrics '
-            f'present are {", ".join(present) or "none"}')
+def check_metrics(metrics, run, reference, paths=('run', 'reference')):
+    """A metric asked for by name must be in both records."""
+    for side, record, path in (('run', run, paths[0]),
+                               ('reference', reference, paths[1])):
+        present = metrics_present(record)
+        absent = [m for m in metrics if m not in present]
+        if absent:
+            raise CompareError(
+                f'--metrics {" ".join(absent)}: the {side} ({path}) holds '
+                f'no {", ".join(absent)}, so it cannot be compared; it '
+                f'holds {", ".join(present) or "no metric"}')
 
 
 def config_differences(run, reference):
@@ -155,21 +173,34 @@ def difference(value, ref):
     return 0.0 if same(value, ref, 0, 0) else value - ref
 
 
-def compare(run, reference, rtol=0.0, atol=1e-6, metrics=METRICS):
-    """Rows (where, metric, value, reference, difference, ok)."""
-    rows = []
+def compare(run, reference, rtol=0.0, atol=1e-6, metrics=COMPARED):
+    """Rows (where, metric, value, reference, difference, ok), and the
+    list of what was not compared (what only the run holds), in words.
+
+    Each metric of `metrics` the reference holds at an epoch (or in its
+    final) is compared with the run's, which must hold it; an epoch or a
+    metric only the run holds is named in the list. Compares at least
+    one value, or raises `CompareError`.
+    """
+    rows, skipped = [], []
     ours = {r['epoch']: r for r in run['history']}
     theirs = {r['epoch']: r for r in reference['history']}
     if not set(ours) & set(theirs) and not (
             set(run['final']) & set(reference['final']) & set(metrics)):
         raise CompareError('the two runs share no epoch and no final '
                            'metric to compare')
-    places = [(f'epoch {e}', ours.get(e), theirs[e]) for e in
-              sorted(theirs)]
-    places.append(('final', run['final'], reference['final']))
-    for where, mine, ref in places:
+    extra = sorted(set(ours) - set(theirs))
+    if extra:
+        skipped.append(f'reference has no epoch {_ranges(extra)}')
+    places = [(f'epoch {e}', e, ours.get(e), theirs[e])
+              for e in sorted(theirs)]
+    places.append(('final', 'final', run['final'], reference['final']))
+    only_run = {}  # metric -> where only the run holds it
+    for where, key, mine, ref in places:
         for m in metrics:
             if m not in ref:
+                if mine is not None and m in mine:
+                    only_run.setdefault(m, []).append(key)
                 continue
             r = ref[m]
             if mine is None or m not in mine:
@@ -178,7 +209,28 @@ def compare(run, reference, rtol=0.0, atol=1e-6, metrics=METRICS):
             v = mine[m]
             rows.append((where, m, v, r, difference(v, r),
                          same(v, r, rtol, atol)))
-    return rows
+    for m, keys in only_run.items():
+        epochs = [k for k in keys if k != 'final']
+        at = ([f'epoch {_ranges(epochs)}'] if epochs else []) + (
+            ['final'] if 'final' in keys else [])
+        skipped.append(f'reference has no {m} ({" and ".join(at)})')
+    if not rows:
+        raise CompareError(
+            f'nothing to compare: the reference holds none of '
+            f'{", ".join(metrics)} where the run does'
+            + (f' ({"; ".join(skipped)})' if skipped else ''))
+    return rows, skipped
+
+
+def _ranges(numbers):
+    """'1-3, 5' for [1, 2, 3, 5]."""
+    out, start = [], None
+    for n, nxt in zip(numbers, numbers[1:] + [None]):
+        start = n if start is None else start
+        if nxt != n + 1:
+            out.append(f'{start}' if start == n else f'{start}-{n}')
+            start = None
+    return ', '.join(out)
 
 
 def numerics_report(run, reference):
@@ -203,8 +255,10 @@ def numerics_report(run, reference):
     return lines
 
 
-def format_report(rows, differences, rtol, atol, preface=(), only=()):
-    """The report; `only`: (side, its `recorded_in_one` list) pairs."""
+def format_report(rows, differences, rtol, atol, preface=(), only=(),
+                  skipped=()):
+    """The report; `only`: (side, its `recorded_in_one` list) pairs;
+    `skipped`: what was not compared, in words."""
     lines = list(preface)
     if differences:
         lines.append('Settings that differ (run vs reference):')
@@ -216,6 +270,10 @@ def format_report(rows, differences, rtol, atol, preface=(), only=()):
             lines.append(f'Recorded only in the {side} (absent from the '
                          f'other, so not compared): {", ".join(keys)}')
     if any(keys for _, keys in only):
+        lines.append('')
+    if skipped:
+        lines.append('Not compared (held by the run only): '
+                     + '; '.join(skipped))
         lines.append('')
     lines.append(f'{"where":<10} {"metric":<9} {"value":>12} '
                  f'{"reference":>12} {"difference":>12}  within')
@@ -241,7 +299,7 @@ def _shown(x):
     return 'null' if x is None else f'{x:.6f}'
 
 
-def check_has_metrics(path, record, metrics=METRICS):
+def check_has_metrics(path, record, metrics=COMPARED):
     """Refuse a record with no metric at all: it is neither equal to
     another nor different, so no exit status 0 or 1 would be true."""
     if record['history'] or set(record['final']) & set(metrics):
@@ -252,21 +310,26 @@ def check_has_metrics(path, record, metrics=METRICS):
 
 
 def main_compare(run_path, reference_path, rtol=0.0, atol=1e-6,
-                 metrics=METRICS):
-    """The `d2l-ncf compare` command; returns its exit status."""
+                 metrics=None):
+    """The `d2l-ncf compare` command; returns its exit status. `metrics`
+    None: every metric both records hold (`COMPARED`); named, each must
+    be in both."""
     try:
-        run = load_record(run_path, metrics)
-        reference = load_record(reference_path, metrics)
+        run = load_record(run_path, metrics or COMPARED)
+        reference = load_record(reference_path, metrics or COMPARED)
         for path, record in ((run_path, run), (reference_path, reference)):
-            check_has_metrics(path, record, metrics)
-        if tuple(metrics) != METRICS:  # named on the command line
-            check_metrics(metrics, run, reference)
-        rows = compare(run, reference, rtol, atol, metrics)
+            check_has_metrics(path, record, metrics or COMPARED)
+        if metrics is not None:  # named on the command line
+            check_metrics(metrics, run, reference,
+                          (run_path, reference_path))
+        rows, skipped = compare(run, reference, rtol, atol,
+                                metrics or COMPARED)
     except CompareError as err:
         print(f'd2l-ncf compare: error: {err}', file=sys.stderr)
         return 2
     only = (('run', recorded_in_one(run, reference)),
             ('reference', recorded_in_one(reference, run)))
     print(format_report(rows, config_differences(run, reference), rtol,
-                        atol, numerics_report(run, reference), only))
+                        atol, numerics_report(run, reference), only,
+                        skipped))
     return 0 if all(row[-1] for row in rows) else 1

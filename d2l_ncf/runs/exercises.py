@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from ..metrics import RANKING
+from ..metrics import RANKING, TIE_NOTICE_SHARE, TIE_SHARE
 from ..runtime.locking import deferred_signals
 from ..runtime.progress import bar
 from .builders import load_data, resolve_devices, seed_everything
@@ -77,6 +77,15 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
         if out is not None:  # the finished rows survive a later failure
             write_table(rows, name, out, base.cutoff)
     runs.close()
+    for row in rows:  # a dead setting's numbers are chance, say so
+        share = row.get(f'final_{TIE_SHARE}')
+        if share is not None and share > TIE_NOTICE_SHARE:
+            print(f'notice: ties decided the metrics of {name} '
+                  f'{row["setting"]!r}: {share:.0%} of its test items tied '
+                  f'with another ranked item (mean over seeds), so they '
+                  f'count as chance would rank them; usually a model that '
+                  f'learned nothing (docs/ERRATA.md, "Ties")',
+                  file=sys.stderr)
     return rows
 
 
@@ -125,6 +134,9 @@ def summarise(value, results):
         row[f'final_{m}_sd'] = (statistics.stdev(finals)
                                 if len(finals) > 1 else 0.0)
         row[f'best_{m}'] = statistics.mean(bests)
+    shares = [r[TIE_SHARE] for r in results if TIE_SHARE in r]
+    if shares:  # share of test items tied: a dead setting shows here
+        row[f'final_{TIE_SHARE}'] = statistics.mean(shares)
     row['final_loss'] = statistics.mean(r['loss'] for r in results)
     row['wall_seconds'] = statistics.mean(r['wall_seconds']
                                           for r in results)

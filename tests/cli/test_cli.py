@@ -37,7 +37,9 @@ def test_train_end_to_end_writes_metrics_and_plot(synthetic_dir, tmp_path,
                for r in record['history'])
     assert set(record['final']) == {'loss', 'hit_rate', 'auc',
                                     'examples_per_sec', 'examples',
-                                    'train_seconds', 'eval_seconds'}
+                                    'train_seconds', 'eval_seconds',
+                                    'tie_share'}
+    assert 0 <= record['final']['tie_share'] <= 1
     assert stdout[-2] == (
         f"train loss {record['final']['loss']:.3f}, test hit rate "
         f"{record['final']['hit_rate']:.3f}, test AUC "

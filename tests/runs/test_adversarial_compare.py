@@ -55,13 +55,19 @@ def test_a_metric_named_in_neither_file_lists_the_present_ones(
     ref = write(tmp_path, 'ref.json', RECORD)
     assert run_compare(ref, ref, '--metrics', 'loss', 'hitrate') == 2
     err = capsys.readouterr().err
-    assert '--metrics hitrate: in neither file' in err
-    assert 'the metrics present are auc, hit_rate, loss' in err
-    # a metric in only one of the files is compared (and drifts)
+    assert f'--metrics hitrate: the run ({ref}) holds no hitrate' in err
+    assert 'it holds auc, hit_rate, loss' in err
+    # a metric asked for that only one of the files holds: exit 2 (issue
+    # 23: it compared nothing); not asked for, a reference's metric the
+    # run lacks is missing from the run (drift, 1)
     other = copy.deepcopy(RECORD)
     other['final']['ndcg'] = 0.2
-    assert run_compare(ref, write(tmp_path, 'o.json', other),
-                       '--metrics', 'ndcg') == 1
+    o = write(tmp_path, 'o.json', other)
+    assert run_compare(ref, o, '--metrics', 'ndcg') == 2
+    assert f'the run ({ref}) holds no ndcg' in capsys.readouterr().err
+    assert run_compare(ref, o) == 1
+    assert any(line.split()[:3] == ['final', 'ndcg', 'missing']
+               for line in capsys.readouterr().out.splitlines() if line)
 
 
 @pytest.mark.parametrize('content, message', [
@@ -125,7 +131,7 @@ def test_an_empty_record_is_refused_even_against_itself(tmp_path, capsys):
     err = capsys.readouterr().err
     assert (f'd2l-ncf compare: error: {empty} holds no metrics (its '
             f'history is empty and its final has none of loss, hit_rate, '
-            f'auc, ndcg): there is nothing to compare') in err
+            f'auc, ndcg, tie_share): there is nothing to compare') in err
     full = write(tmp_path, 'full.json', RECORD)
     assert run_compare(full, empty) == 2
     assert f'{empty} holds no metrics' in capsys.readouterr().err

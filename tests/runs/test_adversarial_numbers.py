@@ -200,7 +200,7 @@ def test_user_with_only_the_held_out_item_unseen_is_refused(tmp_path,
             small_net(4, 6), data.test_iter, None, data.candidates, 4, 6,
             [mx.cpu()])
     scores = numpy.zeros((1, 6))
-    _, auc, _ = full_ranking_metrics(scores, [0], data.candidates,
+    _, auc, _, _ = full_ranking_metrics(scores, [0], data.candidates,
                                      data.test_iter, 6, 1)
     assert numpy.isnan(auc[0])
 

@@ -126,3 +126,77 @@ def test_a_setting_one_record_lacks_is_listed_apart_not_as_a_difference(
     assert run_compare(write(tmp_path, 'a.json', newer),
                        write(tmp_path, 'b.json', newer)) == 0
     assert 'Recorded only' not in capsys.readouterr().out
+
+
+def test_a_requested_metric_one_record_lacks_exits_2(tmp_path, capsys):
+    # found by the adversarial pass: "0 of 0 values within", exit 0
+    ref = copy.deepcopy(RECORD)
+    for row in ref['history'] + [ref['final']]:
+        row.pop('auc', None)
+    ref_path = write(tmp_path, 'ref.json', ref)
+    run_path = write(tmp_path, 'run.json', RECORD)
+    assert run_compare(run_path, ref_path, '--metrics', 'auc') == 2
+    err = capsys.readouterr().err
+    assert f'the reference ({ref_path}) holds no auc' in err
+    # the other way round names the run
+    assert run_compare(ref_path, run_path, '--metrics', 'auc') == 2
+    assert f'the run ({ref_path}) holds no auc' in capsys.readouterr().err
+    # a name no record holds at all
+    assert run_compare(run_path, run_path, '--metrics', 'hitrate') == 2
+    assert 'holds no hitrate' in capsys.readouterr().err
+
+
+def test_what_only_the_run_holds_is_named_not_compared(tmp_path, capsys):
+    run = copy.deepcopy(RECORD)
+    run['history'].append({'epoch': 3, 'loss': 0.3, 'auc': 0.9})
+    for row in run['history'][1:] + [run['final']]:
+        row['ndcg'] = 0.1
+    assert run_compare(write(tmp_path, 'run.json', run),
+                       write(tmp_path, 'ref.json', RECORD)) == 0
+    out = capsys.readouterr().out
+    assert ('Not compared (held by the run only): reference has no epoch '
+            '3; reference has no ndcg (epoch 2 and final)') in out
+    assert '7 of 7 values within' in out
+
+
+def test_a_comparison_of_nothing_exits_2(tmp_path, capsys):
+    # the reference's only epoch holds no metric the run has: nothing
+    # would be compared, which is neither a pass nor a drift
+    ref = {'history': [{'epoch': 1, 'ndcg': 0.1}], 'final': {}}
+    run = {'history': [{'epoch': 1, 'loss': 0.5}], 'final': {'loss': 0.5}}
+    assert run_compare(write(tmp_path, 'run.json', run),
+                       write(tmp_path, 'ref.json', ref),
+                       '--metrics', 'loss') == 2
+    assert 'holds no loss' in capsys.readouterr().err
+    ref = {'history': [{'epoch': 1, 'x': 0.1}], 'final': {'y': 1}}
+    assert run_compare(write(tmp_path, 'run.json', run),
+                       write(tmp_path, 'ref.json', ref)) == 2
+    assert 'nothing to compare' in capsys.readouterr().err
+
+
+def test_a_number_no_float_holds_exits_2_naming_it(tmp_path, capsys):
+    # found by the adversarial pass: OverflowError, exit 1
+    huge = copy.deepcopy(RECORD)
+    huge['final']['auc'] = 10 ** 400
+    path = tmp_path / 'huge.json'
+    path.write_text(json.dumps(huge))
+    assert run_compare(path, write(tmp_path, 'ref.json', RECORD)) == 2
+    err = capsys.readouterr().err
+    assert 'has auc = a whole number of 401 digits' in err
+    assert '"final"' in err and 'Traceback' not in err
+
+
+def test_the_tie_share_is_compared_and_shown(tmp_path, capsys):
+    ref = copy.deepcopy(RECORD)
+    ref['history'][1]['tie_share'] = ref['final']['tie_share'] = 0.0
+    dead = copy.deepcopy(ref)
+    dead['history'][1]['tie_share'] = dead['final']['tie_share'] = 1.0
+    assert run_compare(write(tmp_path, 'run.json', dead),
+                       write(tmp_path, 'ref.json', ref)) == 1
+    out = capsys.readouterr().out
+    assert 'final      tie_share' in out and 'NO' in out
+    # an older reference without it: named, not compared
+    assert run_compare(write(tmp_path, 'run.json', dead),
+                       write(tmp_path, 'old.json', RECORD)) == 0
+    assert 'reference has no tie_share (epoch 2 and final)' in \
+        capsys.readouterr().out

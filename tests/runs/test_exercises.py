@@ -164,3 +164,23 @@ def test_saved_exercise_plots_redraw_from_their_tables(tmp_path):
     text = open(svg).read()
     for word in ('GMF', 'MLP', 'prediction layer', 'element-wise product'):
         assert word in text
+
+
+def test_a_dead_setting_scores_chance_and_says_ties_decided(
+        synthetic_dir, tmp_path, capsys):
+    # found by the adversarial pass: a dead setting showed AUC 0.733
+    # beside live ones, its ties broken by id (SGD with lr 1 and decay 1
+    # zeroes every weight in one step: every score ties)
+    out = tmp_path / 'optim'
+    code = cli.main(['exercise', 'optim', '--values', 'sgd:1:1',
+                     'adam:0.01:1e-5', '--seeds', '0', '--data-dir',
+                     synthetic_dir, '--out', str(out)] + small('optim'))
+    assert code == 0
+    with open(out / 'exercise.csv') as f:
+        dead, live = list(csv.DictReader(f))
+    assert float(dead['final_tie_share']) == 1.0
+    assert float(dead['final_auc']) == pytest.approx(0.5)
+    assert float(live['final_tie_share']) < 0.01
+    err = capsys.readouterr().err
+    assert "ties decided the metrics of optim 'sgd:1:1'" in err
+    assert 'adam:0.01:1e-5' not in err

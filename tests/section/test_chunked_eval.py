@@ -49,7 +49,8 @@ def whole_matrix(net, protocol, k, candidates, test_input, devices):
     scores = score_pairs(net, users, items, devices).reshape(
         len(user_ids), num_ranked)
     return full_ranking_metrics(scores, user_ids, candidates, test_input,
-                                num_ranked, k)
+                                num_ranked, k,
+                                'id' if protocol == 'book' else 'expected')
 
 
 @pytest.mark.parametrize('devices', sorted(DEVICES))
@@ -58,7 +59,7 @@ def test_chunked_full_ranking_equals_whole_matrix(devices, protocol, k):
     devices = DEVICES[devices]
     candidates, test_input = make_data()
     net = make_net(devices, sigmoid_output=protocol == 'book')
-    hits, auc, ndcg = whole_matrix(net, protocol, k or 50, candidates,
+    hits, auc, ndcg, _ = whole_matrix(net, protocol, k or 50, candidates,
                                    test_input, devices)
     expected = {'hit_rate': float(hits.mean()), 'auc': float(auc.mean())}
     if protocol == 'corrected':
@@ -89,7 +90,7 @@ def test_chunked_sampled_equals_whole(devices):
         [test_input[u][0] for u in user_ids]), devices)
     neg = score_pairs(net, numpy.repeat(users, 20), negs.reshape(-1),
                       devices).reshape(negs.shape)
-    hit, ndcg = sampled_metrics(pos, neg, 5)
+    hit, ndcg, _ = sampled_metrics(pos, neg, 5)
     expected = {'hit_rate': float(hit.mean()), 'ndcg': float(ndcg.mean())}
     for chunk_size in (1, 20, 40, 12 * 20, 10 ** 6):
         evaluator = RankingEvaluator('corrected', 5, 'sampled', 20,

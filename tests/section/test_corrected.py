@@ -10,6 +10,7 @@ from most batches, which is what makes the chapter's model collapse.
 import json
 
 import mxnet as mx
+import numpy
 import pytest
 
 from d2l_ncf import cli, load_chapter_data
@@ -31,12 +32,13 @@ def clustered(tmp_path_factory):
     return load_chapter_data(write_udata(folder, rows))
 
 
-def ranked_in_top(net, data, k=TOP):
+def ranked_in_top(net, data, k=TOP, ties='expected'):
     """Hit@k and AUC over all unseen items, whatever the net's protocol."""
     users = list(range(data.num_users))
     scores = score_matrix(net, data.num_users, data.num_items, [mx.cpu()])
-    hits, auc, _ = full_ranking_metrics(scores, users, data.candidates,
-                                        data.test_iter, data.num_items, k)
+    hits, auc, _, _ = full_ranking_metrics(scores, users, data.candidates,
+                                           data.test_iter, data.num_items,
+                                           k, ties)
     return hits.mean(), auc.mean()
 
 
@@ -60,10 +62,16 @@ def test_book_protocol_learns_nothing(clustered, capsys):
     scores = score_matrix(net, clustered.num_users, clustered.num_items,
                           [mx.cpu()])
     assert (scores == 0.5).all()  # collapsed to a constant
-    hit, auc = ranked_in_top(net, clustered)
     # ranked by item id: only cluster 0's users (a quarter) hit; AUC 0.5
+    hit, auc = ranked_in_top(net, clustered, ties='id')
     assert hit == pytest.approx(0.25) and auc == pytest.approx(0.5,
                                                                abs=0.02)
+    # ties in expectation: chance, k / (list length) per user, AUC 0.5
+    hit, auc = ranked_in_top(net, clustered)
+    lengths = [clustered.num_items - len(set(clustered.candidates[u]))
+               for u in range(clustered.num_users)]
+    assert hit == pytest.approx(numpy.mean([TOP / n for n in lengths]))
+    assert auc == pytest.approx(0.5)
     # Its own evaluator cannot hit a test item with id >= num_users.
     beyond = [u for u, (i,) in clustered.test_iter.items()
               if i >= clustered.num_users]

@@ -17,16 +17,16 @@ class Constant(nn.Block):
         return np.ones((user_id.shape[0], 1)) * 0.5
 
 
-def test_ties_keep_ascending_item_id():
-    # One user, items 0..4 all scored 1.0 except item 3 (2.0); trained on
+def test_book_ties_keep_ascending_item_id():
+    # The book protocol's order (ties='id'). One user, items 0..4 all scored 1.0 except item 3 (2.0); trained on
     # item 1. Ranked list: 3, 0, 2, 4 (ties in id order). Test item 4 is
     # at position 3: Hit@3 0, Hit@4 1, AUC (3 - 3) / 3 = 0,
     # NDCG@4 = 1 / log2(3 + 2).
     scores = numpy.array([[1.0, 1.0, 1.0, 2.0, 1.0]])
     for k, hit in [(3, 0), (4, 1)]:
-        hits, auc, ndcg = full_ranking_metrics(scores, [0], {0: [1]},
-                                               {0: [4]}, 5, k)
-        assert hits[0] == hit and auc[0] == 0
+        hits, auc, ndcg, tied = full_ranking_metrics(
+            scores, [0], {0: [1]}, {0: [4]}, 5, k, ties='id')
+        assert hits[0] == hit and auc[0] == 0 and tied[0] == 1
         assert ndcg[0] == pytest.approx(hit / numpy.log2(5))
 
 
@@ -36,7 +36,8 @@ def test_evaluator_ranks_items_beyond_num_users():
     # Corrected: ranked list 3, 2, 1, 0 (user 0 trained on nothing):
     # hit at position 0, AUC 1.
     scores = numpy.array([[0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]])
-    book = full_ranking_metrics(scores, [0, 1], {}, {0: [3], 1: [0]}, 2, 50)
+    book = full_ranking_metrics(scores, [0, 1], {}, {0: [3], 1: [0]}, 2, 50,
+                                ties='id')
     corrected = full_ranking_metrics(scores, [0, 1], {}, {0: [3], 1: [0]},
                                      4, 50)
     assert (book[0][0], book[1][0]) == (0, 0)
@@ -45,14 +46,20 @@ def test_evaluator_ranks_items_beyond_num_users():
 
 def test_sampled_metrics_hand_worked():
     # User 0: test 0.9 above all three negatives: position 0, NDCG 1.
-    # User 1: test 0.5 below 0.7 and tied with 0.5: position 2 (ties
-    # count against it): hit at k = 3, NDCG 1 / log2(4) = 0.5; miss at 2.
+    # User 1: test 0.5 below 0.7 and tied with one 0.5: place 1 or 2,
+    # each half the time. k = 3: a hit, NDCG (1 / log2(3) + 1 / log2(4))
+    # / 2; k = 2: half a hit; k = 1: none. Counted against the test item
+    # (ties='last', this package's old rule) it sits at place 2.
     pos = numpy.array([0.9, 0.5])
     neg = numpy.array([[0.1, 0.2, 0.3], [0.7, 0.5, 0.1]])
-    hit, ndcg = sampled_metrics(pos, neg, 3)
-    assert hit.tolist() == [1, 1] and ndcg.tolist() == [1.0, 0.5]
-    hit, _ = sampled_metrics(pos, neg, 2)
-    assert hit.tolist() == [1, 0]
+    hit, ndcg, tied = sampled_metrics(pos, neg, 3)
+    assert hit.tolist() == [1, 1] and tied.tolist() == [0, 1]
+    assert ndcg[0] == 1.0
+    assert ndcg[1] == pytest.approx((1 / numpy.log2(3) + 0.5) / 2)
+    assert sampled_metrics(pos, neg, 2).hit_rate.tolist() == [1, 0.5]
+    assert sampled_metrics(pos, neg, 1).hit_rate.tolist() == [1, 0]
+    assert sampled_metrics(pos, neg, 2, ties='last').hit_rate.tolist() == [
+        1, 0]
 
 
 def test_sampled_negatives_are_unseen_distinct_and_seeded():
@@ -68,12 +75,19 @@ def test_sampled_negatives_are_unseen_distinct_and_seeded():
     assert (negs == draw(0)).all() and not (negs == draw(1)).all()
 
 
-def test_constant_model_scores_zero_when_sampled(synthetic_dir):
+def test_constant_model_scores_chance_when_sampled(synthetic_dir):
+    # ties in expectation (issue 23; before, they counted against the
+    # test item and a constant model scored 0): the test item is at each
+    # of the 21 places with chance 1/21, so HR@10 = 10/21 and NDCG@10 =
+    # the mean of 1 / log2(p + 2) over p < 10, times 10/21
     data = load_chapter_data(synthetic_dir)
     evaluator = RankingEvaluator('corrected', eval='sampled', num_neg=20)
     result = evaluator(Constant(), data.test_iter, None, data.candidates,
                        data.num_users, data.num_items, [mx.cpu()])
-    assert result == {'hit_rate': 0.0, 'ndcg': 0.0}
+    assert result['hit_rate'] == pytest.approx(10 / 21)
+    assert result['ndcg'] == pytest.approx(
+        sum(1 / numpy.log2(p + 2) for p in range(10)) / 21)
+    assert result.ties == (data.num_users, data.num_users)
 
 
 @pytest.mark.slow

@@ -75,9 +75,10 @@ def test_broken_evaluator_fails_the_reference(tmp_path, synthetic_data,
     # One line: an off-by-one cut-off, `position <= k` for `position < k`.
     real = evaluation.full_ranking_metrics
 
-    def broken(scores, user_ids, candidates, test_input, num_ranked, k):
+    def broken(scores, user_ids, candidates, test_input, num_ranked, k,
+               ties):
         return real(scores, user_ids, candidates, test_input, num_ranked,
-                    k + 1)
+                    k + 1, ties)
 
     monkeypatch.setattr(evaluation, 'full_ranking_metrics', broken)
     out, path, _ = rerun('synthetic_corrected_seed0', tmp_path,
