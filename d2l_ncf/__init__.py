@@ -29,7 +29,7 @@ _EXPORTS = {
     'load_data_ml100k': 'data', 'load_dataset': 'data',
     'read_data_ml100k': 'data', 'split_data_ml100k': 'data',
     'DataNotFoundError': 'datasets.movielens',
-    'DataFormatError': 'datasets.reader',
+    'DataFormatError': 'datasets.formats',
     'parse_devices': 'runtime.devices', 'try_all_gpus': 'runtime.devices',
     'BPRLoss': 'losses', 'HingeLossbRec': 'losses',
     'evaluate_ranking': 'evaluation', 'Metrics': 'metrics',

@@ -17,10 +17,11 @@ from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import gluon
 
+from .datasets.formats import (FIELDS, DataFormatError, parse_separator,
+                               table_format)
 from .datasets.interactions import index_interactions, split_seq_aware
 from .datasets.movielens import DATASETS, DataNotFoundError, movielens_dir
-from .datasets.reader import (FIELDS, DataFormatError, parse_separator,
-                              read_interactions, table_format)
+from .datasets.reader import read_interactions
 
 # d2l's own splitter and loader, unchanged.
 split_data_ml100k = d2l.split_data_ml100k

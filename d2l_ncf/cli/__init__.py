@@ -11,7 +11,7 @@ import signal
 import sys
 import typing
 
-from ..datasets.reader import DataFormatError
+from ..datasets.formats import DataFormatError
 from ..engine.distributed import (DEFAULT_KVSTORE, KVSTORES, ClusterError,
                                   check_launched)
 from ..protocol import CORRECTED

@@ -2,7 +2,7 @@
 
 A spec (`MovieLens`) says all that differs between the sets: where the
 zip is and its checksum, the environment variable naming a local copy of
-the unzipped folder, the ratings file and its `reader.Format`, and the
+the unzipped folder, the ratings file and its `formats.Format`, and the
 titles file and how to read it. `movielens_dir` looks in the folder it
 is given, then in the one named by the spec's variable
 (``D2L_NCF_DATA_DIR`` for MovieLens-100K, ``D2L_NCF_ML1M_DIR``,
@@ -19,7 +19,7 @@ import zipfile
 from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 
-from .reader import Format, file_digest
+from .formats import Format, file_digest
 
 ML100K_URL, ML100K_SHA1 = d2l.DATA_HUB['ml-100k']
 DATA_DIR_ENV = 'D2L_NCF_DATA_DIR'

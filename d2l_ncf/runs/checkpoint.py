@@ -34,7 +34,7 @@ import shutil
 import numpy
 
 from ..datasets.interactions import fingerprint, interactions_by_user
-from ..datasets.reader import file_digest
+from ..datasets.formats import file_digest
 from ..runtime.locking import LOCK, SaveLock, deferred_signals, held, pid_alive
 
 MANIFEST = 'manifest.json'

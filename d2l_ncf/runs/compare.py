@@ -16,7 +16,7 @@ import os
 import sys
 
 from .. import metrics
-from ..datasets.reader import sniff
+from ..datasets.formats import sniff
 from ..runtime import numerics
 
 METRICS = tuple(metrics.METRICS)  # ('loss', 'hit_rate', 'auc', 'ndcg')

@@ -8,7 +8,7 @@ change.
 import dataclasses
 from typing import Optional, Tuple
 
-from ..datasets.reader import FIELDS
+from ..datasets.formats import FIELDS
 from ..engine.chunking import EVAL_CHUNK
 from ..engine.sampling import EVAL_NEGATIVES
 from ..protocol import CHAPTER_K, DEFAULT_K, EVALS, LOSS_NAMES, PROTOCOLS

@@ -6,8 +6,8 @@ import pytest
 from d2l_ncf.data import load_dataset
 from d2l_ncf.datasets.interactions import index_interactions, split_seq_aware
 from d2l_ncf.datasets.movielens import UDATA, DataNotFoundError
-from d2l_ncf.datasets.reader import (DataFormatError, read_interactions,
-                                     table_format)
+from d2l_ncf.datasets.formats import DataFormatError, table_format
+from d2l_ncf.datasets.reader import read_interactions
 
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 GOOD = '1\t1\t5\t10\n'
@@ -207,8 +207,9 @@ def test_a_file_passed_as_data_dir_says_what_it_is(tmp_path):
 # --- the vectorised reader (issue 15) against the line-by-line one ---
 
 from d2l_ncf.datasets.movielens import ML1M  # noqa: E402
-from d2l_ncf.datasets.reader import (read_interactions_fast,  # noqa: E402
-                            read_interactions_strict)
+from d2l_ncf.datasets.fast_reader import (  # noqa: E402
+    read_interactions_fast)
+from d2l_ncf.datasets.reader import read_interactions_strict  # noqa: E402
 
 TABLE4 = table_format(',')
 TABLE3 = table_format(',', ('user', 'item', 'rating'))
@@ -369,7 +370,7 @@ def test_parsing_in_pieces_gives_the_same_frames_and_errors(
         tmp_path, monkeypatch, piece):
     # pandas parses a large file a piece of whole lines at a time; pieces
     # of one line or a few change nothing: same frames, same refusals
-    import d2l_ncf.datasets.reader as reader
+    import d2l_ncf.datasets.fast_reader as reader
     monkeypatch.setattr(reader, 'PARSE_CHUNK', piece)
     for n, (text, fmt) in enumerate(VALID):
         assert_same_frames(write(tmp_path, text, f'v{n}.txt'), fmt)
@@ -383,7 +384,7 @@ def test_parsing_in_pieces_gives_the_same_frames_and_errors(
 
 
 def test_synthetic_data_in_pieces_reads_the_same(tmp_path, monkeypatch):
-    import d2l_ncf.datasets.reader as reader
+    import d2l_ncf.datasets.fast_reader as reader
     from synthetic import make_ratings, write_udata
     path = write_udata(tmp_path / 'd', make_ratings(num_users=300,
                                                     num_items=80)) + '/u.data'
