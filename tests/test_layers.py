@@ -114,7 +114,7 @@ def test_the_checks_find_an_upward_import_and_a_circle():
     assert upward(bad) == [('d2l_ncf.training', 'd2l_ncf.runs.run')]
     assert circles(bad) == [['d2l_ncf.runs.checks', 'd2l_ncf.runs.config',
                              'd2l_ncf.runs.checks']]
-    assert 'd2l_ncf.runs.checkpoint' in GRAPH['d2l_ncf.cli']  # a lazy one
+    assert 'd2l_ncf.runs.checkpoint' in GRAPH['d2l_ncf.cli.commands']  # lazy
 
 
 def test_the_top_level_is_the_section():
@@ -152,3 +152,16 @@ def test_train_ranking_keeps_the_chapters_shape():
     assert len(names) <= 15
     body = loop.body[1:]  # after the docstring
     assert body[-1].end_lineno - body[0].lineno + 1 <= 50
+
+
+# Over 300 lines, to be split once issue 23's rework of the metrics and
+# the comparison (the ties in expectation) has landed.
+LONG_FOR_NOW = {'d2l_ncf.metrics', 'd2l_ncf.runs.compare'}
+
+
+def test_every_module_reads_in_one_sitting():
+    # issue 24: no module over 300 lines (split by concern instead)
+    sizes = {name: len(path.read_text().splitlines())
+             for name, path in MODULES.items()}
+    long = {n for n, size in sizes.items() if size > 300}
+    assert long == LONG_FOR_NOW  # a split one leaves the list

@@ -1,13 +1,8 @@
-"""Starting a parameter-server job and watching it (`d2l-ncf launch`
-parses its options in `cli.launch`).
-
-One scheduler, S servers and W workers, each a process told its role by
-the ``DMLC_*`` environment (`plan`), on this machine over loopback or
-through ``ssh`` on the hosts of a file (`remote_command`). A `Job`
-streams each process's output with a ``[worker r]`` (or ``[server s]``,
-``[scheduler]``) prefix, and stops every process it started (each in its
-own process group) as soon as one fails, or on Ctrl-C / SIGTERM; `run`
-returns the first failure's exit code.
+"""A parameter-server job (`d2l-ncf launch`): one scheduler, S servers
+and W workers, told their roles by ``DMLC_*`` (`plan`), here or over ssh
+(`remote_command`). A `Job` prefixes each one's output and stops them
+all as soon as one fails or on a signal; `run` returns the first
+failure's exit code.
 """
 import os
 import shlex

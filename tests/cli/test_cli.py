@@ -226,7 +226,8 @@ def test_name_lists_equal_the_tables_they_stand_for():
     from d2l_ncf.runs import config, exercises, rules
     assert config.LOSS_NAMES == tuple(losses.LOSSES)
     assert sorted(config.DATASET_NAMES) == sorted(movielens.DATASETS)
-    assert cli.EXERCISE_NAMES == tuple(sorted(exercises.EXERCISES))
+    from d2l_ncf.cli.parser import EXERCISE_NAMES
+    assert EXERCISE_NAMES == tuple(sorted(exercises.EXERCISES))
     builtin = {name for name, kind in mx.optimizer.Optimizer.opt_registry
                .items() if kind.__module__.startswith('mxnet.')}
     assert set(optimizers.MXNET_OPTIMIZERS) == builtin
