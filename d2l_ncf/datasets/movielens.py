@@ -16,12 +16,12 @@ import dataclasses
 import os
 import zipfile
 
-from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
-from d2l import mxnet as d2l
-
 from .formats import Format, file_digest
 
-ML100K_URL, ML100K_SHA1 = d2l.DATA_HUB['ml-100k']
+# d2l's DATA_HUB entry for MovieLens-100K (tests/section/test_data.py
+# checks they agree), so that the table of data sets needs no MXNet.
+ML100K_URL = 'https://files.grouplens.org/datasets/movielens/ml-100k.zip'
+ML100K_SHA1 = 'cd4dcac4241c8a4ad7badc7ca635da8a69dddb83'
 DATA_DIR_ENV = 'D2L_NCF_DATA_DIR'
 CACHE_ENV = 'D2L_NCF_CACHE'
 
@@ -150,7 +150,7 @@ def download_movielens(spec, cache_dir=None):
         fname = os.path.join(cache_dir, spec.folder + '.zip')
         if not (spec.hash_name == 'md5' and os.path.isfile(fname)
                 and file_digest(fname, 'md5') == spec.digest):
-            fname = d2l.download(spec.url, cache_dir, spec.digest
+            fname = d2l_download(spec.url, cache_dir, spec.digest
                                  if spec.hash_name == 'sha1' else None)
     except Exception as err:  # requests raises several kinds offline
         raise DataNotFoundError(
@@ -174,3 +174,11 @@ def download_movielens(spec, cache_dir=None):
 def item_titles(folder, dataset='ml-100k'):
     """Original item id -> title from a MovieLens folder ({} if none)."""
     return DATASETS[dataset].read_titles(folder)
+
+
+def d2l_download(url, folder, sha1):
+    """d2l's download (it checks a cached copy's SHA-1); MXNet and d2l
+    load here, on the first download, not with the table."""
+    from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy)
+    from d2l import mxnet as d2l
+    return d2l.download(url, folder, sha1)

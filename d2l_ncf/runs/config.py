@@ -9,16 +9,14 @@ import dataclasses
 from typing import Optional, Tuple
 
 from ..datasets.formats import FIELDS
+from ..datasets.movielens import DATASETS
 from ..engine.chunking import EVAL_CHUNK
 from ..engine.sampling import EVAL_NEGATIVES
 from ..protocol import CHAPTER_K, DEFAULT_K, EVALS, LOSS_NAMES, PROTOCOLS
 from .rules import check_config, option as field_option
 
 
-# The names of `movielens.DATASETS`, kept here so the command line's
-# options and checks need neither MXNet nor d2l (tests/cli/test_cli.py
-# checks that they match the table).
-DATASET_NAMES = ('ml-100k', 'ml-1m', 'ml-20m', 'ml-25m')
+DATASET_NAMES = tuple(DATASETS)
 
 
 def setting(default, help, *, option=None, low=None, above=None,

@@ -119,7 +119,7 @@ def test_download_is_grouplens_zip_checked_by_md5(monkeypatch, tmp_path,
     def download(url, folder, sha1):
         asked.append(url)
         return str(zip_path)
-    monkeypatch.setattr(data_mod.d2l, 'download', download)
+    monkeypatch.setattr(data_mod, 'd2l_download', download)
     with pytest.raises(DataNotFoundError,
                        match=rf'has MD5 [0-9a-f]+, expected {digest}'):
         data_mod.download_movielens(spec, str(tmp_path))

@@ -37,7 +37,7 @@ def test_offline_without_copy_says_how_to_fix(monkeypatch, tmp_path):
 
     monkeypatch.delenv('D2L_NCF_DATA_DIR', raising=False)
     monkeypatch.setenv('D2L_NCF_CACHE', str(tmp_path))
-    monkeypatch.setattr(data_mod.d2l, 'download', offline)
+    monkeypatch.setattr(data_mod, 'd2l_download', offline)
     with pytest.raises(DataNotFoundError) as err:
         read_data_ml100k()
     message = str(err.value)
@@ -50,7 +50,7 @@ def test_offline_without_copy_says_how_to_fix(monkeypatch, tmp_path):
 def test_damaged_download_is_refused(monkeypatch, tmp_path, name, message):
     zip_path = tmp_path / f'{name}.zip'
     zip_path.write_bytes(b'not a zip')
-    monkeypatch.setattr(data_mod.d2l, 'download',
+    monkeypatch.setattr(data_mod, 'd2l_download',
                         lambda *a, **k: str(zip_path))
     with pytest.raises(DataNotFoundError, match=message):
         data_mod.download_movielens(data_mod.DATASETS[name], str(tmp_path))
@@ -107,3 +107,11 @@ def test_candidates_are_the_training_items(synthetic_dir):
     from_candidates = collections.Counter(
         (u, i) for u, items in data.candidates.items() for i in items)
     assert pairs == from_candidates
+
+
+def test_the_ml100k_source_is_d2ls():
+    # movielens keeps d2l's DATA_HUB entry so the table of data sets
+    # loads without MXNet: the same URL and SHA-1 the chapter downloads
+    from d2l import mxnet as d2l
+    assert d2l.DATA_HUB['ml-100k'] == (data_mod.ML100K_URL,
+                                       data_mod.ML100K_SHA1)
