@@ -36,6 +36,9 @@ _EXPORTS = {
     'hit_and_auc': 'metrics', 'NeuMF': 'model',
     'recommend': 'runs.recommending', 'train_ranking': 'training',
     'run_quietly': 'runs.run', 'train': 'runs.run',
+    'Popularity': 'baselines', 'MF': 'baselines', 'GMF': 'baselines',
+    'MLP': 'baselines', 'load_pretrained': 'baselines',
+    'run_ablation': 'runs.ablation',
 }
 
 # Modules that moved into sub-packages (issue 24), and where to: code
@@ -50,7 +53,8 @@ _MOVED = dict(
                                     'averaging', 'distributed')]
     + [(m, 'runs.' + m) for m in ('config', 'checks', 'builders', 'run',
                                   'records', 'checkpoint', 'compare',
-                                  'exercises', 'plotting')]
+                                  'exercises', 'plotting', 'ablation',
+                                  'ablation_report')]
     + [('launch', 'cli.launch')])
 
 __all__ = [
@@ -60,7 +64,8 @@ __all__ = [
     'load_data_ml100k', 'load_chapter_data', 'DataNotFoundError',
     'TrainConfig', 'seed_everything', 'load_dataset', 'DataFormatError',
     'CheckpointError', 'recommend', 'train', 'run_quietly', 'build',
-    'Callback', 'Metrics',
+    'Callback', 'Metrics', 'Popularity', 'MF', 'GMF', 'MLP',
+    'load_pretrained', 'run_ablation',
 ]
 
 

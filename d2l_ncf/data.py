@@ -166,6 +166,12 @@ def locate_ratings(dataset='ml-100k', data_dir=None, path=None, sep=None,
                 f'{path} is a folder; expected a CSV or TSV file of '
                 f'interactions (a MovieLens folder is given with '
                 f'--data-dir, or data_dir=)')
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise DataFormatError(  # /dev/stdin, <(...): a pipe
+                f'{path} is a pipe or a device, not a file: d2l-ncf reads '
+                f'the data more than once (to check it and to fingerprint '
+                f'it for checkpoints), which a pipe cannot give; write it '
+                f'to a file first and pass that')
         if not os.path.isfile(path):
             raise DataNotFoundError(f'{path} not found: expected a CSV or '
                                     f'TSV file of interactions')

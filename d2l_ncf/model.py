@@ -27,10 +27,7 @@ class NeuMF(nn.HybridBlock):
             self.Q = nn.Embedding(num_items, num_factors)
             self.U = nn.Embedding(num_users, num_factors)
             self.V = nn.Embedding(num_items, num_factors)
-            self.mlp = nn.HybridSequential()
-            for num_hiddens in nums_hiddens:
-                self.mlp.add(nn.Dense(num_hiddens, activation='relu',
-                                      use_bias=True))
+            self.mlp = mlp_tower(nums_hiddens)
             self.prediction_layer = nn.Dense(
                 1, activation='sigmoid' if sigmoid_output else None,
                 use_bias=False)
@@ -45,6 +42,18 @@ class NeuMF(nn.HybridBlock):
         mlp = self.mlp(concatenate(F, [p_mlp, q_mlp]))
         con_res = concatenate(F, [gmf, mlp])
         return self.prediction_layer(con_res)  # (batch, 1)
+
+
+def mlp_tower(nums_hiddens):
+    """The chapter's MLP: a ReLU Dense layer per entry of `nums_hiddens`.
+
+    Called inside a block's name scope, its layers are named in that
+    block's scope (``neumf0_dense0_...``), as the chapter's are.
+    """
+    mlp = nn.HybridSequential()
+    for num_hiddens in nums_hiddens:
+        mlp.add(nn.Dense(num_hiddens, activation='relu', use_bias=True))
+    return mlp
 
 
 def concatenate(F, arrays):

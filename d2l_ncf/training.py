@@ -90,7 +90,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             check_updated(net, epoch + 1, i + 1)
             hooks.safe_point()  # after the batches, before evaluating
             evaluated = evaluate_epoch(
-                hooks, net, epoch + 1, i + 1, (epoch + 1) % eval_step == 0,
+                hooks, net, epoch + 1, i + 1,
+                evaluates(epoch + 1, eval_step, num_epochs),
                 clock, lambda: Metrics.of(evaluator(
                     net, test_iter, test_seq_iter, candidates, num_users,
                     num_items, devices), protocol.cutoff()))
@@ -201,6 +202,17 @@ def report(hooks, protocol, timer, clock, metric, metrics, history,
                 **({TIE_SHARE: metrics.tie_share}
                    if getattr(metrics, 'tie_share', None) is not None
                    else {}))
+
+
+def evaluates(epoch, eval_step, num_epochs):
+    """Whether `epoch` is evaluated: every `eval_step`-th, as the
+    chapter's loop does, and the last one too, so the final line pairs
+    the last loss with the last model's metrics (with eval_step 2 and 3
+    epochs the chapter pairs epoch 3's loss with epoch 2's metrics). An
+    `eval_step` beyond `num_epochs` evaluates none (a run timing only
+    the training)."""
+    return epoch % eval_step == 0 or (
+        epoch == num_epochs and eval_step <= num_epochs)
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -19,8 +19,13 @@ from .parser import build_parser
 
 def program():
     """The ``d2l-ncf`` command: `main` on sys.argv, then a quick exit
-    (`pipes.leave`)."""
-    return leave(main())
+    (`pipes.leave`). Help and usage errors end in SystemExit: they leave
+    through `leave` too, so output lost to a full disk is an error."""
+    try:
+        code = main()
+    except SystemExit as done:
+        code = done.code
+    return leave(code)
 
 
 def main(argv=None):
@@ -61,8 +66,10 @@ def _main(argv):
         # MXNet reads these settings when it loads: start again with them
         sys.stdout.flush()
         sys.stderr.flush()
+        # from the user's environment, not the one portable mode set
         os.execve(sys.executable, [sys.executable, '-m', 'd2l_ncf'] + argv,
-                  dict(os.environ, **{numerics.ENV: wanted}))
+                  dict(numerics.users_environment(),
+                       **{numerics.ENV: wanted}))
     if args.command == 'compare':
         return main_compare(args.run, args.reference, args.rtol, args.atol,
                             args.metrics)

@@ -37,6 +37,10 @@ def main_run(args, argv, parser):
         if args.command == 'exercise':
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
+        if args.command == 'ablation':
+            from ..runs.ablation import check_models, model_config
+            for model in check_models(args.models):
+                model_config(model, config_from_args(typed))
     except (ValueError, ClusterError) as err:  # DeviceError included
         command.error(str(err))
     from ..runs.exercises import ExerciseFailed, run_exercise
@@ -55,6 +59,9 @@ def main_run(args, argv, parser):
                 print_rows(err.rows)
                 raise
             print_rows(rows)
+        elif args.command == 'ablation':
+            from ..runs.ablation import main_ablation
+            main_ablation(args, config_from_args(typed))
         else:
             train(config, out=args.out, progress=not args.no_progress,
                   overwrite=args.overwrite, save=args.save,

@@ -9,8 +9,8 @@ import argparse
 import sys
 
 from ..engine.launcher import (  # noqa: F401  (the job's names)
-    SERVER_CODE, LaunchError, check_command, free_port, plan, read_hosts,
-    remote_command, run)
+    MAX_SERVERS, MAX_WORKERS, SERVER_CODE, LaunchError, check_command,
+    free_port, plan, read_hosts, remote_command, run)
 
 DESCRIPTION = ('Start a scheduler, servers and workers for a distributed '
                'train command (MXNet parameter server) and watch them: '
@@ -28,9 +28,10 @@ def build_parser():
 def add_launch_options(p):
     """The launcher's own options (before the ``--``)."""
     p.add_argument('--workers', type=int, required=True,
-                   help='worker processes (W >= 1)')
+                   help=f'worker processes (1 <= W <= {MAX_WORKERS})')
     p.add_argument('--servers', type=int, default=1,
-                   help='server processes (default: %(default)s)')
+                   help=f'server processes (1 to {MAX_SERVERS}; default: '
+                        f'%(default)s)')
     p.add_argument('--port', type=int, default=None,
                    help="the scheduler's port (default: a free one)")
     p.add_argument('--hosts', default=None, metavar='FILE',

@@ -14,6 +14,8 @@ from .options import add_run_options, non_negative_float, positive_int
 
 
 EXERCISE_NAMES = tuple(sorted(EXERCISES))
+# The names of `ablation.MODELS` (tests/test_ablation.py checks them).
+ABLATION_MODELS = ('popularity', 'mf', 'gmf', 'mlp', 'neumf', 'neumf-pre')
 
 
 def build_parser(suppress=False):
@@ -108,8 +110,26 @@ def build_parser(suppress=False):
                         'hold (default: every one of '
                         f'{" ".join(COMPARED)} that the reference holds; '
                         'what only the run holds is named, not compared)')
+    a = sub.add_parser(
+        'ablation', help="NeuMF's parts, pre-training and baselines",
+        description="Train each model once per seed with its family's "
+                    "recipe (docs/RESULTS.md), evaluate it by the full "
+                    "ranking and by 99 sampled negatives (corrected "
+                    "protocol), and write ablation.json, .md, .csv and "
+                    ".png to --out. Options typed apply to every model.")
+    a.add_argument('--models', nargs='+', choices=ABLATION_MODELS,
+                   default=list(ABLATION_MODELS), metavar='MODEL',
+                   help=f"from {', '.join(ABLATION_MODELS)} (default: all)")
+    a.add_argument('--evals', nargs='+', choices=('full', 'sampled'),
+                   default=['full', 'sampled'], help='(default: both)')
+    a.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                   help='one run of each model per seed (default: 0 1 2)')
+    a.add_argument('--out', default=None,
+                   help='folder for ablation.json, .md, .csv and .png')
+    add_run_options(a, suppress)
+    a.set_defaults(protocol=CORRECTED.name)
     parser.commands = {'train': p, 'recommend': r, 'exercise': e,
-                       'compare': c}  # usage errors name their command
+                       'compare': c, 'ablation': a}  # for usage errors
     return parser
 
 

@@ -71,7 +71,7 @@ def _is_good_header(path, first, fmt):
     if not _looks_like_header(fields):
         return False
     try:
-        _check_header(path, 1, fields, fmt.columns)
+        _check_header(path, 1, fields, fmt.columns, fmt.sep)
     except DataFormatError:
         return False
     return True

@@ -196,11 +196,25 @@ def header_column(name):
     return None
 
 
-def _check_header(path, lineno, fields, columns):
+SEPARATORS = {',': ',', '\t': 'tab', ';': ';', '|': '|', ' ': 'space'}
+
+
+def _check_header(path, lineno, fields, columns, sep=None):
     """A header line must name `columns` in the same order."""
     named = [header_column(f) for f in fields]
     if named == list(columns):
         return
+    other = [typed for mark, typed in SEPARATORS.items() if mark != sep
+             and len(sep.join(fields).split(mark)) == len(columns)] \
+        if sep is not None and len(fields) != len(columns) else []
+    if other:  # split on the wrong separator: say so, not the names
+        shown = SEPARATORS.get(sep, repr(sep))
+        raise DataFormatError(
+            f'{path}, line {lineno}: split on --sep {shown} the header '
+            f'has {len(fields)} field(s), but --columns names '
+            f'{len(columns)}; split on {other[0]!r} it has {len(columns)}:'
+            f' the file\'s separator is probably {other[0]!r} (pass --sep '
+            f'{other[0]})')
     said = (f'the header says {",".join(fields)}, but --columns says '
             f'{",".join(columns)}')
     if None not in named and len(set(named)) == len(named) and {

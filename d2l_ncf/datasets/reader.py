@@ -69,7 +69,7 @@ def read_interactions_strict(path, fmt):
                     f'a header line {text!r}; {fmt.name} files have '
                     f'none: remove it, or read the file as a table '
                     f'(--data {path} --sep ... --columns ...)')
-            _check_header(path, lineno, fields, columns)
+            _check_header(path, lineno, fields, columns, fmt.sep)
             header = True
             continue
         if len(fields) != len(columns):

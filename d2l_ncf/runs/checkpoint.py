@@ -28,6 +28,7 @@ import contextlib
 import glob
 import os
 import shutil
+import time
 
 import numpy
 
@@ -39,6 +40,7 @@ from .checkpoint_folder import (  # noqa: F401  (its names, offered here)
     clean_stale, is_checkpoint, other_files, read_manifest, _fsync_dir,
     _ours, _package_entry, _read_json, _read_npz, _remove_files,
     _write_json)
+from .config import config_from_dict
 
 
 def data_record(data):
@@ -129,15 +131,50 @@ def _write_epoch(folder, name, net, trainer, config, record, state,
     return files
 
 
-def load_checkpoint(folder):
+# How long a reader waits for a save into the same folder: each save
+# replaces the checkpoint it reads, and then it reads the new one.
+WAIT_FOR_WRITER = 30  # seconds
+
+
+def load_checkpoint(folder, use=None, wait=WAIT_FOR_WRITER):
     """Check `folder` against its manifest; return its config, state and
-    mapping, and the paths of the parameter files."""
-    for attempt in range(3):
+    mapping, and the paths of the parameter files.
+
+    With `use`, return ``use(checkpoint)`` instead: it reads the files
+    the paths name while the checkpoint is checked. A run saving into
+    `folder` meanwhile replaces and deletes what was being read; the
+    manifest then has changed, and the newer checkpoint is read instead,
+    for up to `wait` seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        before = _manifest_bytes(folder)
         try:
-            return _load(folder)
-        except _Moved:  # a save replaced it while we read: read again
-            continue
-    return _load(folder)
+            checkpoint = _load(folder)
+            return checkpoint if use is None else use(checkpoint)
+        except (_Moved, CheckpointError, OSError) as err:
+            if (_manifest_bytes(folder) == before
+                    and not isinstance(err, _Moved)):
+                if isinstance(err, CheckpointError):
+                    raise
+                raise CheckpointError(f'{folder}: cannot read it ({err})'
+                                      ) from None
+            if time.monotonic() > deadline:
+                raise CheckpointError(
+                    f'{folder}: a run kept replacing the checkpoint for '
+                    f'{wait} s while it was read; try again, or read a '
+                    f'copy') from None
+            time.sleep(0.05)
+
+
+def _manifest_bytes(folder):
+    """What `folder`'s manifest holds now (None if there is none): a
+    save replaces it last."""
+    try:
+        with open(os.path.join(folder, MANIFEST), 'rb') as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 class _Moved(Exception):
@@ -157,8 +194,11 @@ def _load(folder):
                                 + '.old-*'))
         hint = (f'; a save was interrupted while swapping folders: the '
                 f'previous checkpoint is {left[-1]}' if left else '')
+        what = (f'a symbolic link to {os.readlink(folder)}, which does '
+                f'not exist' if os.path.islink(folder)
+                else 'nothing exists at this path')
         raise CheckpointError(f'{folder}: no such checkpoint folder '
-                              f'(nothing exists at this path){hint}')
+                              f'({what}){hint}')
     manifest_path = os.path.join(folder, MANIFEST)
     if not os.path.isfile(manifest_path):
         names = sorted(os.listdir(folder))
@@ -199,8 +239,14 @@ def _load(folder):
                 f'{path} does not match its SHA-256 in {MANIFEST}: the file '
                 f'is damaged or was changed')
     mapping = _read_npz(os.path.join(base, 'mapping.npz'))
+    config_path = os.path.join(base, 'config.json')
+    config = _read_json(config_path)
+    try:  # a hand-edited value of the wrong type, named now
+        config_from_dict(config, where=f'checkpoint {config_path}')
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(str(err)) from None
     return {'folder': folder, 'version': manifest['version'],
-            'config': _read_json(os.path.join(base, 'config.json')),
+            'config': config,
             'state': _read_json(os.path.join(base, 'state.json')),
             'mapping': mapping,
             'average': _read_npz(os.path.join(base, 'average.npz')),
@@ -225,11 +271,15 @@ def check_same_data(checkpoint, data):
     """Refuse a checkpoint trained on other data than `data`."""
     state, mapping = checkpoint['state'], checkpoint['mapping']
     sizes = (len(mapping['user_ids']), len(mapping['item_ids']))
+    mine = fingerprint(data)
     if sizes != (data.num_users, data.num_items) or state.get(
-            'fingerprint') != fingerprint(data):
+            'fingerprint') != mine:
+        theirs = str(state.get('fingerprint', 'unknown'))[:12]
         raise CheckpointError(
             f"{checkpoint['folder']} was trained on other data "
             f"({sizes[0]} users, {sizes[1]} items, from "
-            f"{state.get('source', 'unknown')}); this data has "
-            f"{data.num_users} users and {data.num_items} items, from "
-            f"{(data.summary or {}).get('source', 'unknown')}")
+            f"{state.get('source', 'unknown')}, fingerprint {theirs}); "
+            f"this data has {data.num_users} users and {data.num_items} "
+            f"items, from {(data.summary or {}).get('source', 'unknown')}, "
+            f"fingerprint {mine[:12]}: resume on the data it was trained "
+            f"on")

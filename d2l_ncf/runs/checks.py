@@ -7,6 +7,7 @@ import sys
 
 import numpy
 
+from ..engine.chunking import SCORE_BATCH
 from ..metrics import ranked_list_lengths, undefined_metrics
 from ..protocol import get_protocol
 from .config import RESUMABLE, option, resume_conflicts
@@ -37,6 +38,7 @@ def check_resumable(checkpoint, config):
 
 def check_fits_data(config, data):
     """Settings that depend on the data's size, checked before training."""
+    check_memory(config, data.num_users, data.num_items)
     if config.k is not None and config.k > data.num_items:
         raise UsageError(f'--k {config.k} is larger than the '
                          f'{data.num_items} items of the data')
@@ -81,6 +83,89 @@ def check_fits_data(config, data):
                 f'{err}') from None
 
 
+# What a CPU run holds in memory, measured with /usr/bin/time on 2 AMD
+# EPYC cores (docs/RELIABILITY.md): about 0.26 GB for Python, MXNet and
+# the libraries; four float32 copies of every parameter with Adam
+# (weight, gradient, two moments; three with other optimizers); per
+# trained pair about three float32 values per hidden unit and factor
+# (outputs kept for the backward pass); and scoring holds two outputs of
+# the widest layer for each pair of a batch (`scoring.SCORE_BATCH`).
+BASE_BYTES = 0.26e9
+ADAM_LIKE = ('adam', 'nadam', 'adamax', 'lamb', 'ftml')
+ACTIVATION_COPIES = 3
+SCORE_PAIRS = SCORE_BATCH  # pairs per forward call of the scorer
+
+
+def memory_estimate(config, num_users, num_items):
+    """Bytes a CPU run of `config` needs at least on data of this size:
+    ``(total, parameters)``."""
+    f, hiddens = config.num_factors, config.nums_hiddens
+    widths = (2 * f,) + tuple(hiddens)
+    params = (2 * (num_users + num_items) * f
+              + sum(a * b + b for a, b in zip(widths, widths[1:]))
+              + f + hiddens[-1] + 1)
+    copies = 4 if config.optimizer.lower() in ADAM_LIKE else 3
+    devices = cpu_devices(config.devices) or 1
+    pairs = config.batch_size * (1 + config.num_neg)
+    training = 4 * pairs * (sum(hiddens) + 4 * f) * ACTIVATION_COPIES
+    scoring = 4 * SCORE_PAIRS * 2 * max(widths)
+    weights = 4 * params * copies * devices
+    return BASE_BYTES + weights + training + scoring, params
+
+
+def cpu_devices(spec):
+    """How many CPU contexts device spec `spec` names (None for GPUs,
+    whose memory is not the machine's)."""
+    kind, _, rest = spec.strip().lower().partition(':')
+    if kind == 'cpu':
+        return int(rest or 1)
+    mx = sys.modules.get('mxnet')
+    if kind == 'all' and mx is not None and not mx.context.num_gpus():
+        return 1
+    return None
+
+
+def available_memory(meminfo='/proc/meminfo'):
+    """Bytes the kernel says a new allocation can take (MemAvailable),
+    or None where it does not say."""
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(config, num_users, num_items, available=None):
+    """Refuse settings whose estimated memory exceeds what is available:
+    a run that cannot fit would train for minutes, then be killed."""
+    if cpu_devices(config.devices) is None:
+        return
+    available = available_memory() if available is None else available
+    if available is None:
+        return
+    total, params = memory_estimate(config, num_users, num_items)
+    if total > available:
+        raise UsageError(
+            f'these settings need about {total / 1e9:.1f} GB of memory '
+            f'({params:,} parameters with their gradients and optimizer '
+            f'state, a batch of {config.batch_size} and the scoring of '
+            f'{SCORE_PAIRS} pairs; --num-factors {config.num_factors}, '
+            f'--hiddens {layers(config.nums_hiddens)}); this '
+            f'machine has {available / 1e9:.1f} GB available: use fewer '
+            f'or smaller layers, or a smaller --batch-size')
+
+
+def layers(hiddens):
+    """--hiddens in words, short: '10 10 10' or '40 layers of up to
+    4096'."""
+    if len(hiddens) <= 4:
+        return ' '.join(map(str, hiddens))
+    return f'{len(hiddens)} layers of up to {max(hiddens)}'
+
+
 def default_note(config):
     return ' (the default)' if config.k is None else ''
 
@@ -101,6 +186,13 @@ def check_full_ranking(config, data):
                             f'--k {config.cutoff}{default_note(config)}')
     if why:
         raise UsageError(why)
+    if protocol.fixed_k and not listed.any():
+        print(f'note: under the book protocol no test item is ranked: the '
+              f'chapter ranks only item indices below the number of users '
+              f'({data.num_users}), and every test item is at or above '
+              f'it (or was trained on), so hit rate and AUC will read '
+              f'0.000 whatever the model learns; --protocol corrected '
+              f'ranks every item', file=sys.stderr)
     certain = numpy.count_nonzero(listed & (lengths <= config.cutoff))
     if protocol.fixed_k and certain:
         print(f'note: under the book protocol {certain} of {len(user_ids)} '

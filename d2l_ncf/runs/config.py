@@ -6,6 +6,7 @@ config is saved and read back, and which settings a resumed run may
 change.
 """
 import dataclasses
+import typing
 from typing import Optional, Tuple
 
 from ..datasets.formats import FIELDS
@@ -197,14 +198,56 @@ def config_dict(config):
                 columns=list(config.columns))
 
 
-def config_from_dict(saved):
+def type_error(name, value):
+    """Why JSON value `value` cannot be field `name`'s, or None (a
+    hand-edited file: "4" where 4 belongs would fail deep in MXNet)."""
+    kind = FIELDS_BY_NAME[name].type
+    args = typing.get_args(kind)
+    if value is None and type(None) in args:
+        return None
+    if typing.get_origin(kind) is tuple:  # Tuple[int, ...], Tuple[str, ...]
+        if isinstance(value, list) and all(
+                type_error_of(args[0], v) is None for v in value):
+            return None
+        return f'a list of {args[0].__name__}s'
+    kind = next((a for a in args if a is not type(None)), kind)
+    return type_error_of(kind, value)
+
+
+def type_error_of(kind, value):
+    """What `value` should be to be a `kind` (int, float, str, bool), or
+    None if it is one (a JSON whole number is a float too)."""
+    ok = (isinstance(value, bool) if kind is bool else
+          isinstance(value, (int, float)) and not isinstance(value, bool)
+          if kind is float else
+          isinstance(value, int) and not isinstance(value, bool)
+          if kind is int else isinstance(value, kind))
+    return None if ok else {int: 'a whole number', float: 'a number',
+                            str: 'a string', bool: 'true or false'}[kind]
+
+
+def config_from_dict(saved, where='the config'):
     """The `TrainConfig` a record or checkpoint's config.json holds; a
-    setting added since it was written gets its default."""
+    setting added since it was written gets its default. A value of the
+    wrong type is a ValueError naming the field and `where`."""
+    if not isinstance(saved, dict):
+        raise ValueError(f'{where}: expected an object of settings')
+    for name, value in saved.items():
+        why = name in FIELDS_BY_NAME and type_error(name, value)
+        if why:
+            raise ValueError(f'{where}: {name} is {json_text(value)}, '
+                             f'expected {why} (was the file edited?)')
     values = {k: v for k, v in saved.items() if k in FIELDS_BY_NAME}
     values['nums_hiddens'] = tuple(values.get('nums_hiddens', ()))
     if 'columns' in values:
         values['columns'] = tuple(values['columns'])
     return TrainConfig(**values)
+
+
+def json_text(value):
+    import json
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + '...'
 
 
 # Settings a resumed run may change: they do not alter the training.

@@ -75,7 +75,15 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
             runs.update()
         rows.append(summarise(value, results))
         if out is not None:  # the finished rows survive a later failure
-            write_table(rows, name, out, base.cutoff)
+            try:
+                write_table(rows, name, out, base.cutoff)
+            except OSError as err:  # e.g. the disk filled meanwhile
+                runs.close()
+                raise ExerciseFailed(
+                    f'--out {out}: writing failed ({err.strerror or err}; '
+                    f'{err.filename or "exercise table"}); the rows of '
+                    f'{len(rows)} finished values are printed', rows
+                ) from None
     runs.close()
     for row in rows:  # a dead setting's numbers are chance, say so
         share = row.get(f'final_{TIE_SHARE}')
@@ -171,9 +179,14 @@ def write_table(rows, name, out, k):
 def replaced(path, **kwargs):
     """A text file written beside `path`, renamed over it when done."""
     tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', **kwargs) as f:
-        yield f
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'w', **kwargs) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:  # a failed write leaves no temporary behind
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 # How each exercise's setting is named on a plot's x-axis.

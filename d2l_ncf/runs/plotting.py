@@ -167,3 +167,34 @@ def neumf_figure():
     ax.text(5.4, 5.6, 'MLP', fontsize=13, color='#b8620f',
             weight='bold')
     return fig
+
+
+def ablation_figure(summary):
+    """The ablation's means as grouped bars, the seeds' sd as error bars:
+    a panel per evaluation, a group per model, a bar per metric."""
+    evals = list(dict.fromkeys(e['eval'] for e in summary))
+    fig = Figure(figsize=(5.2 * len(evals) + 0.6, 4.4))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(evals), squeeze=False)[0]
+    for ax, ev in zip(axes, evals):
+        entries = [e for e in summary if e['eval'] == ev]
+        metrics = [m for m in RANKING if m in entries[0]]
+        width = 0.8 / len(metrics)
+        for j, m in enumerate(metrics):
+            x = [i + (j - (len(metrics) - 1) / 2) * width
+                 for i in range(len(entries))]
+            ax.bar(x, [e[m] for e in entries], width,
+                   yerr=[e[f'{m}_sd'] or 0.0 for e in entries],
+                   capsize=3, label=short_name(m, entries[0]['k']))
+        ax.set_xticks(list(range(len(entries))))
+        ax.set_xticklabels([e['model'] for e in entries], rotation=20,
+                           ha='right')
+        n = sorted({e['n'] for e in entries})
+        ax.set(ylim=(0, 1.12), yticks=[0, 0.2, 0.4, 0.6, 0.8, 1.0],
+               title=f'{ev} evaluation',
+               ylabel=(f'mean ± sd over {"/".join(map(str, n))} seeds'
+                       if n != [1] else 'one seed (n=1)'))
+        ax.grid(axis='y', alpha=0.3)
+        ax.legend(loc='upper center', ncol=len(metrics), fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -28,7 +28,15 @@ def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
     and, for MovieLens, ``title`` (from ``u.item`` or ``movies.dat`` in
     `data_dir`, else in the folder the checkpoint was trained from).
     """
-    ckpt = load_checkpoint(checkpoint)
+    # a save into the same folder may replace the files while they are
+    # read: load_checkpoint then reads the newer checkpoint
+    return load_checkpoint(checkpoint, use=lambda ckpt: _recommend(
+        ckpt, checkpoint, user, k, devices, data_dir))
+
+
+def _recommend(ckpt, checkpoint, user, k, devices, data_dir):
+    """`recommend` on the loaded checkpoint `ckpt` (of folder
+    `checkpoint`)."""
     config = config_from_dict(ckpt['config'])
     mapping = ckpt['mapping']
     user_ids, item_ids = mapping['user_ids'], mapping['item_ids']

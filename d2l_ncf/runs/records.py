@@ -39,8 +39,20 @@ def check_out_dir(out, overwrite=False, files=OUTPUT_FILES,
             f'choose another folder or pass --overwrite')
 
 
+class OutputWriteError(ValueError):
+    """A file of the run's output could not be written."""
+
+
 def check_writable_folder(path, option):
-    """`path` is a folder, or can be made one, that we may write in."""
+    """`path` is a folder, or can be made one, that we may write in:
+    checked by writing there (`probe_write`), since permissions do not
+    tell (root may write nowhere under /proc or /sys; a disk may be
+    full)."""
+    if os.path.islink(path) and not os.path.exists(path):
+        raise UsageError(
+            f'{option} {path} is a symbolic link to '
+            f'{os.readlink(path)}, which does not exist: create that '
+            f'folder or choose another (the link was not changed)')
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f'{option} {path} is a file, not a folder; '
                          f'choose a folder (the file was not changed)')
@@ -53,6 +65,39 @@ def check_writable_folder(path, option):
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f'{option} {path}: {parent} is not writable '
                          f'(permissions or a read-only file system)')
+    probe_write(path, option)
+
+
+PROBE_BYTES = 4096  # one block: a full disk refuses it
+
+
+def probe_write(path, option):
+    """Make folder `path` if needed, write and sync a block there, then
+    leave everything as it was; a failure is a `UsageError` before any
+    work instead of a lost run after it."""
+    made, folder = [], os.path.abspath(path)
+    while not os.path.exists(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
+    probe = os.path.join(os.path.abspath(path),
+                         f'.d2l_ncf-probe-{os.getpid()}')
+    try:
+        for folder in reversed(made):
+            os.mkdir(folder)
+        with open(probe, 'wb') as f:
+            f.write(b'\0' * PROBE_BYTES)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise UsageError(
+            f'{option} {path}: cannot write there ({err.strerror or err}); '
+            f'choose another folder') from None
+    finally:
+        if os.path.lexists(probe):
+            os.remove(probe)
+        for folder in made:  # deepest first
+            if os.path.isdir(folder):
+                os.rmdir(folder)
 
 
 def check_save_dir(save, resume=None, overwrite=False):
@@ -120,16 +165,28 @@ def run_record(config, devices, data, kvstore, result, checkpoint=None):
 
 
 def write_outputs(record, out):
-    """metrics.json and curves.png into folder `out`."""
-    os.makedirs(out, exist_ok=True)
+    """metrics.json and curves.png into folder `out`. A failed write
+    (a disk that filled during the run) is an `OutputWriteError` naming
+    the file, after the final metrics are printed to stdout: the
+    measured numbers are not lost."""
     path = os.path.join(out, 'metrics.json')
     tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(record, f, indent=2)
-        f.write('\n')
-    os.replace(tmp, path)
-    config = record['config']
-    save_curves(record['history'], os.path.join(out, 'curves.png'),
-                title=f"NeuMF, {config['protocol']} protocol, on "
-                      f"{', '.join(config['resolved_devices'])}, "
-                      f"seed {config['seed']}")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with open(tmp, 'w') as f:
+            json.dump(record, f, indent=2)
+            f.write('\n')
+        os.replace(tmp, path)
+        path = os.path.join(out, 'curves.png')
+        config = record['config']
+        save_curves(record['history'], path,
+                    title=f"NeuMF, {config['protocol']} protocol, on "
+                          f"{', '.join(config['resolved_devices'])}, "
+                          f"seed {config['seed']}")
+    except OSError as err:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        print('final ' + json.dumps(record['final']))
+        raise OutputWriteError(
+            f'--out {out}: writing {path} failed ({err.strerror or err}); '
+            f'the final metrics are printed above') from None

@@ -2,6 +2,7 @@
 checkpoints after every epoch, and a clean stop on a signal."""
 import contextlib
 import io
+import json
 import os
 import signal
 import sys
@@ -16,8 +17,8 @@ from ..runtime.stopping import RunStopped, Stopped  # noqa: F401
 from ..runtime.stopping import check as check_stop
 from ..training import NonFiniteLossError, train_ranking
 from .builders import build, load_data, resolve_devices, seed_everything
-from .checkpoint import (check_same_data, data_record, load_checkpoint,
-                         restore, save_checkpoint)
+from .checkpoint import (CheckpointError, check_same_data, data_record,
+                         load_checkpoint, restore, save_checkpoint)
 from .checks import check_fits_data, check_resumable, divergence_settings
 from .config import TrainConfig, config_dict
 from .records import check_out_dir, check_save_dir, run_record, write_outputs
@@ -36,11 +37,12 @@ def train(config=None, out=None, progress=True, overwrite=False, save=None,
     """
     config = (config or TrainConfig()).validate()
     kvstore = connect(kvstore)  # dist_*: a Cluster, once the job is up
-    if getattr(kvstore, 'rank', 0):
+    rank, job_save = getattr(kvstore, 'rank', None), save  # None: alone
+    if rank:
         out, save, progress = None, None, False
     check_out_dir(out, overwrite)
     check_save_dir(save, resume, overwrite)
-    position = Position(save, resume, out)
+    position = Position(save, resume, out, rank=rank, job_save=job_save)
     try:
         with (SaveLock(save) if save is not None
               else contextlib.nullcontext()):
@@ -114,9 +116,12 @@ class Position(Callback):
     finished epoch: what a stopped run reports. A training-loop callback
     keeps it up to date."""
 
-    def __init__(self, save=None, resume=None, out=None):
+    def __init__(self, save=None, resume=None, out=None, rank=None,
+                 job_save=None):
         self.save, self.epoch, self.batch, self.batches = save, 0, 0, 0
         self.stage, self.saved, self.out = 'before training', None, out
+        # in a distributed job, worker `rank`; worker 0 saves `job_save`
+        self.rank, self.job_save = rank, job_save
 
     def describe(self, signum):
         name = signal.Signals(signum).name
@@ -127,7 +132,14 @@ class Position(Callback):
             where = f'in epoch {self.epoch}, after its batches'
         else:
             where = self.stage
-        if self.saved is not None:
+        if self.rank is not None:  # workers stop a batch apart
+            where = (f'{where} (worker {self.rank}: '
+                     f'{self.finished()} finished)')
+        if self.rank and self.job_save is not None:
+            kept = (f'worker 0 saves the checkpoint: its line says which '
+                    f'epoch {self.job_save} holds; continue with --resume '
+                    f'{self.job_save}')
+        elif self.saved is not None:
             folder, epoch = self.saved
             kept = (f'checkpoint {folder} holds epoch {epoch}; continue '
                     f'with --resume {folder}')
@@ -138,6 +150,11 @@ class Position(Callback):
         if self.out is not None:  # --out is written at the end only
             kept += f'; nothing was written to --out {self.out}'
         return f'stopped by {name} {where}; {kept}'
+
+    def finished(self):
+        """The epochs this process finished, in words."""
+        done = self.epoch - (self.stage in ('training', 'evaluating'))
+        return f'epoch {done}' if done > 0 else 'no epoch'
 
     def on_train_begin(self, loop):
         self.batches = loop.batches_per_epoch
@@ -152,6 +169,9 @@ class Position(Callback):
         if batch == self.batches:
             self.stage = 'evaluating'
 
+    def on_epoch_end(self, epoch, history):
+        self.stage = f'after epoch {epoch}'  # a Saver after us says more
+
 
 class Saver(Callback):
     """A checkpoint into folder `save` after every epoch; `position`
@@ -163,6 +183,14 @@ class Saver(Callback):
         self.source = data.summary['source']
 
     def on_epoch_end(self, epoch, history):
+        try:
+            self._save(epoch, history)
+        except CheckpointError as err:  # e.g. the disk filled: keep the
+            print('history ' + json.dumps(history))  # measured numbers
+            raise CheckpointError(f'{err}; the history of the finished '
+                                  f'epochs is printed above') from None
+
+    def _save(self, epoch, history):
         with deferred_signals():  # the position says what is saved
             s = self.setup
             save_checkpoint(self.save, s.net, s.trainer, self.config,
@@ -191,6 +219,8 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
     `kvstore`: a gluon kvstore name or a `distributed.Cluster` (this
     worker's part). `callbacks` are added to the loop's (`callbacks`).
     """
+    if checkpoint is not None:  # other data first: the checks below
+        check_same_data(checkpoint, data)  # would blame a setting
     check_fits_data(config, data)
     cluster = kvstore if isinstance(kvstore, Cluster) else None
     setup = build(config, data, devices, kvstore, progress)
@@ -199,7 +229,6 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
                                         data, devices, checkpoint)
     history = []
     if checkpoint is not None:
-        check_same_data(checkpoint, data)
         restore(checkpoint, setup.net, devices, setup.trainer)
         if setup.averager is not None:
             setup.averager.load(checkpoint['average'])

@@ -116,9 +116,23 @@ def configure():
     """
     if not _state:
         model, flags = cpu_info()
-        _state.update(apply(os.environ, flags, sys.stderr,
+        # `d2l-ncf ... --numerics native` restarts in native mode from the
+        # user's environment: a note on what portable mode overrode here
+        # would be wrong
+        stream = (open(os.devnull, 'w') if asks_native(sys.argv)
+                  else sys.stderr)
+        _state.update(apply(os.environ, flags, stream,
                             late='mxnet' in sys.modules), cpu=model)
+        if stream is not sys.stderr:
+            stream.close()
     return _state
+
+
+def asks_native(argv):
+    """Whether command line `argv` asks for ``--numerics native``."""
+    argv = list(argv or ())
+    return '--numerics=native' in argv or any(
+        a == '--numerics' and b == 'native' for a, b in zip(argv, argv[1:]))
 
 
 def apply(environ, flags, stream, late=False):
@@ -134,6 +148,7 @@ def apply(environ, flags, stream, late=False):
         print(f'd2l_ncf: {err}; using {DEFAULT_MODE}', file=stream)
         mode = DEFAULT_MODE
     overridden, changed = {}, False
+    original = {name: environ.get(name) for name in PORTABLE}
     if mode == 'portable':
         for name, value in PORTABLE.items():
             old = environ.get(name)
@@ -162,8 +177,22 @@ def apply(environ, flags, stream, late=False):
                   'd2l_ncf first (or set the variables yourself) for '
                   'numbers comparable with the references', file=stream)
     return {'mode': mode, 'flags': flags, 'overridden': overridden,
+            'original': original,
             'applied': mode == 'native' or not (late and changed),
             'environment': {k: environ.get(k) for k in RECORDED}}
+
+
+def users_environment():
+    """This process's environment as the user gave it: the variables
+    portable mode set are put back as they were (what a restart in
+    another mode must see, not the portable values)."""
+    environ = dict(os.environ)
+    for name, value in configure().get('original', {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return environ
 
 
 def mode():

@@ -83,3 +83,21 @@ def test_output_lost_to_a_full_disk_is_an_error_not_a_success():
     # a failing run keeps its own code
     with open('/dev/full', 'w') as full:
         assert run(code='2', stdout=full).returncode == 2
+
+
+@pytest.mark.skipif(not os.path.exists('/dev/full'), reason='no /dev/full')
+@pytest.mark.parametrize('command', [[], ['train'], ['launch'],
+                                     ['recommend'], ['exercise'],
+                                     ['compare'], ['ablation']])
+def test_help_lost_to_a_full_disk_is_an_error(command):
+    # argparse's help ends in SystemExit(0), which skipped `leave` and its
+    # check of the output (issue 23: `--help > /dev/full` exited 0)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    with open('/dev/full', 'w') as full:
+        done = subprocess.run(
+            [sys.executable, '-m', 'd2l_ncf'] + command + ['--help'],
+            stdout=full, stderr=subprocess.PIPE, text=True, env=env,
+            timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert 'writing to stdout failed' in done.stderr
+    assert 'Traceback' not in done.stderr

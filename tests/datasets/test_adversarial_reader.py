@@ -1,4 +1,5 @@
 """The reader refuses what it cannot read exactly, with file and line."""
+import os
 import re
 
 import pytest
@@ -396,3 +397,31 @@ def test_synthetic_data_in_pieces_reads_the_same(tmp_path, monkeypatch):
     import pandas as pd
     pd.testing.assert_frame_equal(pieces.frame, whole.frame)
     assert_same_frames(path, UDATA)
+
+
+# --- unclear messages (issue 23) ---
+
+@pytest.mark.parametrize('text, sep, right', [
+    ('user_id,item_id,rating,timestamp\n1,1,5,10\n', '\t', ','),
+    ('user_id\titem_id\trating\ttimestamp\n1\t1\t5\t10\n', ',', 'tab'),
+])
+def test_a_separator_mismatch_names_the_separator_not_the_header(
+        tmp_path, text, sep, right):
+    # the message said the header equalled the columns it printed
+    path = write(tmp_path, text, 'a.csv')
+    message = refused(path, table_format(sep), 'line 1: split on --sep')
+    assert f'pass --sep {right})' in message
+    assert 'the header says' not in message
+
+
+@pytest.mark.skipif(not os.path.exists('/dev/stdin'), reason='no /dev/fd')
+def test_a_pipe_as_data_is_said_to_be_unsupported(tmp_path):
+    # /dev/stdin and <(...) were "not found"
+    read, write_end = os.pipe()
+    try:
+        with pytest.raises(DataFormatError, match='is a pipe or a device, '
+                                                  'not a file'):
+            load_dataset(path=f'/dev/fd/{read}')
+    finally:
+        os.close(read)
+        os.close(write_end)

@@ -11,6 +11,7 @@ import collections
 import contextlib
 import importlib
 import json
+import os
 import signal
 import time
 
@@ -477,3 +478,80 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
         del stopping._requested[:]
     per_epoch = (traced[1] - traced[0]) / (last - first - 1)
     assert 0 < per_epoch < 3000, per_epoch
+
+
+def test_the_book_protocol_says_when_it_ranks_no_test_item(tmp_path,
+                                                           capsys):
+    # issue 23: 0.000/0.000 without a word. 3 users, 9 items; each
+    # user's last (test) item is 8, 9 or 10, at indices 6-8, and the
+    # chapter ranks only indices below the 3 users
+    t = 874965758
+    rows = [(u, i, 3, t + 10 * u + i) for u in (1, 2, 3)
+            for i in (1, 2, 3, 4, 5, 6)]
+    rows += [(u, 7 + u, 3, t + 1000 + u) for u in (1, 2, 3)]
+    data = write_udata(tmp_path / 'data', rows)
+    assert cli.main(['train', '--data-dir', data, '--epochs', '1',
+                     '--batch-size', '4', '--num-factors', '4', '--hiddens',
+                     '4', '--no-progress', '--devices', 'cpu']) == 0
+    printed = capsys.readouterr()
+    assert 'test hit rate 0.000, test AUC 0.000' in printed.out
+    assert 'no test item is ranked' in printed.err
+
+
+# --- settings that cannot fit in memory are refused before training ----
+
+def test_settings_that_cannot_fit_in_memory_are_refused_first(
+        synthetic_dir):
+    # issue 23: 40 layers of 4096 trained 133 s, then the process was
+    # killed. 1000 layers of 4096 need ~270 GB: no test machine has it.
+    # In a process whose address space is capped at 16 GB, so that a
+    # regression fails fast instead of waking the out-of-memory killer
+    import resource
+    import subprocess
+    import sys
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir',
+         synthetic_dir, '--epochs', '1'] + CORRECTED + ['--hiddens']
+        + ['4096'] * 1000, preexec_fn=cap, capture_output=True, text=True,
+        timeout=300, env=dict(os.environ, PYTHONPATH=repo))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert 'these settings need about' in done.stderr
+    assert '1000 layers of up to 4096' in done.stderr
+    assert 'GB available' in done.stderr
+    assert 'train loss' not in done.stdout
+
+
+def test_the_memory_estimate_counts_parameters_state_and_activations():
+    from d2l_ncf.runs.checks import UsageError, check_memory, memory_estimate
+    # 40 layers of 4096 on ML-100K: ~40 x 4096^2 weights, 4 float32
+    # copies with Adam (16 bytes each); a batch of 1024 positives and
+    # 1024 negatives keeps 3 floats per hidden unit and 4 per factor
+    # (factors 10); scoring keeps 2 x 4096 floats for 2^17 pairs; 0.26
+    # GB for the libraries: ~19 GB
+    big = TrainConfig(nums_hiddens=(4096,) * 40, batch_size=1024,
+                      devices='cpu')
+    total, params = memory_estimate(big, 943, 1682)
+    assert params > 40 * 4096 ** 2 - 4096 ** 2
+    assert total == pytest.approx(
+        16 * params + 4 * 2048 * (40 * 4096 + 40) * 3
+        + 4 * 2 ** 17 * 2 * 4096 + 0.26e9)
+    with pytest.raises(UsageError, match=r'need about 19\.\d GB'):
+        check_memory(big, 943, 1682, available=8e9)
+    check_memory(big, 943, 1682, available=32e9)  # fits: no error
+
+
+@pytest.mark.parametrize('config, users, items', [
+    (TrainConfig(devices='cpu:2'), 943, 1682),  # the chapter's run
+    (TrainConfig(protocol='corrected', devices='cpu', sparse=True),
+     138493, 26744),  # the ML-20M shape, --sparse
+    (TrainConfig(protocol='corrected', devices='cpu', num_factors=64,
+                 nums_hiddens=(256, 128, 64), num_neg=4), 6040, 3706),
+], ids=['book', 'ml-20m-sparse', 'recipe-like-ml-1m'])
+def test_normal_settings_are_not_refused_for_memory(config, users, items):
+    from d2l_ncf.runs.checks import check_memory, memory_estimate
+    assert memory_estimate(config, users, items)[0] < 1e9
+    check_memory(config, users, items, available=1e9)

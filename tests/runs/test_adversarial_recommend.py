@@ -1,4 +1,5 @@
 """recommend names what is missing instead of printing blank titles."""
+import json
 import os
 import shutil
 
@@ -122,3 +123,39 @@ def test_recommend_says_what_a_path_is_that_is_no_checkpoint(
     assert cli.main(['recommend', '--checkpoint', str(tmp_path / 'half'),
                      '--user', '1']) == 1
     assert 'the save did not finish' in capsys.readouterr().err
+
+
+def test_recommend_reads_a_checkpoint_while_a_run_saves_into_it(tmp_path):
+    # issue 23: 4 of 37 tries failed while a save replaced the files; the
+    # reader now reads the newer checkpoint (a bounded wait)
+    import subprocess
+    import sys
+    import time
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folder = movielens_folder(tmp_path / 'ml')
+    ck = tmp_path / 'ck'
+    writer = subprocess.Popen(  # saves every few milliseconds
+        [sys.executable, '-m', 'd2l_ncf', 'train', '--data-dir', folder,
+         '--save', str(ck)] + SMALL[:9] + ['--k', '10', '--epochs',
+                                           '100000'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=repo))
+    try:
+        end = time.monotonic() + 120
+        while not (ck / 'manifest.json').exists():
+            assert writer.poll() is None and time.monotonic() < end
+            time.sleep(0.05)
+        epochs, tries = set(), 0
+        # at least 20 reads, across at least 4 saves (a loaded machine
+        # saves more slowly), within the time bound
+        while (tries < 20 or len(epochs) < 4) and time.monotonic() < end:
+            rows = recommend(str(ck), '1', k=3)
+            assert [r['rank'] for r in rows] == [1, 2, 3]
+            epochs.add(json.loads((ck / 'manifest.json').read_text())[
+                'epoch'])
+            tries += 1
+        assert writer.poll() is None, 'the writer ended on its own'
+        assert tries >= 20 and len(epochs) >= 4  # it really was saving
+    finally:
+        writer.kill()
+        writer.wait(timeout=60)

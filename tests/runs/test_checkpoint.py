@@ -229,3 +229,56 @@ def test_resume_with_num_workers_says_to_drop_it(checkpoint, synthetic_dir,
                            'the checkpoint was trained without --reference, '
                            'so drop --num-workers')
     assert 'add --reference' not in captured.err
+
+
+def edited_config(ck, **values):
+    """Edit the checkpoint's config.json by hand, and its manifest so the
+    digest still matches (what a user editing both would do)."""
+    import hashlib
+    path = epoch_files(ck) / 'config.json'
+    config = dict(json.loads(path.read_text()), **values)
+    path.write_text(json.dumps(config))
+    data = path.read_bytes()
+    manifest = json.loads((ck / 'manifest.json').read_text())
+    manifest['files']['config.json'] = {
+        'bytes': len(data), 'sha256': hashlib.sha256(data).hexdigest()}
+    (ck / 'manifest.json').write_text(json.dumps(manifest))
+    return path
+
+
+@pytest.mark.parametrize('values, message', [
+    ({'num_factors': '4'}, 'num_factors is "4", expected a whole number'),
+    ({'lr': 'fast'}, 'lr is "fast", expected a number'),
+    ({'nums_hiddens': [4, 'x']},
+     'nums_hiddens is [4, "x"], expected a list'),
+    ({'sparse': 1}, 'sparse is 1, expected true or false'),
+])
+@pytest.mark.parametrize('command', ['resume', 'recommend'])
+def test_a_hand_edited_config_of_the_wrong_type_is_named(
+        checkpoint, synthetic_dir, values, message, command, capsys):
+    # issue 23: a string where a number belongs was a TypeError traceback
+    path = edited_config(checkpoint, **values)
+    argv = (['train'] + SMALL + [
+        '--data-dir', synthetic_dir, '--epochs', '2', '--resume',
+        str(checkpoint)] if command == 'resume' else
+        ['recommend', '--checkpoint', str(checkpoint), '--user', '1'])
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f'checkpoint {path}: {message}' in err
+    assert 'Traceback' not in err and err.count('\n') == 1
+
+
+def test_resume_on_smaller_data_says_the_data_differs(checkpoint,
+                                                       tmp_path, capsys):
+    # issue 23: the settings' checks ran first and blamed a setting
+    # (--k 10 above the 4 items, --batch-size 32 above the 9 training
+    # interactions of the other data)
+    t = 874965758
+    small = write_udata(tmp_path / 'small', [
+        (u, i, 3, t + 10 * u + i) for u in (1, 2, 3) for i in (1, 2, 3, 4)])
+    assert run(['--data-dir', small, '--epochs', '2', '--resume',
+                str(checkpoint)]) == 1
+    err = capsys.readouterr().err
+    assert 'was trained on other data (24 users, 40 items' in err
+    assert err.count('fingerprint ') == 2
+    assert 'batch-size' not in err and '--k' not in err

@@ -164,9 +164,13 @@ def test_every_module_that_imports_mxnet_imports_our_mxnet_first():
 
 def test_numerics_native_on_the_command_line_restarts_in_native_mode(
         synthetic_dir, tmp_path):
+    # the restart sees the user's environment, not the one portable mode
+    # set before it (issue 23: it ran with 1 thread and the AVX2 cap)
     out = tmp_path / 'native'
-    environ = dict(os.environ, PYTHONPATH=REPO)
-    environ.pop('D2L_NCF_NUMERICS', None)
+    environ = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='3')
+    for name in ('D2L_NCF_NUMERICS', 'DNNL_MAX_CPU_ISA',
+                 'MXNET_OMP_MAX_THREADS'):
+        environ.pop(name, None)
     done = subprocess.run(
         [sys.executable, '-m', 'd2l_ncf', 'train', '--numerics', 'native',
          '--data-dir', synthetic_dir, '--out', str(out)] + SMALL,
@@ -175,6 +179,10 @@ def test_numerics_native_on_the_command_line_restarts_in_native_mode(
     assert done.stdout.count('train loss') == 1
     record = json.loads((out / 'metrics.json').read_text())
     assert record['numerics']['mode'] == 'native'
+    assert record['numerics']['omp_threads'] == 3
+    assert record['numerics']['isa_cap'] is None
+    assert record['numerics']['environment']['OMP_NUM_THREADS'] == '3'
+    assert 'portable numerics override' not in done.stderr
 
 
 def test_numerics_native_cannot_switch_a_running_process(usage_error,

@@ -55,10 +55,15 @@ def test_train_ranking_runs_and_prints_the_chapters_lines(
     assert LOSS_LINE.match(lines[-2]), lines[-2]
     assert lines[-1].endswith(f' examples/sec on {devices}')
     assert [row['epoch'] for row in result['history']] == [1, 2, 3]
+    # every second epoch, and the last (issue 23: the final line paired
+    # epoch 3's loss with epoch 2's metrics)
     assert ['hit_rate' in row for row in result['history']] == [
-        False, True, False]
+        False, True, True]
     evaluated = result['history'][1]
     assert 0 <= evaluated['hit_rate'] <= 1 and 0 <= evaluated['auc'] <= 1
+    last = result['history'][-1]
+    assert (result['hit_rate'], result['auc']) == (last['hit_rate'],
+                                                   last['auc'])
     # the printed figures are the final ones
     assert lines[-2] == (
         f"train loss {result['loss']:.3f}, test hit rate "
