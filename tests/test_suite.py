@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TESTS)
 
@@ -30,6 +32,7 @@ def collected_counts():
     return json.loads(line[-1][len('tiers: '):])
 
 
+@pytest.mark.slow  # a collection of the whole suite: seconds
 def test_the_readme_counts_each_tier_as_collected():
     assert readme_counts() == collected_counts()
 

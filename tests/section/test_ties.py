@@ -171,6 +171,7 @@ def test_a_dead_model_on_the_real_data_scores_chance(real_data_dir,
     assert all(0 <= row['tie_share'] <= 1 for row in record['history'])
 
 
+@pytest.mark.slow  # the chapter's evaluator: a DataLoader per user
 def test_the_chapters_evaluator_and_the_fast_one_agree_on_ties(
         synthetic_dir):
     # A constant model ties every score. Corrected: both evaluators give

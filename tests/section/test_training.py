@@ -46,8 +46,10 @@ def run_small(synthetic_dir, devices, num_epochs=3, eval_step=1, seed=0,
     return result
 
 
-@pytest.mark.parametrize('devices', [[mx.cpu()], [mx.cpu(0), mx.cpu(1)]],
-                         ids=['cpu', 'cpu:2'])
+@pytest.mark.parametrize('devices', [
+    # the chapter's evaluator: slow; the two-device path stays fast
+    pytest.param([mx.cpu()], id='cpu', marks=pytest.mark.slow),
+    pytest.param([mx.cpu(0), mx.cpu(1)], id='cpu:2')])
 def test_train_ranking_runs_and_prints_the_chapters_lines(
         synthetic_dir, devices, capsys):
     result = run_small(synthetic_dir, devices, num_epochs=3, eval_step=2)
