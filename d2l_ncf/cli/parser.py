@@ -8,14 +8,12 @@ from ..engine.distributed import DEFAULT_KVSTORE, KVSTORES
 from ..protocol import CORRECTED
 from ..runs.compare import COMPARED
 from ..runs.config import TrainConfig
-from ..runs.questions import EXERCISES
+from ..runs.questions import ABLATION_MODELS, EXERCISES
 from .launch import DESCRIPTION as LAUNCH_DESCRIPTION, add_launch_options
 from .options import add_run_options, non_negative_float, positive_int
 
 
 EXERCISE_NAMES = tuple(sorted(EXERCISES))
-# The names of `ablation.MODELS` (tests/test_ablation.py checks them).
-ABLATION_MODELS = ('popularity', 'mf', 'gmf', 'mlp', 'neumf', 'neumf-pre')
 
 
 def build_parser(suppress=False):

@@ -40,10 +40,10 @@ from .builders import (build_iterators, build_trainer, load_data,
 from .checks import UsageError, check_fits_data
 from .config import TrainConfig, config_dict, option
 from .exercises import distinct_seeds
+from .questions import ABLATION_MODELS as MODELS
 from .records import check_out_dir, versions
 from .run import RunStopped, quietly
 
-MODELS = ('popularity', 'mf', 'gmf', 'mlp', 'neumf', 'neumf-pre')
 OUTPUTS = ('ablation.json', 'ablation.md', 'ablation.csv', 'ablation.png')
 
 # One recipe per family over TrainConfig's defaults (the chapter's: BPR,

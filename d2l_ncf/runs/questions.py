@@ -1,8 +1,12 @@
 """The section's four exercises as settings: each one's question, and
-how one ``--values`` entry sets the config. Plain data, so that the
-command line lists and checks them without MXNet (`exercises` runs
-them).
+how one ``--values`` entry sets the config; and the ablation's models.
+Plain data, so that the command line lists and checks them without
+MXNet (`exercises` and `ablation` run them).
 """
+
+# The ablation's models, in its table's order (`ablation.RECIPES` holds
+# each one's settings).
+ABLATION_MODELS = ('popularity', 'mf', 'gmf', 'mlp', 'neumf', 'neumf-pre')
 
 
 def parse_hiddens(text):
