@@ -99,17 +99,18 @@ def check_kvstore(args):
 
 
 def main_recommend(args):
-    from ..runs.checkpoint import CheckpointError
     from ..datasets.movielens import DataNotFoundError
-    from ..runs.recommending import (TitlesNotFoundError, UnknownUserError,
-                            format_recommendations, recommend)
+    from ..runs.checkpoint import CheckpointError
+    from ..runs.recommending import (ListTooLongError, TitlesNotFoundError,
+                                     UnknownUserError,
+                                     format_recommendations, recommend)
     try:
         rows = recommend(args.checkpoint, args.user, args.k,
                          data_dir=args.data_dir)
     except (TitlesNotFoundError, DataNotFoundError, DataFormatError,
-            UnknownUserError) as err:
+            UnknownUserError, ListTooLongError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
-        return 2  # a data error or a user not in the data: usage errors
+        return 2  # a data error, a user or a k the data lacks: usage
     except (CheckpointError, ValueError) as err:
         print(f'd2l-ncf: error: {err}', file=sys.stderr)
         return 1

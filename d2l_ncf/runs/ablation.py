@@ -41,41 +41,11 @@ from .checks import UsageError, check_fits_data
 from .config import TrainConfig, config_dict, option
 from .exercises import distinct_seeds
 from .questions import ABLATION_MODELS as MODELS
+from .questions import CHOSEN_BY, RECIPES, REFUSED
 from .records import check_out_dir, versions
 from .run import RunStopped, quietly
 
 OUTPUTS = ('ablation.json', 'ablation.md', 'ablation.csv', 'ablation.png')
-
-# One recipe per family over TrainConfig's defaults (the chapter's: BPR,
-# one negative, Adam, batch 1024, 10 factors, MLP 10 10 10), chosen on a
-# validation item (CHOSEN_BY; docs/results/ablation_search.json has the
-# grid). neumf-pre starts from the gmf and mlp of the same seed and
-# continues with plain SGD, as the NCF paper does.
-RECIPES = {
-    'popularity': {},
-    'mf': {'lr': 0.01, 'wd': 1e-5, 'num_epochs': 16},
-    'gmf': {'lr': 0.01, 'wd': 0.0, 'num_epochs': 15},
-    'mlp': {'lr': 0.01, 'wd': 1e-5, 'init_sigma': 0.1, 'num_epochs': 19},
-    'neumf': {'lr': 0.01, 'wd': 0.0, 'init_sigma': 0.1, 'num_epochs': 20},
-    'neumf-pre': {'optimizer': 'sgd', 'lr': 1.0, 'wd': 0.0,
-                  'num_epochs': 15},
-}
-CHOSEN_BY = ('per family, the settings and epoch with the best '
-             'validation Hit@50 (full ranking; then AUC) over a small '
-             'grid, seed 0 (experiments/ablation_search.py); the '
-             'validation item is each user\'s latest training interaction '
-             '(the test interaction removed first)')
-# Settings the ablation fixes, and why a typed one is refused.
-REFUSED = {
-    'protocol': 'the ablation runs the corrected protocol (the book\'s '
-                'model learns nothing to compare)',
-    'eval': 'the ablation runs both evaluations (--evals chooses)',
-    'k': 'each evaluation keeps its cut-off (Hit@50 full, HR@10 sampled)',
-    'reference': "the chapter's slow path runs NeuMF only",
-    'sparse': '--sparse makes NeuMF\'s embeddings row-sparse only',
-    'eval_step': 'each model is evaluated once, after its last epoch',
-    'seed': 'the ablation runs one of each model per seed: use --seeds',
-}
 
 
 def check_models(models):
@@ -132,8 +102,17 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
     data = data if data is not None else load_data(configs[models[0]])
     for model, config in configs.items():
         for e in evals:  # popularity has no batches
-            check_fits_data(dataclasses.replace(config, eval=e, **(
-                {'batch_size': 1} if model == 'popularity' else {})), data)
+            try:
+                check_fits_data(dataclasses.replace(config, eval=e, **(
+                    {'batch_size': 1} if model == 'popularity' else {})),
+                    data)
+            except UsageError as err:  # advice the ablation can take
+                raise UsageError(
+                    f'{err}. The ablation keeps each evaluation\'s cut-off '
+                    f'(k = {dataclasses.replace(config, eval=e).cutoff} '
+                    f'for {e}); on this data leave that evaluation out: '
+                    f'--evals {" ".join(x for x in evals if x != e) or "..."}'
+                    ) from None
     epochs = len(seeds) * sum(
         c.num_epochs for m, c in configs.items() if m != 'popularity')
     epoch_bar = bar(total=epochs, enabled=progress, desc='ablation',
@@ -143,10 +122,13 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
         for seed in seeds:
             rows += run_seed(models, seed, configs, data, devices, evals,
                              epoch_bar)
-            if out is not None:
-                write_report(out, rows, report_info(
-                    models, seeds, evals, configs, settings, data, devices,
-                    time.perf_counter() - tic))
+            if out is not None:  # after each seed: a stop keeps them
+                info = report_info(models, seeds, evals, configs, settings,
+                                   data, devices, time.perf_counter() - tic)
+                done = list(dict.fromkeys(r['seed'] for r in rows))
+                info.update(finished_seeds=done,
+                            complete=len(done) == len(seeds))
+                write_report(out, rows, info)
     except KeyboardInterrupt as err:  # SIGINT, SIGTERM
         signum = getattr(err, 'signum', signal.SIGINT)
         kept = (f'the finished seeds are in {out}' if rows and out
@@ -193,6 +175,7 @@ def evaluate(net, evaluator, data, devices):
     return dict({'k': evaluator.k}, **{m: float(v) for m, v in
                                        metrics.items()},
                 tie_share=metrics.tie_share,
+                num_test=metrics.ties[1] if metrics.ties else None,
                 eval_seconds=time.perf_counter() - tic)
 
 

@@ -6,6 +6,7 @@ an ablation.json's rows without training anything.
 """
 import csv
 import json
+import math
 import os
 import statistics
 
@@ -35,6 +36,7 @@ def summarise(rows):
                 entry[m] = statistics.mean(values)
                 entry[f'{m}_sd'] = (statistics.stdev(values)
                                     if len(values) > 1 else None)
+        entry['num_test'] = group[0].get('num_test')  # test items
         shares = [r['tie_share'] for r in group
                   if r.get('tie_share') is not None]
         if shares:
@@ -99,8 +101,14 @@ def tie_lines(summary):
 
 def findings(summary, cols):
     """A line per `COMPARISONS` pair present: the metrics on which the
-    first model's mean is higher, lower, or within one sd (the larger
-    of the two models' sds over the seeds) of the second's."""
+    first model's mean is higher, lower, or within the noise of the
+    second's. The noise is twice the standard error of the difference
+    over the seeds (training noise) and, for the hit rate, twice the
+    binomial standard error of the two test-set means (each test item a
+    draw). One seed gives no measure of noise, so no verdict."""
+    if not noise_known(summary):
+        return ['one seed (n=1): no comparison is a finding; run more '
+                'seeds (--seeds) for verdicts']
     by = {(e['model'], e['eval']): e for e in summary}
     lines = []
     for a, b in COMPARISONS:
@@ -110,9 +118,8 @@ def findings(summary, cols):
             if x is None or y is None or m not in x or m not in y:
                 continue
             d = x[m] - y[m]
-            noise = max(x[f'{m}_sd'] or 0.0, y[f'{m}_sd'] or 0.0)
             text = f'{short_name(m, k)} {ev} {d:+.3f}'
-            (level if abs(d) <= noise else higher if d > 0
+            (level if abs(d) <= noise(x, y, m) else higher if d > 0
              else lower).append(text)
         if not (higher or lower or level):
             continue
@@ -120,11 +127,30 @@ def findings(summary, cols):
                    'beats' if not lower else 'trails' if not higher
                    else 'is mixed against')
         parts = [f'{what} on {", ".join(items)}' for what, items in (
-            ('higher', higher), ('lower', lower),
-            ('within one sd' if noise_known(summary) else 'equal',
-             level)) if items]
+            ('higher', higher), ('lower', lower), ('within noise', level))
+            if items]
         lines.append(f'{a} {verdict} {b}: ' + '; '.join(parts))
+    if lines:
+        lines.append('noise: twice the standard error over the seeds, and '
+                     'for the hit rate over the test items too; for AUC '
+                     'and NDCG the test set\'s own error is not included, '
+                     'so small differences there are not findings either '
+                     '(docs/RESULTS.md)')
     return lines
+
+
+def noise(x, y, m):
+    """Twice the standard error of the difference of `m` between
+    summary entries `x` and `y`: over the seeds, and for the hit rate
+    (a share of test items) over the test items as well."""
+    seeds = math.sqrt(x[f'{m}_sd'] ** 2 / x['n']
+                      + y[f'{m}_sd'] ** 2 / y['n'])
+    test = 0.0
+    if m == 'hit_rate' and x.get('num_test') and y.get('num_test'):
+        test = math.sqrt(sum(min(max(e[m], 0.0), 1.0)
+                             * (1 - min(max(e[m], 0.0), 1.0))
+                             / e['num_test'] for e in (x, y)))
+    return 2 * max(seeds, test)
 
 
 def noise_known(summary):

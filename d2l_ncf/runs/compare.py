@@ -5,10 +5,10 @@ drifts (or is missing from the run: what the reference measured, the run
 must have measured), 2 when an input is unreadable, when a metric asked
 for with --metrics is absent from either record, or when nothing at all
 could be compared. What only the run holds (an epoch, a metric) is not
-compared, and the report names it. Equal non-finite values compare equal: NaN with
-NaN, Infinity with Infinity (and -Infinity with -Infinity), so a run
-always compares equal with itself; a value that is null (not measured)
-equals only null.
+compared, and the report names it. Equal non-finite values compare
+equal: NaN with NaN, Infinity with Infinity (and -Infinity with
+-Infinity), so a run always compares equal with itself; a value that is
+null (not measured) equals only null.
 """
 import json
 import math
@@ -187,8 +187,13 @@ def compare(run, reference, rtol=0.0, atol=1e-6, metrics=COMPARED):
     theirs = {r['epoch']: r for r in reference['history']}
     if not set(ours) & set(theirs) and not (
             set(run['final']) & set(reference['final']) & set(metrics)):
+        held = [f'{side} has epochs {_ranges(sorted(e)) or "none"} and '
+                f'final {", ".join(m for m in metrics if m in f) or "none"}'
+                for side, e, f in (('the run', ours, run['final']),
+                                   ('the reference', theirs,
+                                    reference['final']))]
         raise CompareError('the two runs share no epoch and no final '
-                           'metric to compare')
+                           'metric to compare (' + '; '.join(held) + ')')
     extra = sorted(set(ours) - set(theirs))
     if extra:
         skipped.append(f'reference has no epoch {_ranges(extra)}')
@@ -214,6 +219,10 @@ def compare(run, reference, rtol=0.0, atol=1e-6, metrics=COMPARED):
         at = ([f'epoch {_ranges(epochs)}'] if epochs else []) + (
             ['final'] if 'final' in keys else [])
         skipped.append(f'reference has no {m} ({" and ".join(at)})')
+    if rows and all(r[2] is None and r[3] is None for r in rows):
+        raise CompareError(
+            f'nothing to compare: every value the two records share is '
+            f'null (not measured): {", ".join(sorted({r[1] for r in rows}))}')
     if not rows:
         raise CompareError(
             f'nothing to compare: the reference holds none of '
@@ -236,6 +245,10 @@ def _ranges(numbers):
 def numerics_report(run, reference):
     """Lines on the two runs' CPU arithmetic, and what a drift means."""
     a, b = run.get('numerics'), reference.get('numerics')
+    if not a and not b:
+        return ['Numerics: neither record says which CPU arithmetic it ran '
+                '(both predate that record): a drift below may be a real '
+                'change or the arithmetic; compare with a tolerance.', '']
     differ = numerics.differences(a, b)
     if not differ:
         if (a or {}).get('mode') == 'portable':
@@ -296,7 +309,9 @@ def format_report(rows, differences, rtol, atol, preface=(), only=(),
 def _shown(x):
     if x is MISSING:
         return 'missing'
-    return 'null' if x is None else f'{x:.6f}'
+    if x is None:
+        return 'null'
+    return f'{x:.6f}' if abs(x) < 1e6 or not math.isfinite(x) else f'{x:.5e}'
 
 
 def check_has_metrics(path, record, metrics=COMPARED):

@@ -15,6 +15,7 @@ import sys
 import time
 
 from ..metrics import RANKING, TIE_NOTICE_SHARE, TIE_SHARE
+from ..protocol import get_protocol
 from ..runtime.locking import deferred_signals
 from ..runtime.progress import bar
 from .builders import load_data, resolve_devices, seed_everything
@@ -88,12 +89,14 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
     for row in rows:  # a dead setting's numbers are chance, say so
         share = row.get(f'final_{TIE_SHARE}')
         if share is not None and share > TIE_NOTICE_SHARE:
+            how = ("the chapter's order (ascending item id) placed them"
+                   if get_protocol(base.protocol).ties == 'id' else
+                   'they count as chance would rank them')
             print(f'notice: ties decided the metrics of {name} '
                   f'{row["setting"]!r}: {share:.0%} of its test items tied '
-                  f'with another ranked item (mean over seeds), so they '
-                  f'count as chance would rank them; usually a model that '
-                  f'learned nothing (docs/ERRATA.md, "Ties")',
-                  file=sys.stderr)
+                  f'with another ranked item (mean over seeds), so {how}; '
+                  f'usually a model that learned nothing (docs/ERRATA.md, '
+                  f'item 11)', file=sys.stderr)
     return rows
 
 
@@ -139,8 +142,9 @@ def summarise(value, results):
         finals = [r[m] for r in results]
         bests = [max(h[m] for h in r['history'] if m in h) for r in results]
         row[f'final_{m}'] = statistics.mean(finals)
+        # one seed has no standard deviation: left empty, not 0
         row[f'final_{m}_sd'] = (statistics.stdev(finals)
-                                if len(finals) > 1 else 0.0)
+                                if len(finals) > 1 else None)
         row[f'best_{m}'] = statistics.mean(bests)
     shares = [r[TIE_SHARE] for r in results if TIE_SHARE in r]
     if shares:  # share of test items tied: a dead setting shows here
@@ -167,7 +171,8 @@ def write_table(rows, name, out, k):
         f.write('|' + '---|' * len(columns) + '\n')
         for row in rows:
             f.write('| ' + ' | '.join(
-                f'{v:.3f}' if isinstance(v, float) else str(v)
+                f'{v:.3f}' if isinstance(v, float) else
+                'n=1' if v is None else str(v)
                 for v in row.values()) + ' |\n')
     png = os.path.join(out, 'exercise.png')
     with deferred_signals():

@@ -43,6 +43,12 @@ def numeric_settings(rows):
         return None
 
 
+def _sd(value):
+    """A row's standard deviation for an error bar: none (one seed) is
+    drawn as no bar."""
+    return 0.0 if value in (None, '') else float(value)
+
+
 def exercise_figure(rows, xlabel, k, title=None):
     """Final metrics per setting, mean with the seeds' sd as error bars.
 
@@ -62,7 +68,7 @@ def exercise_figure(rows, xlabel, k, title=None):
         rows = [rows[i] for i in order]
         for m, style in zip(metrics, ('o-', 's-', '^-')):
             ax.errorbar(x, [float(r[f'final_{m}']) for r in rows],
-                        yerr=[float(r[f'final_{m}_sd']) for r in rows],
+                        yerr=[_sd(r[f'final_{m}_sd']) for r in rows],
                         fmt=style, capsize=3, label=short_name(m, k))
         if min(x) > 0 and max(x) / min(x) > 4:
             ax.set_xscale('log', base=2)
@@ -74,7 +80,7 @@ def exercise_figure(rows, xlabel, k, title=None):
             offset = (j - (len(metrics) - 1) / 2) * width
             ax.errorbar([i + offset for i in range(len(rows))],
                         [float(r[f'final_{m}']) for r in rows],
-                        yerr=[float(r[f'final_{m}_sd']) for r in rows],
+                        yerr=[_sd(r[f'final_{m}_sd']) for r in rows],
                         fmt=marker, linestyle='none', capsize=3,
                         label=short_name(m, k))
         ax.set_xticks(list(range(len(rows))))

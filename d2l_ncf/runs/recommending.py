@@ -1,6 +1,8 @@
 """Top-k recommendations from a checkpoint, in the data's own ids."""
 import os
 
+import sys
+
 import numpy
 
 from ..datasets.movielens import DATASETS
@@ -50,7 +52,7 @@ def _recommend(ckpt, checkpoint, user, k, devices, data_dir):
         mapping['seen_indptr'][u]:mapping['seen_indptr'][u + 1]]
     unseen = numpy.setdiff1d(numpy.arange(len(item_ids)), seen)
     if k > len(unseen):
-        raise ValueError(f'k = {k} is more than the {len(unseen)} items '
+        raise ListTooLongError(f'k = {k} is more than the {len(unseen)} items '
                          f'user {user} has not interacted with')
     ctx = parse_devices(devices)
     net = build_net(config, len(user_ids), len(item_ids), ctx)
@@ -63,6 +65,7 @@ def _recommend(ckpt, checkpoint, user, k, devices, data_dir):
     # highest score first; equal scores keep ascending index
     order = numpy.argsort(-scores, kind='stable')[:k]
     top, top_scores = unseen[order], scores[order]
+    _tie_notice(scores, top_scores, user)
     titles = _titles(config, ckpt, data_dir,
                      [int(item_ids[i]) for i in top])
     return [dict({'rank': r + 1, 'item': _plain(item_ids[i]),
@@ -70,6 +73,24 @@ def _recommend(ckpt, checkpoint, user, k, devices, data_dir):
                  **({'title': titles[int(item_ids[i])]}
                     if titles else {}))
             for r, (i, s) in enumerate(zip(top, top_scores))]
+
+
+def _tie_notice(scores, top_scores, user):
+    """Say so on stderr when items left out of the list score the same as
+    its last: which of them made the list was decided by id, not by the
+    model (a dead model ties them all)."""
+    last = top_scores[-1]
+    left_out = int(numpy.count_nonzero(scores == last)
+                   - numpy.count_nonzero(top_scores == last))
+    if left_out:
+        listed = int(numpy.count_nonzero(top_scores == last))
+        print(f'notice: a tie decided this list: {listed} listed and '
+              f'{left_out} unlisted items for user {user} share the last '
+              f'rank\'s score ({float(last):.4g}); equal scores are listed '
+              f'in ascending id, so the model did not choose between them'
+              + ('; every score ties: the model learned nothing '
+                 '(docs/ERRATA.md, item 11)' if numpy.all(scores == last)
+                 else ''), file=sys.stderr)
 
 
 def _index_of(ids, value):
@@ -83,6 +104,10 @@ def _index_of(ids, value):
 
 def _plain(x):
     return int(x) if isinstance(x, numpy.integer) else x
+
+
+class ListTooLongError(ValueError):
+    """A list longer than the items a user has not interacted with."""
 
 
 class TitlesNotFoundError(CheckpointError):

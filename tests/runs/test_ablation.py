@@ -342,20 +342,29 @@ def test_reg_penalises_the_rows_each_model_has():
         pytest.approx(hand, rel=1e-5)
 
 
-def test_findings_say_higher_lower_and_within_one_sd():
+def test_findings_say_higher_lower_and_within_noise():
     from d2l_ncf.runs.ablation_report import markdown, summarise
     rows = [dict(model=m, eval='full', seed=s, k=50, hit_rate=h, auc=a,
                  ndcg=0.1) for m, s, h, a in (
         ('mf', 0, 0.30, 0.80), ('mf', 1, 0.32, 0.90),  # sd 0.014, 0.071
         ('neumf', 0, 0.40, 0.84), ('neumf', 1, 0.40, 0.86))]
     text = markdown(summarise(rows))
-    # Hit@50: -0.09, beyond the larger sd; AUC: -0.0, within 0.071
-    assert ('- mf trails neumf: lower on Hit@50 full -0.090; within one '
-            'sd on AUC full +0.000, NDCG@50 full +0.000') in text
+    # Hit@50 -0.09: beyond 2 x sqrt(0.014^2 / 2 + 0) = 0.020; AUC 0.000
+    # within 2 x sqrt(0.071^2 / 2 + 0.014^2 / 2) = 0.102
+    assert ('- mf trails neumf: lower on Hit@50 full -0.090; within '
+            'noise on AUC full +0.000, NDCG@50 full +0.000') in text
     assert '| mf | 0.310 ± 0.014 | 0.850 ± 0.071 |' in text
+    # 943 test items: the hit rate's binomial error, 2 x sqrt(0.31 x
+    # 0.69 / 943 + 0.4 x 0.6 / 943) = 0.044, still below 0.09; with 100
+    # test items (0.135) the same difference is within noise
+    for num_test, verdict in ((943, 'lower on Hit@50'),
+                              (100, 'within noise on Hit@50')):
+        counted = [dict(r, num_test=num_test) for r in rows]
+        assert verdict in markdown(summarise(counted))
+    # one seed: no measure of noise, so no verdict
     one = markdown(summarise([r for r in rows if r['seed'] == 0]))
-    assert '- mf trails neumf: lower on Hit@50 full -0.100, AUC full ' \
-           '-0.040; equal on NDCG@50 full +0.000' in one
+    assert 'one seed (n=1): no comparison is a finding' in one
+    assert 'trails' not in one and 'beats' not in one
 
 
 def test_a_stop_keeps_the_finished_seeds(tmp_path, monkeypatch):
@@ -376,5 +385,18 @@ def test_a_stop_keeps_the_finished_seeds(tmp_path, monkeypatch):
         run_ablation(['popularity', 'mf'], seeds=[0, 1], out=str(out),
                      progress=False, data=data, num_epochs=1,
                      batch_size=64, **CPU)
-    rows = json.loads((out / 'ablation.json').read_text())['rows']
+    record = json.loads((out / 'ablation.json').read_text())
+    rows = record['rows']
     assert {r['seed'] for r in rows} == {0} and len(rows) == 4
+    # the record says it is incomplete (new-user pass: it looked whole)
+    assert record['finished_seeds'] == [0] and record['complete'] is False
+
+
+def test_a_catalogue_too_small_for_k_50_is_told_what_it_can_do(
+        synthetic_dir, usage_error):
+    # found by the new-user pass: the error advised --k, which the
+    # ablation refuses; 40 items cannot rank the full list at k = 50
+    usage_error(['ablation', '--data-dir', synthetic_dir, '--models', 'mf',
+                 '--seeds', '0', '--epochs', '1', '--devices', 'cpu',
+                 '--no-progress'],
+                'on this data leave that evaluation out: --evals sampled')

@@ -139,3 +139,43 @@ def test_an_empty_record_is_refused_even_against_itself(tmp_path, capsys):
     final_only = write(tmp_path, 'final.json',
                        {'history': [], 'final': {'loss': 0.4}})
     assert run_compare(final_only, final_only) == 0
+
+
+def test_an_all_null_comparison_compares_nothing(tmp_path, capsys):
+    # found by the new-user pass: values never measured, on both sides,
+    # made "2 of 2 values within", exit 0
+    nulls = {'history': [{'epoch': 1, 'auc': None}], 'final': {'auc': None}}
+    path = write(tmp_path, 'nulls.json', nulls)
+    assert run_compare(path, path) == 2
+    assert 'every value the two records share is null' in \
+        capsys.readouterr().err
+
+
+def test_nothing_shared_names_what_each_side_holds(tmp_path, capsys):
+    a = write(tmp_path, 'a.json', {'history': [], 'final': {'ndcg': 0.1}})
+    b = write(tmp_path, 'b.json', {'history': [], 'final': {'auc': 0.8}})
+    assert run_compare(a, b) == 2
+    err = capsys.readouterr().err
+    assert 'the run has epochs none and final ndcg' in err
+    assert 'the reference has epochs none and final auc' in err
+
+
+def test_records_without_numerics_are_not_called_native(tmp_path, capsys):
+    # found by the new-user pass: "the same on both (native)" for records
+    # that say nothing of their numerics
+    path = write(tmp_path, 'old.json', RECORD)
+    assert run_compare(path, path) == 0
+    out = capsys.readouterr().out
+    assert 'neither record says which CPU arithmetic' in out
+    assert '(native)' not in out
+
+
+def test_a_huge_value_keeps_the_table_readable(tmp_path, capsys):
+    huge = copy.deepcopy(RECORD)
+    huge['final']['auc'] = 1e308
+    assert run_compare(write(tmp_path, 'h.json', huge),
+                       write(tmp_path, 'r.json', RECORD)) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines()
+               if line.split()[:2] == ['final', 'auc'])
+    assert '1.00000e+308' in row and len(row) < 80

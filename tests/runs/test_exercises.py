@@ -184,3 +184,24 @@ def test_a_dead_setting_scores_chance_and_says_ties_decided(
     err = capsys.readouterr().err
     assert "ties decided the metrics of optim 'sgd:1:1'" in err
     assert 'adam:0.01:1e-5' not in err
+
+
+def test_one_seed_has_no_sd_and_the_book_notice_names_the_id_order(
+        synthetic_dir, tmp_path, capsys):
+    # found by the new-user pass: an sd of 0.000 over one seed, and under
+    # --protocol book a notice claiming ties counted as chance when the
+    # chapter's id order placed them
+    out = tmp_path / 'book'
+    assert cli.main(['exercise', 'optim', '--values', 'sgd:1:1', '--seeds',
+                     '0', '--protocol', 'book', '--data-dir', synthetic_dir,
+                     '--out', str(out), '--epochs', '2', '--batch-size',
+                     '32', '--num-factors', '4', '--hiddens', '4',
+                     '--no-progress', '--devices', 'cpu']) == 0
+    err = capsys.readouterr().err
+    assert "ties decided the metrics of optim 'sgd:1:1'" in err
+    assert "so the chapter's order (ascending item id) placed them" in err
+    with open(out / 'exercise.csv') as f:
+        (row,) = list(csv.DictReader(f))
+    assert row['final_hit_rate_sd'] == '' and row['final_auc_sd'] == ''
+    table = (out / 'exercise.md').read_text()
+    assert 'n=1' in table and '0.000 | 0.' not in table.split('\n')[2][:40]

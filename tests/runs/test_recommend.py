@@ -5,7 +5,8 @@ import pytest
 
 from d2l_ncf import cli
 from d2l_ncf.runs.checkpoint import load_checkpoint
-from d2l_ncf.runs.recommending import UnknownUserError, recommend
+from d2l_ncf.runs.recommending import (ListTooLongError, UnknownUserError,
+                                       recommend)
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4',
@@ -59,8 +60,13 @@ def test_unknown_user_and_too_large_k(movielens_checkpoint):
         recommend(ck, 99)
     with pytest.raises(UnknownUserError):
         recommend(ck, 'alice')
-    with pytest.raises(ValueError, match='k = 39 is more than the 32 items'):
+    with pytest.raises(ListTooLongError,
+                       match='k = 39 is more than the 32 items'):
         recommend(ck, 1, k=39)
+    # from the command line a usage error, as an unknown user is (2; the
+    # new-user pass found 1)
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '1', '-k',
+                     '39']) == 2
 
 
 def test_recommend_command(movielens_checkpoint, capsys):
@@ -124,3 +130,30 @@ def test_recommend_on_movielens_100k(real_data_dir, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(['recommend', '--checkpoint', ck, '--user', '1']) == 0
     assert titles[0] in capsys.readouterr().out
+
+
+def test_a_list_a_tie_decided_says_so(tmp_path, capsys):
+    # found by the new-user pass: a dead model's list is the first unseen
+    # ids, printed as a recommendation without a word (SGD with lr 1 and
+    # weight decay 1 zeroes every weight in its first step)
+    folder = write_udata(tmp_path / 'ml', make_ratings())
+    with open(f'{folder}/u.item', 'w', encoding='latin-1') as f:
+        f.writelines(f'{i}|{t}|01-Jan-1995||http://x|0|1\n'
+                     for i, t in TITLES.items())
+    ck = tmp_path / 'dead'
+    assert cli.main(['train', '--data-dir', folder, '--save', str(ck),
+                     '--optimizer', 'sgd', '--lr', '1', '--wd', '1']
+                    + SMALL) == 0
+    capsys.readouterr()
+    top = recommend(str(ck), 1, k=5)
+    err = capsys.readouterr().err
+    assert 'a tie decided this list: 5 listed and' in err
+    assert 'the model learned nothing' in err
+    assert len({r['score'] for r in top}) == 1
+    # a model that learned: its last rank ties with nothing left out
+    live = tmp_path / 'live'
+    assert cli.main(['train', '--data-dir', folder, '--save', str(live)]
+                    + SMALL) == 0
+    capsys.readouterr()
+    recommend(str(live), 1, k=5)
+    assert 'tie' not in capsys.readouterr().err
