@@ -253,3 +253,29 @@ def test_lazy_package_names_and_the_recommend_function():
     assert set(d2l_ncf.__all__) <= set(dir(d2l_ncf))
     with pytest.raises(AttributeError):
         d2l_ncf.no_such_name
+
+
+@pytest.mark.parametrize('delay', [0.05, 0.1, 0.2, 0.4])
+def test_ctrl_c_while_the_script_loads_is_one_line(synthetic_dir, delay):
+    # found by the new-user pass: the console script imported the command
+    # line before any guard, so a Ctrl-C in its first 0.2 s printed a
+    # 29-line KeyboardInterrupt traceback. The script's entry point now
+    # loads it under the same guard as `python -m d2l_ncf`.
+    import signal
+    import time
+    script = os.path.join(os.path.dirname(sys.executable), 'd2l-ncf')
+    env = dict(os.environ, D2L_NCF_DATA_DIR=synthetic_dir)
+    proc = subprocess.Popen([script, 'train', '--no-progress'], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(
+                                signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert 'Traceback' not in err, err
+    if proc.returncode != 0:  # else it had finished: nothing to say
+        assert proc.returncode == 130, (proc.returncode, err)
+        assert 'd2l-ncf: stopped by SIGINT' in err
