@@ -55,6 +55,10 @@ def check_models(models):
     if unknown:
         raise UsageError(f'unknown model {unknown[0]!r}: expected one of '
                          f'{", ".join(MODELS)}')
+    repeated = sorted({m for m in models if list(models).count(m) > 1})
+    if repeated:
+        print(f'note: model(s) {", ".join(repeated)} given more than once; '
+              f'each model is trained once per seed', file=sys.stderr)
     return [m for m in MODELS if m in models]
 
 

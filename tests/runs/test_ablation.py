@@ -400,3 +400,9 @@ def test_a_catalogue_too_small_for_k_50_is_told_what_it_can_do(
                  '--seeds', '0', '--epochs', '1', '--devices', 'cpu',
                  '--no-progress'],
                 'on this data leave that evaluation out: --evals sampled')
+
+
+def test_a_model_named_twice_is_trained_once_with_a_note(capsys):
+    from d2l_ncf.runs.ablation import check_models
+    assert check_models(['mf', 'gmf', 'mf']) == ['mf', 'gmf']
+    assert 'model(s) mf given more than once' in capsys.readouterr().err
