@@ -23,7 +23,7 @@ import threading
 import time
 
 from common import machine
-from d2l_ncf.records import versions
+from d2l_ncf.runs.records import versions
 
 BUDGET_SECONDS = 15 * 60  # issue 25
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -24,11 +24,11 @@ from d2l import mxnet as d2l
 from mxnet import gluon
 
 from d2l_ncf import NeuMF, PRDataset, load_chapter_data
-from d2l_ncf.builders import build_iterators, seed_everything
-from d2l_ncf.config import TrainConfig
+from d2l_ncf.runs.builders import build_iterators, seed_everything
+from d2l_ncf.runs.config import TrainConfig
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.records import versions
-from d2l_ncf.run import train
+from d2l_ncf.runs.records import versions
+from d2l_ncf.runs.run import train
 
 from common import machine
 

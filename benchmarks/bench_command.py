@@ -23,9 +23,9 @@ import mxnet as mx
 from bench_chapter import stock
 from common import machine
 from d2l_ncf import load_chapter_data
-from d2l_ncf.builders import load_data
-from d2l_ncf.config import TrainConfig
-from d2l_ncf.records import versions
+from d2l_ncf.runs.builders import load_data
+from d2l_ncf.runs.config import TrainConfig
+from d2l_ncf.runs.records import versions
 
 BOOK_LINE = 'train loss 16.982, test hit rate 0.075, test AUC 0.531'
 COMMAND = ['train', '--devices', 'cpu:2', '--no-progress']

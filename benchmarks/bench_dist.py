@@ -51,11 +51,11 @@ import d2l_ncf  # noqa: F401 (first: it sets MXNet's numerics)
 import numpy
 from mxnet import np as mxnp
 
-from d2l_ncf.config import TrainConfig
-from d2l_ncf.devices import parse_devices
-from d2l_ncf.builders import build_iterators, build_net, load_data
-from d2l_ncf.records import versions
-from d2l_ncf.sparse import EMBEDDINGS
+from d2l_ncf.runs.config import TrainConfig
+from d2l_ncf.runtime.devices import parse_devices
+from d2l_ncf.runs.builders import build_iterators, build_net, load_data
+from d2l_ncf.runs.records import versions
+from d2l_ncf.engine.sparse import EMBEDDINGS
 
 TRAIN = ['--protocol', 'corrected', '--devices', 'cpu', '--no-progress']
 

@@ -101,8 +101,8 @@ def main(argv=None):
             row['best'] = best
             print(f'{setting:10}{name:24}{best:20,.0f}{best / base:12.2f}x'
                   f'  {row["final_loss"]!r}')
-    from d2l_ncf import numerics
-    from d2l_ncf.records import versions
+    from d2l_ncf.runtime import numerics
+    from d2l_ncf.runs.records import versions
     record = {'command': 'python benchmarks/bench_numerics.py',
               'results': results, 'versions': versions(),
               'machine': {'cpu': numerics.cpu_info()[0],

@@ -165,9 +165,9 @@ def measure_load(folder):
     each step's own peak RSS where the kernel lets it be reset."""
     t0 = time.perf_counter()
     from d2l_ncf.data import build_chapter_data
-    from d2l_ncf.interactions import index_interactions
-    from d2l_ncf.movielens import DATASETS
-    from d2l_ncf.reader import read_interactions
+    from d2l_ncf.datasets.interactions import index_interactions
+    from d2l_ncf.datasets.movielens import DATASETS
+    from d2l_ncf.datasets.reader import read_interactions
     t1 = time.perf_counter()
     spec = DATASETS['ml-20m']
     peaks = {}
@@ -201,9 +201,10 @@ def measure_epoch(data, state):
     one CPU context and dense embeddings unless `SETTINGS` say other),
     built as `d2l-ncf train` builds it, with no evaluation in the loop;
     the trained net goes to `state`."""
-    from d2l_ncf.builders import build, resolve_devices, seed_everything
-    from d2l_ncf.config import TrainConfig
-    from d2l_ncf.run import quietly
+    from d2l_ncf.runs.builders import build, resolve_devices, seed_everything
+    from d2l_ncf.runs.config import TrainConfig
+    from d2l_ncf.runs.run import quietly
+    from d2l_ncf.callbacks import Hooks
     from d2l_ncf.training import train_ranking
     config = TrainConfig(protocol='corrected', num_epochs=1, eval_step=2,
                          **SETTINGS).validate()
@@ -216,7 +217,8 @@ def measure_epoch(data, state):
         train_ranking, setup.net, setup.train_iter, data.test_iter,
         setup.loss, setup.trainer, None, data.num_users, data.num_items,
         1, devices, setup.evaluator, data.candidates,
-        eval_step=config.eval_step, protocol=setup.protocol, plot=False)
+        eval_step=config.eval_step, protocol=setup.protocol,
+        callbacks=Hooks(plot=False))
     t2 = time.perf_counter()
     state.update(net=setup.net, devices=devices, config=config)
     return dict(build_seconds=t1 - t0, epoch_seconds=t2 - t1,
@@ -234,8 +236,9 @@ def measure_evaluation(data, state):
     and its own peak RSS. Uses the net `measure_epoch` trained, else a
     freshly initialised one."""
     from mxnet import autograd
-    from d2l_ncf.builders import build_net, resolve_devices, seed_everything
-    from d2l_ncf.config import TrainConfig
+    from d2l_ncf.runs.builders import (build_net, resolve_devices,
+                                       seed_everything)
+    from d2l_ncf.runs.config import TrainConfig
     from d2l_ncf.evaluation import RankingEvaluator
     if 'net' not in state:
         config = TrainConfig(protocol='corrected', **SETTINGS).validate()

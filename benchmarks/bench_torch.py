@@ -45,8 +45,8 @@ import numpy  # noqa: E402
 # Every name this benchmark takes from d2l_ncf, in one place.
 from d2l_ncf import load_chapter_data  # noqa: E402
 from d2l_ncf.metrics import sampled_metrics  # noqa: E402
-from d2l_ncf.records import versions  # noqa: E402
-from d2l_ncf.sampling import sample_eval_negatives  # noqa: E402
+from d2l_ncf.runs.records import versions  # noqa: E402
+from d2l_ncf.engine.sampling import sample_eval_negatives  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_train import SETTINGS, machine, run  # noqa: E402

@@ -12,7 +12,7 @@ of the chapter's stock code (bench_chapter.stock), the yardstick of the
 issue's "18x the stock chapter epoch".
 
 With ``--sparse both`` each setting also runs with ``--sparse`` (row-
-sparse embedding gradients, lazy Adam: d2l_ncf/sparse.py), dense and
+sparse embedding gradients, lazy Adam: d2l_ncf/engine/sparse.py), dense and
 sparse alternating in one process, and the record holds ``NAME_sparse``
 beside ``NAME`` and their ratio:
 
@@ -38,12 +38,12 @@ import numpy
 from mxnet import autograd
 
 from d2l_ncf import load_chapter_data
-from d2l_ncf.builders import build, load_data, seed_everything
-from d2l_ncf.callbacks import Callback
-from d2l_ncf.config import TrainConfig
-from d2l_ncf.numerics import cpu_info
-from d2l_ncf.records import versions
-from d2l_ncf.run import quietly
+from d2l_ncf.runs.builders import build, load_data, seed_everything
+from d2l_ncf.callbacks import Callback, Hooks
+from d2l_ncf.runs.config import TrainConfig
+from d2l_ncf.runtime.numerics import cpu_info
+from d2l_ncf.runs.records import versions
+from d2l_ncf.runs.run import quietly
 from d2l_ncf.training import train_ranking
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -84,8 +84,8 @@ def run(name, data, data_dir, epochs, use_sparse=False, between=None,
         train_ranking, setup.net, setup.train_iter, data.test_iter,
         setup.loss, setup.trainer, None, data.num_users, data.num_items,
         epochs, devices, setup.evaluator, data.candidates,
-        eval_step=config.eval_step, protocol=setup.protocol, plot=False,
-        callbacks=[Stamps()])
+        eval_step=config.eval_step, protocol=setup.protocol,
+        callbacks=Hooks([Stamps()], plot=False))
     if evaluate:
         with autograd.predict_mode():
             result.update(setup.evaluator(

@@ -12,32 +12,50 @@ MXNet and d2l, when first used. ``d2l-ncf --help`` and usage errors
 thus never wait for them.
 """
 import importlib
+import importlib.util
 import sys
-import types
 
-from . import numerics
+from .runtime import numerics
 numerics.configure()  # before MXNet starts: it fixes the CPU arithmetic
 
 __version__ = '0.1.0'
 
 # Each public name and the module it comes from.
 _EXPORTS = {
-    'build': 'builders', 'seed_everything': 'builders',
-    'Callback': 'callbacks', 'TrainConfig': 'config',
-    'CheckpointError': 'checkpoint',
+    'build': 'runs.builders', 'seed_everything': 'runs.builders',
+    'Callback': 'callbacks', 'TrainConfig': 'runs.config',
+    'CheckpointError': 'runs.checkpoint',
     'PRDataset': 'data', 'load_chapter_data': 'data',
     'load_data_ml100k': 'data', 'load_dataset': 'data',
     'read_data_ml100k': 'data', 'split_data_ml100k': 'data',
-    'DataNotFoundError': 'movielens', 'DataFormatError': 'reader',
-    'parse_devices': 'devices', 'try_all_gpus': 'devices',
+    'DataNotFoundError': 'datasets.movielens',
+    'DataFormatError': 'datasets.formats',
+    'parse_devices': 'runtime.devices', 'try_all_gpus': 'runtime.devices',
     'BPRLoss': 'losses', 'HingeLossbRec': 'losses',
     'evaluate_ranking': 'evaluation', 'Metrics': 'metrics',
-    'hit_and_auc': 'metrics', 'NeuMF': 'model', 'recommend': 'recommend',
-    'train_ranking': 'training', 'run_quietly': 'run', 'train': 'run',
+    'hit_and_auc': 'metrics', 'NeuMF': 'model',
+    'recommend': 'runs.recommending', 'train_ranking': 'training',
+    'run_quietly': 'runs.run', 'train': 'runs.run',
     'Popularity': 'baselines', 'MF': 'baselines', 'GMF': 'baselines',
     'MLP': 'baselines', 'load_pretrained': 'baselines',
-    'run_ablation': 'ablation',
+    'run_ablation': 'runs.ablation',
 }
+
+# Modules that moved into sub-packages (issue 24), and where to: code
+# written against the old flat layout (``from d2l_ncf.sampling import
+# ...``, as the notebooks do) gets the same module under its old name.
+_MOVED = dict(
+    [(m, 'runtime.' + m) for m in ('numerics', 'devices', 'stopping',
+                                   'pipes', 'locking', 'progress')]
+    + [(m, 'datasets.' + m) for m in ('movielens', 'reader',
+                                      'interactions')]
+    + [(m, 'engine.' + m) for m in ('sampling', 'scoring', 'sparse',
+                                    'averaging', 'distributed')]
+    + [(m, 'runs.' + m) for m in ('config', 'checks', 'builders', 'run',
+                                  'records', 'checkpoint', 'compare',
+                                  'exercises', 'plotting', 'ablation',
+                                  'ablation_report')]
+    + [('launch', 'cli.launch')])
 
 __all__ = [
     'NeuMF', 'PRDataset', 'hit_and_auc', 'evaluate_ranking',
@@ -74,15 +92,27 @@ def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-class _Package(types.ModuleType):
-    """Python binds a submodule to its package's attribute of the same
-    name when it loads; `recommend` (the function) keeps its name."""
+class _MovedModules:
+    """An import finder and loader for the old names in `_MOVED`: the
+    module at its new place, under both names (not a copy)."""
 
-    def __setattr__(self, name, value):
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(
-                name) == name:
-            return
-        super().__setattr__(name, value)
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        package, _, name = fullname.rpartition('.')
+        if package != __name__ or name not in _MOVED:
+            return None
+        return importlib.util.spec_from_loader(fullname, _MovedModules)
+
+    @staticmethod
+    def create_module(spec):
+        module = importlib.import_module(
+            f'{__name__}.{_MOVED[spec.name.rpartition(".")[2]]}')
+        spec.loader_state = module.__spec__  # import overwrites it
+        return module
+
+    @staticmethod
+    def exec_module(module):
+        module.__spec__ = module.__spec__.loader_state
 
 
-sys.modules[__name__].__class__ = _Package
+sys.meta_path.append(_MovedModules)

@@ -16,7 +16,7 @@ NeuMF from one of each, as the NCF paper pre-trains it (He et al., WWW
 NeuMF does (``sigmoid_output=False``): a pairwise loss wants them.
 """
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import np
 from mxnet.gluon import nn
 

@@ -17,16 +17,38 @@
   (e.g. to save a checkpoint);
 - ``on_train_end()``: always, also when training stops with an error.
 
-A callback is any object: `Callback` only documents the names.
+A callback is any object: `Callback` only documents the names. Beside
+the callbacks, `Hooks` carries what a run hands the loop: the rows of
+the epochs done (to continue), a `distributed.Cluster`, whether to draw,
+and the safe points where a signal may stop it.
 """
 import collections
 import contextlib
 
-from .progress import bar
+from .runtime.progress import bar
 
-Loop = collections.namedtuple(
-    'Loop', 'net trainer devices num_epochs start_epoch batches_per_epoch '
-            'total_batches')
+
+
+class Loop(collections.namedtuple(
+        'Loop', 'net trainer devices num_epochs start_epoch '
+                'batches_per_epoch total_batches')):
+    """What a loop is about to run, as `on_train_begin` receives it."""
+
+    @classmethod
+    def of(cls, net, trainer, devices, num_epochs, start_epoch, train_iter):
+        """The loop over `train_iter` from `start_epoch` to `num_epochs`."""
+        return cls(net, trainer, devices, num_epochs, start_epoch,
+                   len(train_iter),
+                   total_batches(train_iter, num_epochs - start_epoch))
+
+
+def total_batches(train_iter, epochs):
+    """Batches in the next `epochs` epochs: an iterator that carries
+    the remainder of one epoch into the next says it exactly."""
+    if hasattr(train_iter, 'batches_in'):
+        return train_iter.batches_in(epochs)
+    return epochs * len(train_iter)
+
 
 EVENTS = ('on_train_begin', 'on_epoch_begin', 'on_batch_begin',
           'on_batch_end', 'on_evaluate', 'on_epoch_end', 'on_train_end')
@@ -58,12 +80,45 @@ class Callback:
 
 
 class Hooks:
-    """The callbacks of one loop, called in the order given."""
+    """The callbacks of one loop, called in the order given, and what a
+    run hands the loop beside them.
 
-    def __init__(self, callbacks=()):
+    `history`: the rows of the epochs done, to continue a run from;
+    `cluster`: a `distributed.Cluster` whose workers each train a part
+    of every batch (losses are summed over them, only its reporter
+    evaluates and prints); `plot`: draw d2l's Animator as the chapter
+    does (``'auto'``: only inside a notebook); `safe_point`: called where
+    stopping leaves nothing half done (between batches, after an
+    epoch's batches, after its save), e.g. `stopping.check`.
+    """
+
+    def __init__(self, callbacks=(), *, history=(), cluster=None,
+                 plot='auto', safe_point=None):
         self.callbacks = [c for c in callbacks if c is not None]
+        self.history, self.cluster, self.plot = list(history), cluster, plot
+        self.safe_point = safe_point or (lambda: None)
         for event in EVENTS:
             setattr(self, event, self._caller(event))
+
+    @property
+    def start_epoch(self):
+        """The last epoch `history` holds (0 for a new run)."""
+        return self.history[-1]['epoch'] if self.history else 0
+
+    @property
+    def scale(self):
+        """Workers whose examples one step sums (1 without a cluster)."""
+        return 1 if self.cluster is None else self.cluster.scale
+
+    @property
+    def reporter(self):
+        """Whether this process evaluates and prints."""
+        return self.cluster is None or self.cluster.is_reporter
+
+    def total(self, batch_loss):
+        """A batch's loss summed over the cluster's workers."""
+        return (batch_loss if self.cluster is None
+                else self.cluster.sum(batch_loss))
 
     def add(self, callback):
         self.callbacks.append(callback)

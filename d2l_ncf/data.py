@@ -13,14 +13,15 @@ import os
 import random
 
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import gluon
 
-from .interactions import index_interactions, split_seq_aware
-from .movielens import DATASETS, DataNotFoundError, movielens_dir
-from .reader import (FIELDS, DataFormatError, parse_separator,
-                     read_interactions, table_format)
+from .datasets.formats import (FIELDS, DataFormatError, parse_separator,
+                               table_format)
+from .datasets.interactions import index_interactions, split_seq_aware
+from .datasets.movielens import DATASETS, DataNotFoundError, movielens_dir
+from .datasets.reader import read_interactions
 
 # d2l's own splitter and loader, unchanged.
 split_data_ml100k = d2l.split_data_ml100k
@@ -133,7 +134,7 @@ def load_chapter_data(data_dir=None):
     """Read, split (seq-aware) and load MovieLens-100K as the chapter does.
 
     The result equals what d2l's `read_data_ml100k`, `split_data_ml100k`
-    and `load_data_ml100k` give (tests/test_data.py checks it).
+    and `load_data_ml100k` give (tests/section/test_data.py checks it).
     """
     return load_dataset('ml-100k', data_dir=data_dir)
 

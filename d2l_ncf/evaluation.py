@@ -17,20 +17,22 @@ both return `metrics.Metrics` (the chapter's ``(hit_rate, auc)`` under
 the book protocol, as printed). The metrics themselves are in `metrics`.
 """
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon, np
 
+from .engine.sampling import EVAL_NEGATIVES, sample_eval_negatives
+from .engine.scoring import (EVAL_CHUNK, check_finite, check_finite_scores,
+                             grid_pairs, listed_pairs, rows_per_chunk,
+                             score_rows, split_rows)
 from .metrics import (Metrics, UndefinedMetricError, count_tied,
                       full_ranking_metrics, hit_and_auc, num_test_items,
                       ranked_list_lengths, sampled_metrics,
                       undefined_metrics)
-from .model import check_finite
-from .progress import bar
-from .protocol import CHAPTER_K, EVALS, get_protocol
-from .sampling import sample_eval_negatives
-from .stopping import check as check_stop, requested as stop_requested
-from .scoring import (EVAL_CHUNK, check_finite_scores, grid_pairs,
-                      listed_pairs, rows_per_chunk, score_rows, split_rows)
+from .protocol import EVALS, get_protocol
+from .runtime.progress import bar
+from .runtime.stopping import check as check_stop
+from .runtime.stopping import requested as stop_requested
+
 
 class RankingEvaluator:
     """A fast stand-in for the chapter's `evaluate_ranking`.
@@ -44,18 +46,14 @@ class RankingEvaluator:
     metrics are the same, bit for bit, whatever the chunk size.
     """
 
-    def __init__(self, protocol='book', k=None, eval='full', num_neg=99,
+    def __init__(self, protocol='book', k=None, eval='full',
+                 num_neg=EVAL_NEGATIVES,
                  seed=0, chunk_size=EVAL_CHUNK):
         self.protocol = get_protocol(protocol)
         if eval not in EVALS:
             raise ValueError(f'unknown eval {eval!r}: expected one of '
                              f'{EVALS}')
-        if eval not in self.protocol.evals:
-            raise ValueError(f"eval={eval!r} belongs to the corrected "
-                             f"protocol")
-        if self.protocol.fixed_k and k not in (None, CHAPTER_K):
-            raise ValueError(f'the book protocol fixes k = {CHAPTER_K}, as '
-                             f'the chapter does; use the corrected protocol')
+        self.protocol.check(eval=eval, k=k)
         self.k = self.protocol.cutoff(k, eval)
         if eval == 'sampled' and self.k > num_neg:
             raise UndefinedMetricError(

@@ -3,12 +3,41 @@
 d2l 1.0.3 ships them verbatim; we re-export them so the chapter's
 ``d2l.BPRLoss()`` reads ``d2l_ncf.BPRLoss()``.
 """
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
-from mxnet import gluon, np, npx
+import mxnet as mx
+from mxnet import gluon
+
+from .protocol import LOSS_NAMES
 
 BPRLoss = d2l.BPRLoss
 HingeLossbRec = d2l.HingeLossbRec
+
+
+# Each loss's formula, once, for imperative calls (F: mxnet.ndarray) and
+# for the compiled steps (F: mxnet.symbol). `bpr` and `hinge` are d2l's
+# BPRLoss and HingeLossbRec, operator for operator, on score differences;
+# `sum_args` is the sum's axis (d2l's: 0, keepdims=True; a compiled step
+# sums its whole batch). `log` is the NCF paper's, with softplus.
+def bpr(F, distances, **sum_args):
+    """-sum log sigmoid(distances)."""
+    return -F.np.sum(F.np.log(F.npx.sigmoid(distances)), **sum_args)
+
+
+def hinge(F, distances, margin=1):
+    """sum max(margin - distances, 0)."""
+    return F.np.sum(F.np.maximum(-distances + margin, 0))
+
+
+def log(F, positive, negative, weights=None):
+    """-log sigmoid(pos) - sum log(1 - sigmoid(neg)), summed, with each
+    positive's terms and its negatives' weighed by `weights` (batch, 1)
+    when given (then positive (batch, 1), negative (batch, num_neg))."""
+    softplus = lambda x: F.npx.activation(x, act_type='softrelu')  # noqa
+    if weights is None:
+        return F.np.sum(softplus(-positive)) + F.np.sum(softplus(negative))
+    return (F.np.sum(weights * softplus(-positive))
+            + F.np.sum(weights * softplus(negative)))
 
 
 class LogLoss(gluon.loss.Loss):
@@ -16,24 +45,22 @@ class LogLoss(gluon.loss.Loss):
 
     Positives are labelled 1 and negatives 0: ``-log sigmoid(pos)
     - sum log(1 - sigmoid(neg))``, written with softplus so it stays
-    finite for large logits. ``negative`` may hold several per positive.
-    ``sample_weight`` (one per positive, optional) weighs each positive's
-    terms and its negatives'.
+    finite for large logits (`log`). ``negative`` may hold several per
+    positive. ``sample_weight`` (one per positive, optional) weighs each
+    positive's terms and its negatives'.
     """
     def __init__(self, weight=None, batch_axis=0, **kwargs):
         super(LogLoss, self).__init__(weight=None, batch_axis=0, **kwargs)
 
     def forward(self, positive, negative, sample_weight=None):
-        softplus = lambda x: npx.activation(x, act_type='softrelu')  # noqa
         if sample_weight is None:
-            return np.sum(softplus(-positive)) + np.sum(softplus(negative))
+            return log(mx.nd, positive, negative)
         w = sample_weight.reshape(-1, 1)
-        negative = negative.reshape(w.shape[0], -1)
-        return (np.sum(w * softplus(-positive.reshape(-1, 1)))
-                + np.sum(w * softplus(negative)))
+        return log(mx.nd, positive.reshape(-1, 1),
+                   negative.reshape(w.shape[0], -1), w)
 
 
-LOSSES = {'bpr': BPRLoss, 'hinge': HingeLossbRec, 'log': LogLoss}
+LOSSES = dict(zip(LOSS_NAMES, (BPRLoss, HingeLossbRec, LogLoss)))
 
 
 class ChapterObjective(gluon.HybridBlock):
@@ -71,9 +98,8 @@ class ChapterObjective(gluon.HybridBlock):
         # d2l's BPRLoss and HingeLossbRec, operator for operator
         distances = self.net(users, items) - self.net(users_again, negatives)
         if self.kind == 'bpr':
-            return -F.np.sum(F.np.log(F.npx.sigmoid(distances)), 0,
-                             keepdims=True)
-        return F.np.sum(F.np.maximum(-distances + 1, 0))
+            return bpr(F, distances, axis=0, keepdims=True)
+        return hinge(F, distances)
 
 
 class PairwiseObjective(gluon.HybridBlock):
@@ -109,15 +135,41 @@ class PairwiseObjective(gluon.HybridBlock):
         scores = scores.reshape(k + 1, -1)
         positive = scores[0].reshape(-1, 1)  # (batch, 1)
         negative = scores[1:].T  # (batch, num_neg)
-        distances = positive - negative
         if self.kind == 'bpr':
-            return -F.np.sum(F.np.log(F.npx.sigmoid(distances)))
+            return bpr(F, positive - negative)
         if self.kind == 'hinge':
-            return F.np.sum(F.np.maximum(1 - distances, 0))
-        softplus = lambda x: F.npx.activation(x, act_type='softrelu')  # noqa
-        if weights is None:
-            return F.np.sum(softplus(-positive)) + F.np.sum(
-                softplus(negative))
-        w = weights.reshape(-1, 1)
-        return (F.np.sum(w * softplus(-positive))
-                + F.np.sum(w * softplus(negative)))
+            return hinge(F, positive - negative)
+        return log(F, positive, negative,
+                   None if weights is None else weights.reshape(-1, 1))
+
+
+def compiled_objective(protocol, net, loss, values):
+    """The compiled graph a batch like `values` trains through, or None
+    for the chapter's operator-by-operator calls.
+
+    Corrected protocol: `PairwiseObjective`, one call of the net
+    for positives and negatives. Book protocol: `ChapterObjective`,
+    the chapter's two calls in one graph, equal bit for bit; only for a
+    hybridized net (``--reference`` runs the chapter's code as printed),
+    the chapter's losses, and its batches (one negative each, no
+    weights).
+    """
+    if protocol.fused_step:
+        return (fused_objective(net, loss, values[2])
+                if PairwiseObjective.supports(loss) else None)
+    if not (getattr(net, '_active', False)  # hybridized
+            and ChapterObjective.supports(loss)
+            and len(values) == 3 and values[2].ndim == 1):
+        return None
+    step = ChapterObjective(net, loss)
+    step.hybridize(static_alloc=True, static_shape=True)
+    return step
+
+
+def fused_objective(net, loss, negatives):
+    """`PairwiseObjective` for batches whose negatives look like
+    `negatives`, compiled with static memory and shapes."""
+    num_neg = 1 if negatives.ndim == 1 else negatives.shape[1]
+    step = PairwiseObjective(net, loss, num_neg)
+    step.hybridize(static_alloc=True, static_shape=True)
+    return step

@@ -1,6 +1,5 @@
 """The NeuMF network of the chapter: GMF and an MLP, fused."""
-import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet.gluon import nn
 
 
@@ -84,30 +83,3 @@ def embedding_l2(reg):
                 net.Q(negatives), net.V(negatives)]
         return reg * sum((r ** 2).sum() for r in rows)
     return penalty
-
-
-class NonFiniteModelError(FloatingPointError, ValueError):
-    """A network whose parameters or scores are NaN or infinite.
-
-    Such a network is never evaluated, saved or recommended from: a NaN
-    score compares false with everything, so a ranking of NaNs would put
-    the held-out item first and report a perfect model.
-    """
-
-
-def non_finite_parameters(net):
-    """Names of `net`'s parameters holding a NaN or infinite value (on
-    any of its contexts); empty for a finite network."""
-    return [name for name, p in net.collect_params().items()
-            if p._data is not None and not all(
-                numpy.isfinite(d.asnumpy()).all() for d in p.list_data())]
-
-
-def check_finite(net, what='the network'):
-    """Raise `NonFiniteModelError` unless every parameter is finite."""
-    bad = non_finite_parameters(net)
-    if bad:
-        raise NonFiniteModelError(
-            f'{what} holds parameters that are not finite (NaN or inf): '
-            f'{", ".join(bad[:4])}{" ..." if len(bad) > 4 else ""}; '
-            f'its scores would be meaningless, so it is not scored')

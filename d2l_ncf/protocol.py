@@ -44,10 +44,10 @@ class Protocol:
     # net and loss over both (losses.PairwiseObjective): faster, and
     # equal only to the last bits (a larger batch sums in another order).
     fused_step: bool = False
-    # The evaluations it offers, and the settings beyond the chapter's it
-    # takes (`refusal` says why the others are refused).
-    evals: Tuple[str, ...] = EVALS
-    extensions: bool = True
+    # What it accepts: (setting, values allowed, why not otherwise), the
+    # settings named as `TrainConfig`'s fields; a setting it does not
+    # name takes any value (`refusal` is the one check of them).
+    accepts: Tuple[Tuple[str, tuple, str], ...] = ()
 
     def cutoff(self, k=None, eval='full'):
         """The Hit@k / NDCG@k cut-off: the chapter's 50 when fixed, else
@@ -61,30 +61,60 @@ class Protocol:
         the book's words as printed, or with its cut-off."""
         return metric_label(metric, None if self.fixed_k else k)
 
-    def refusal(self, config) -> Optional[str]:
-        """Why this protocol cannot run `config` (a `TrainConfig`), or
-        None. The book protocol is the chapter's settings only."""
-        if self.extensions:
-            return None
-        if config.sparse:
-            return ("--sparse updates only the embedding rows each batch "
-                    "uses; the book protocol is the chapter's dense update "
-                    "of every row: use --protocol corrected")
-        chapter = (config.loss != 'log' and config.num_neg == 1
-                   and config.reg == 0 and config.ema == 0
-                   and config.recency == 0 and config.eval in self.evals
-                   and config.k in (None, CHAPTER_K))
-        if chapter:
-            return None
-        return ("the book protocol is the chapter's: BPR or hinge loss, "
-                "one negative, no --reg, --ema or --recency, full "
-                f"ranking, k = {CHAPTER_K}; use --protocol corrected")
+    def refusal(self, config=None, **settings) -> Optional[str]:
+        """Why this protocol refuses a setting, or None: the settings of
+        `config` (a `TrainConfig`) it names, and `settings` (e.g. an
+        evaluator's ``eval`` and ``k``)."""
+        for name, allowed, why in self.accepts:
+            value = settings.get(name, getattr(config, name, allowed[0]))
+            if value not in allowed:
+                return why
+        return None
 
+    def check(self, config=None, **settings):
+        """Raise ValueError saying why, if this protocol refuses them."""
+        why = self.refusal(config, **settings)
+        if why:
+            raise ValueError(why)
+
+    def check_follows(self, other):
+        """Refuse a part (e.g. an evaluator) that follows `other`, another
+        protocol than this one."""
+        if other.name != self.name:
+            raise ValueError(
+                f'the evaluator follows the {other.name} protocol, the loop '
+                f'the {self.name} one; pass protocol={other.name!r} (with '
+                f'builders.build: protocol=setup.protocol)')
+
+
+# The losses' names (`losses.LOSSES` is keyed by them): the chapter's two
+# (d2l's BPRLoss and HingeLossbRec), then the NCF paper's log loss.
+CHAPTER_LOSSES = ('bpr', 'hinge')
+LOSS_NAMES = CHAPTER_LOSSES + ('log',)
+
+# The chapter's settings, all the book protocol accepts.
+CHAPTERS = ("the book protocol is the chapter's: BPR or hinge loss, one "
+            "negative, no --reg, --ema or --recency, full ranking, k = "
+            f"{CHAPTER_K}; use --protocol corrected")
+BOOK_ACCEPTS = (
+    ('sparse', (False,),
+     "--sparse updates only the embedding rows each batch uses; the book "
+     "protocol is the chapter's dense update of every row: use --protocol "
+     "corrected"),
+    ('loss', CHAPTER_LOSSES, CHAPTERS),
+    ('num_neg', (1,), CHAPTERS),
+    ('reg', (0,), CHAPTERS),
+    ('ema', (0,), CHAPTERS),
+    ('recency', (0,), CHAPTERS),
+    ('eval', ('full',), CHAPTERS),
+    ('k', (None, CHAPTER_K),
+     f'the book protocol fixes k = {CHAPTER_K}, as the chapter does; use '
+     f'--protocol corrected'),
+)
 
 BOOK = Protocol('book', rank_all_items=False, fixed_k=True,
                 running_loss_sum=True, cumulative_timer=True,
-                sigmoid_output=True, ties='id', evals=('full',),
-                extensions=False)
+                sigmoid_output=True, ties='id', accepts=BOOK_ACCEPTS)
 CORRECTED = Protocol('corrected', rank_all_items=True, fixed_k=False,
                      running_loss_sum=False, cumulative_timer=False,
                      sigmoid_output=False, fused_step=True)

@@ -10,23 +10,21 @@ import sys
 import time
 
 import numpy
-from . import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
 from .callbacks import Animator, Hooks, Loop
-from .losses import ChapterObjective, PairwiseObjective
+from .engine.scoring import NonFiniteModelError, non_finite_parameters
+from .losses import compiled_objective
 from .metrics import TIE_SHARE, Metrics, tie_notice
-from .model import NonFiniteModelError, non_finite_parameters
-from .progress import in_notebook
 from .protocol import get_protocol
-from .stopping import check as check_stop
+from .runtime.progress import in_notebook
 
 
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
-                  candidates, eval_step=1, *, protocol='book', plot='auto',
-                  history=None, callbacks=(), cluster=None):
+                  candidates, eval_step=1, *, protocol='book', callbacks=()):
     """Train ``net`` with a pairwise loss; evaluate every ``eval_step``.
 
     With ``protocol='book'`` this is the chapter's loop and prints its two
@@ -36,102 +34,47 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     a fourth array of per-example weights, passed to ``loss`` as its third
     argument (the reported loss is then the weighted one). ``evaluator``
     returns `metrics.Metrics` (ours), or the chapter's (hit_rate, auc).
-    ``plot`` draws d2l's Animator as the chapter does (``'auto'``: only
-    inside a notebook). Returns a dict: ``history`` (a row per epoch),
-    the final ``loss`` and metrics, ``examples_per_sec`` as printed, the
-    ``examples`` trained on, and the measured ``train_seconds`` and
-    ``eval_seconds``.
+    Returns a dict: ``history`` (a row per epoch), the final ``loss`` and
+    metrics, ``examples_per_sec`` as printed, the ``examples`` trained
+    on, and the measured ``train_seconds`` and ``eval_seconds``.
 
-    To continue a run, pass the rows of the epochs done as ``history``.
-    ``callbacks`` hook into the loop (`Callback`: per batch, per epoch,
-    a penalty added to the objective, the weights to evaluate; e.g.
-    `ProgressBar`, `Penalty`, `Averaging`). A loss that is
-    not finite raises `NonFiniteLossError` before the update that would
-    spread it; parameters that are not finite after an epoch's last
-    update raise `model.NonFiniteModelError` before the net is evaluated
-    or saved. A metric never measured (``eval_step`` above the epochs) is
-    left out of the result, not reported as 0.
-    With a `distributed.Cluster`, ``train_iter`` gives this worker's part
-    of each batch, the loss is summed over the workers, and only worker 0
-    evaluates and prints.
+    ``callbacks``, a list of callbacks or a `callbacks.Hooks`, hook into
+    the loop (per batch, per epoch, a penalty added to the objective, the
+    weights to evaluate; e.g. `ProgressBar`, `Penalty`, `Averaging`); a
+    `Hooks` also hands in the rows of the epochs done (to continue a
+    run), a `distributed.Cluster`, whether to draw d2l's Animator (by
+    default only inside a notebook, as the chapter draws it) and where a
+    signal may stop the loop. A loss that is not finite raises
+    `NonFiniteLossError` before the update that would spread it;
+    parameters that are not finite after an epoch's last update raise
+    `NonFiniteModelError` before the net is evaluated or saved. A metric
+    never measured (``eval_step`` above the epochs) is left out of the
+    result, not reported as 0.
 
-    Under the corrected protocol (its ``fused_step``), with one of the
-    package's losses and no penalty, each batch runs as one compiled
-    graph, `losses.PairwiseObjective`: positives and negatives scored by
-    one call of the net, the loss inside (about 1.4x the examples/s at
-    the chapter's settings, 3x at the NCF paper's; benchmarks/
-    bench_train.py). Its sums run in another order, so its losses agree
-    with the two-call step's to about 7 digits, not bit for bit. Under
-    the book protocol a hybridized net (not ``--reference``) trains
-    through `losses.ChapterObjective`, the chapter's two calls and loss
-    compiled as one graph: the same bits, fewer operator calls
-    (`compiled_objective` says when).
+    Each batch runs through `Step`: the chapter's calls, or one compiled
+    graph of net and loss (`compiled_objective` says when).
     """
     protocol = get_protocol(protocol)
-    theirs = getattr(evaluator, 'protocol', protocol)
-    if theirs.name != protocol.name:  # e.g. a RankingEvaluator's
-        raise ValueError(f'the evaluator follows the {theirs.name} '
-                         f'protocol, the loop the {protocol.name} one; '
-                         f'pass protocol={theirs.name!r} (with '
-                         f'builders.build: protocol=setup.protocol)')
-    # workers whose examples one step sums; only the reporter evaluates
-    scale = 1 if cluster is None else cluster.scale
-    reporter = cluster is None or cluster.is_reporter
-    history = list(history or [])
-    start_epoch = history[-1]['epoch'] if history else 0
-    hooks = Hooks(callbacks)
-    if reporter and (in_notebook() if plot == 'auto' else plot):
-        hooks.add(Animator(num_epochs, protocol))
-    timer, metrics = d2l.Timer(), {}
-    train_seconds, eval_seconds, examples = 0.0, 0.0, 0
-    for row in history:  # a resumed run reports its last evaluation
-        metrics = {m: v for m, v in row.items()
-                   if m not in ('epoch', 'loss', TIE_SHARE)} or metrics
-    # the compiled graph of a step, built for the first batch's shapes
-    # (a penalty keeps the chapter's calls)
-    step, built = None, hooks.penalizes
-    hooks.on_train_begin(Loop(net, trainer, devices, num_epochs,
-                              start_epoch, len(train_iter),
-                              total_batches(train_iter,
-                                            num_epochs - start_epoch)))
+    hooks = loop_hooks(callbacks, protocol, evaluator, num_epochs)
+    history, step = hooks.history, Step(protocol, net, loss, hooks)
+    start_epoch, scale = hooks.start_epoch, hooks.scale
+    timer, clock, metrics = d2l.Timer(), Clock(), last_metrics(history)
+    hooks.on_train_begin(Loop.of(net, trainer, devices, num_epochs,
+                                 start_epoch, train_iter))
     try:
         for epoch in range(start_epoch, num_epochs):
-            metric, l = d2l.Accumulator(3), 0.
-            tic = time.perf_counter()
-            if not protocol.cumulative_timer:
-                timer.start()
-            num_batches = 0
+            metric, l, i = d2l.Accumulator(3), 0., -1
+            clock.start_epoch(timer, protocol)
             hooks.on_epoch_begin(epoch + 1)
             for i, values in enumerate(train_iter):
-                check_stop()  # SIGINT/SIGTERM: a safe point, between batches
-                num_batches = i + 1
+                hooks.safe_point()  # e.g. SIGINT: between batches
                 hooks.on_batch_begin(epoch + 1, i + 1)
                 input_data = []
                 for v in values:
                     input_data.append(gluon.utils.split_and_load(v, devices))
-                # (users, items, negatives), and per-example weights if the
-                # iterator gives them (ours: sampling.recency_weights)
-                triples, weights = input_data[:3], input_data[3:]
-                if not built:
-                    step, built = compiled_objective(protocol, net, loss,
-                                                     values), True
-                if step is not None:  # one graph: the scores, the loss
-                    with autograd.record():
-                        ls = [step(*t) for t in zip(*triples, *weights)]
-                    objectives = ls
-                else:
-                    ls, objectives = loss_of_batch(
-                        net, loss, triples, weights,
-                        hooks.penalty if hooks.penalizes else None)
-                [l.backward(retain_graph=False) for l in objectives]
-                batch_loss = sum([l.asnumpy() for l in ls])
-                if cluster is not None:
-                    batch_loss = cluster.sum(batch_loss)
-                if not numpy.isfinite(batch_loss).all():
-                    raise NonFiniteLossError(
-                        f'epoch {epoch + 1}, batch {i + 1}: the loss is '
-                        f'{float(batch_loss.sum())}; training stopped '
-                        f'before this update')
+                ls = step(input_data, values)  # forward and backward
+                batch_loss = hooks.total(sum([l.asnumpy() for l in ls]))
+                check_finite_loss(batch_loss, epoch + 1, i + 1)
                 if protocol.running_loss_sum:  # the chapter's bookkeeping
                     l += batch_loss.mean() / (len(devices) * scale)
                 else:  # this batch's summed loss: the epoch mean is exact
@@ -143,40 +86,102 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                 if not protocol.cumulative_timer:
                     timer.start()
                 hooks.on_batch_end(epoch + 1, i + 1, l)
-            train_seconds += time.perf_counter() - tic
-            examples += int(metric[1])
-            check_updated(net, epoch + 1, num_batches)
-            check_stop()  # after the batches, before evaluating
-            row = {'epoch': epoch + 1, 'loss': metric[0] / metric[1]}
-            with autograd.predict_mode(), hooks.weights():
-                if hooks.has_weights:  # the weights evaluated and saved
-                    check_updated(net, epoch + 1, num_batches)
-                if evaluates(epoch + 1, eval_step, num_epochs) and reporter:
-                    tic = time.perf_counter()
-                    try:
-                        metrics = Metrics.of(evaluator(
-                            net, test_iter, test_seq_iter, candidates,
-                            num_users, num_items, devices),
-                            protocol.cutoff())
-                    except NonFiniteModelError as err:
-                        raise NonFiniteModelError(
-                            f'epoch {epoch + 1}, evaluation: {err}') from None
-                    eval_seconds += time.perf_counter() - tic
-                    row.update(metrics)
-                    if metrics.tie_share is not None:  # ours
-                        row[TIE_SHARE] = metrics.tie_share
-                    hooks.on_evaluate(epoch + 1, metrics)
-            history.append(row)
+            clock.end_epoch(metric)
+            check_updated(net, epoch + 1, i + 1)
+            hooks.safe_point()  # after the batches, before evaluating
+            evaluated = evaluate_epoch(
+                hooks, net, epoch + 1, i + 1,
+                evaluates(epoch + 1, eval_step, num_epochs),
+                clock, lambda: Metrics.of(evaluator(
+                    net, test_iter, test_seq_iter, candidates, num_users,
+                    num_items, devices), protocol.cutoff()))
+            metrics = evaluated or metrics
+            history.append(epoch_row(epoch + 1, metric, evaluated))
             hooks.on_epoch_end(epoch + 1, history)
-            check_stop()  # between epochs, after the epoch's save
+            hooks.safe_point()  # between epochs, after the epoch's save
     finally:  # e.g. the progress bar closes: a stop line gets its own
         hooks.on_train_end()
+    return report(hooks, protocol, timer, clock, metric, metrics, history,
+                  devices, num_epochs - start_epoch, eval_step, num_epochs)
+
+
+def loop_hooks(callbacks, protocol, evaluator, num_epochs):
+    """`callbacks` as a `Hooks` (with d2l's Animator inside a notebook),
+    once the evaluator is known to follow the loop's protocol."""
+    protocol.check_follows(getattr(evaluator, 'protocol', protocol))
+    hooks = (callbacks if isinstance(callbacks, Hooks)
+             else Hooks(callbacks))
+    plot = in_notebook() if hooks.plot == 'auto' else hooks.plot
+    if hooks.reporter and plot:
+        hooks.add(Animator(num_epochs, protocol))
+    return hooks
+
+
+def last_metrics(history):
+    """The last evaluation among `history`'s rows (a resumed run reports
+    it), or no metrics."""
+    metrics = {}
+    for row in history:
+        metrics = {m: v for m, v in row.items()
+                   if m not in ('epoch', 'loss', TIE_SHARE)} or metrics
+    return metrics
+
+
+def epoch_row(epoch, metric, metrics):
+    """History's row of an epoch: its mean loss, and the metrics (with
+    their tie share, ours) if it was evaluated."""
+    row = {'epoch': epoch, 'loss': metric[0] / metric[1], **metrics}
+    if getattr(metrics, 'tie_share', None) is not None:
+        row[TIE_SHARE] = metrics.tie_share
+    return row
+
+
+class Clock:
+    """Wall-clock seconds of training and of evaluation, measured apart,
+    and the examples trained on (the printed figures keep d2l's Timer)."""
+
+    def __init__(self):
+        self.train_seconds, self.eval_seconds, self.examples = 0.0, 0.0, 0
+        self.tic = None
+
+    def start_epoch(self, timer, protocol):
+        self.tic = time.perf_counter()
+        if not protocol.cumulative_timer:
+            timer.start()
+
+    def end_epoch(self, metric):
+        self.train_seconds += time.perf_counter() - self.tic
+        self.examples += int(metric[1])
+
+
+def evaluate_epoch(hooks, net, epoch, batches, due, clock, evaluate):
+    """The epoch's metrics from `evaluate()` when `due` (on the reporter
+    only), with the weights the hooks evaluate; else none ({})."""
+    with autograd.predict_mode(), hooks.weights():
+        if hooks.has_weights:  # the weights evaluated and saved
+            check_updated(net, epoch, batches)
+        if not (due and hooks.reporter):
+            return {}
+        tic = time.perf_counter()
+        try:
+            metrics = evaluate()
+        except NonFiniteModelError as err:
+            raise NonFiniteModelError(
+                f'epoch {epoch}, evaluation: {err}') from None
+        clock.eval_seconds += time.perf_counter() - tic
+        hooks.on_evaluate(epoch, metrics)
+        return metrics
+
+
+def report(hooks, protocol, timer, clock, metric, metrics, history,
+           devices, epochs_run, eval_step, num_epochs):
+    """Print the chapter's two lines (on the reporter) and return the
+    run's result."""
     if protocol.cumulative_timer:  # the chapter's figure
-        examples_per_sec = (metric[2] * (num_epochs - start_epoch)
-                            / timer.sum())
+        examples_per_sec = metric[2] * epochs_run / timer.sum()
     else:
-        examples_per_sec = examples / timer.sum()
-    if reporter:
+        examples_per_sec = clock.examples / timer.sum()
+    if hooks.reporter:
         k = getattr(metrics, 'k', None)
         print(f'train loss {metric[0] / metric[1]:.3f}, ' + (', '.join(
             f'test {protocol.label(m, k)} {float(v):.3f}'
@@ -189,9 +194,10 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         if notice:  # ours: ties, not the model, decided the metrics
             print(f'd2l-ncf: {notice}', file=sys.stderr)
     return dict({'history': history, 'loss': metric[0] / metric[1],
-                 'examples': examples, 'examples_per_sec': examples_per_sec,
-                 'train_seconds': train_seconds,
-                 'eval_seconds': eval_seconds},
+                 'examples': clock.examples,
+                 'examples_per_sec': examples_per_sec,
+                 'train_seconds': clock.train_seconds,
+                 'eval_seconds': clock.eval_seconds},
                 **{m: float(v) for m, v in metrics.items()},
                 **({TIE_SHARE: metrics.tie_share}
                    if getattr(metrics, 'tie_share', None) is not None
@@ -209,16 +215,48 @@ def evaluates(epoch, eval_step, num_epochs):
         epoch == num_epochs and eval_step <= num_epochs)
 
 
-def total_batches(train_iter, epochs):
-    """Batches in the next `epochs` epochs: an iterator that carries
-    the remainder of one epoch into the next says it exactly."""
-    if hasattr(train_iter, 'batches_in'):
-        return train_iter.batches_in(epochs)
-    return epochs * len(train_iter)
-
-
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; names the epoch and batch."""
+
+
+def check_finite_loss(batch_loss, epoch, batch):
+    """Refuse a batch whose loss is NaN or infinite, before its update."""
+    if not numpy.isfinite(batch_loss).all():
+        raise NonFiniteLossError(
+            f'epoch {epoch}, batch {batch}: the loss is '
+            f'{float(batch_loss.sum())}; training stopped before this '
+            f'update')
+
+
+class Step:
+    """One batch's forward and backward pass, given its arrays split over
+    the devices (users, items, negatives, and weights if any): through
+    the compiled graph `compiled_objective` builds for the first batch's
+    shapes, else the chapter's calls (always with a penalty). Returns
+    the loss of each device's part."""
+
+    def __init__(self, protocol, net, loss, hooks):
+        self.protocol, self.net, self.loss = protocol, net, loss
+        self.penalty = hooks.penalty if hooks.penalizes else None
+        self.graph, self.built = None, self.penalty is not None
+
+    def __call__(self, input_data, values):
+        # (users, items, negatives), and per-example weights if the
+        # iterator gives them (ours: sampling.recency_weights)
+        triples, weights = input_data[:3], input_data[3:]
+        if not self.built:
+            self.graph = compiled_objective(self.protocol, self.net,
+                                            self.loss, values)
+            self.built = True
+        if self.graph is not None:  # one graph: the scores, the loss
+            with autograd.record():
+                ls = [self.graph(*t) for t in zip(*triples, *weights)]
+            objectives = ls
+        else:
+            ls, objectives = loss_of_batch(self.net, self.loss, triples,
+                                           weights, self.penalty)
+        [l.backward(retain_graph=False) for l in objectives]
+        return ls
 
 
 def check_updated(net, epoch, batches):
@@ -230,38 +268,6 @@ def check_updated(net, epoch, batches):
             f'checked after each epoch): parameters are not finite '
             f'({", ".join(bad[:4])}{" ..." if len(bad) > 4 else ""}); '
             f'training stopped before this model was evaluated or saved')
-
-
-def compiled_objective(protocol, net, loss, values):
-    """The compiled graph a batch like `values` trains through, or None
-    for the chapter's operator-by-operator calls.
-
-    Corrected protocol: `losses.PairwiseObjective`, one call of the net
-    for positives and negatives. Book protocol: `losses.ChapterObjective`,
-    the chapter's two calls in one graph, equal bit for bit; only for a
-    hybridized net (``--reference`` runs the chapter's code as printed),
-    the chapter's losses, and its batches (one negative each, no
-    weights).
-    """
-    if protocol.fused_step:
-        return (fused_objective(net, loss, values[2])
-                if PairwiseObjective.supports(loss) else None)
-    if not (getattr(net, '_active', False)  # hybridized
-            and ChapterObjective.supports(loss)
-            and len(values) == 3 and values[2].ndim == 1):
-        return None
-    step = ChapterObjective(net, loss)
-    step.hybridize(static_alloc=True, static_shape=True)
-    return step
-
-
-def fused_objective(net, loss, negatives):
-    """`losses.PairwiseObjective` for batches whose negatives look like
-    `negatives`, compiled with static memory and shapes."""
-    num_neg = 1 if negatives.ndim == 1 else negatives.shape[1]
-    step = PairwiseObjective(net, loss, num_neg)
-    step.hybridize(static_alloc=True, static_shape=True)
-    return step
 
 
 def loss_of_batch(net, loss, triples, weights, penalty=None):

@@ -22,11 +22,11 @@ import time
 import d2l_ncf  # noqa: F401  (first: it fixes MXNet's CPU arithmetic)
 from mxnet import autograd
 
-from d2l_ncf.ablation import model_config, train_model, validation_data
-from d2l_ncf.builders import resolve_devices, seed_everything
+from d2l_ncf.runs.ablation import model_config, train_model, validation_data
+from d2l_ncf.runs.builders import resolve_devices, seed_everything
 from d2l_ncf.callbacks import Callback
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.records import versions
+from d2l_ncf.runs.records import versions
 
 LRS, WDS, SIGMAS = (0.003, 0.01, 0.03), (0.0, 1e-5), (0.01, 0.1)
 COLUMNS = ['epoch', 'hit_rate', 'auc', 'ndcg']  # of each run's curve

@@ -24,15 +24,15 @@ import numpy
 from mxnet import gluon, np
 
 from d2l_ncf import BPRLoss, NeuMF, load_chapter_data
-from d2l_ncf.builders import seed_everything
-from d2l_ncf.callbacks import Callback
+from d2l_ncf.runs.builders import seed_everything
+from d2l_ncf.callbacks import Callback, Hooks
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.scoring import score_matrix
+from d2l_ncf.engine.scoring import score_matrix
 from d2l_ncf.protocol import CORRECTED
-from d2l_ncf.records import versions
-from d2l_ncf.run import quietly
+from d2l_ncf.runs.records import versions
+from d2l_ncf.runs.run import quietly
 from d2l_ncf.training import train_ranking
-from d2l_ncf.sampling import NegativeSampler, TripleBatches
+from d2l_ncf.engine.sampling import NegativeSampler, TripleBatches
 
 VARIANTS = {
     # name: (what it tests, settings that differ from the chapter)
@@ -79,7 +79,7 @@ def run_variant(data, settings, num_epochs, seed, devices):
             None, data.num_users, data.num_items, num_epochs, devices,
             evaluator, data.candidates,
             protocol=dataclasses.replace(CORRECTED, fused_step=False),
-            plot=False, callbacks=[probe])
+            callbacks=Hooks([probe], plot=False))
     # dead units: zero for every (user, item) pair of a large sample
     users = np.array(rng.randint(0, data.num_users, 20000), ctx=devices[0])
     items = np.array(rng.randint(0, data.num_items, 20000), ctx=devices[0])

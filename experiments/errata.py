@@ -12,11 +12,11 @@ import os
 import sys
 
 from d2l_ncf import load_chapter_data
-from d2l_ncf.builders import resolve_devices, seed_everything
-from d2l_ncf.config import TrainConfig
+from d2l_ncf.runs.builders import resolve_devices, seed_everything
+from d2l_ncf.runs.config import TrainConfig
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.records import versions
-from d2l_ncf.run import fit, quietly
+from d2l_ncf.runs.records import versions
+from d2l_ncf.runs.run import fit, quietly
 
 
 def main(argv=None):

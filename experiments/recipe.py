@@ -12,9 +12,11 @@ import json
 import statistics
 import sys
 
-from d2l_ncf import cli, numerics
-from d2l_ncf.records import versions
-from d2l_ncf.run import quietly
+from d2l_ncf import cli
+
+from d2l_ncf.runtime import numerics
+from d2l_ncf.runs.records import versions
+from d2l_ncf.runs.run import quietly
 
 RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
           '--num-neg', '16', '--num-factors', '64', '--hiddens', '64', '32',

@@ -1,4 +1,5 @@
 import os
+import signal
 import socket
 import sys
 
@@ -20,6 +21,20 @@ SIBLING_DATA = os.path.join(REPO, '..', 'shared', 'data', 'ml-100k')
 def synthetic_dir(tmp_path):
     """A small clustered data set in u.data format."""
     return write_udata(tmp_path / 'synthetic', make_ratings())
+
+
+@pytest.fixture
+def python_signal_handlers():
+    """Python's own handlers for SIGINT and SIGTERM during the test, not
+    the ones the test process inherited: a shell's background job starts
+    with SIGINT ignored. The inherited ones come back afterwards."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    inherited = {s: signal.getsignal(s) for s in signals}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, handler in inherited.items():
+        signal.signal(s, handler)
 
 
 @pytest.fixture
@@ -52,7 +67,7 @@ def real_data_dir():
 
     Skips only outside CI when there is neither; with CI set it fails.
     """
-    from d2l_ncf.movielens import DATA_DIR_ENV, download_ml100k
+    from d2l_ncf.datasets.movielens import DATA_DIR_ENV, download_ml100k
     local = os.environ.get(DATA_DIR_ENV)
     if local:
         assert os.path.isfile(os.path.join(local, 'u.data')), (

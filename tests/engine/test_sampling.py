@@ -1,0 +1,73 @@
+import collections
+
+import numpy
+import pytest
+from mxnet import gluon
+
+from d2l_ncf.engine.sampling import NegativeSampler, TripleBatches
+
+CANDIDATES = {0: [0, 2, 4], 1: [1], 2: [0, 1, 2, 3, 4, 5, 6]}
+
+
+def test_negatives_are_never_seen_items():
+    sampler = NegativeSampler(CANDIDATES, 3, 8)
+    rng = numpy.random.RandomState(0)
+    users = numpy.array([0, 1, 2] * 500)
+    negs = sampler.sample(users, rng, num_neg=3)
+    assert negs.shape == (1500, 3)
+    for u, row in zip(users, negs):
+        assert not set(row) & set(CANDIDATES[u])
+    assert set(negs[users == 2].ravel()) == {7}  # its only unseen item
+
+
+def test_negatives_are_uniform_over_unseen_items():
+    # User 0 has 5 unseen items of 8; 10,000 draws, 2,000 expected each.
+    # Chi-square with 4 degrees of freedom: P(X > 18.47) = 0.001.
+    sampler = NegativeSampler(CANDIDATES, 3, 8)
+    rng = numpy.random.RandomState(1)
+    negs = sampler.sample(numpy.zeros(10000, dtype=int), rng)[:, 0]
+    counts = collections.Counter(negs.tolist())
+    assert set(counts) == {1, 3, 5, 6, 7}
+    expected = 10000 / 5
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    assert chi2 < 18.47
+
+
+def test_seeded_negatives_repeat():
+    sampler = NegativeSampler(CANDIDATES, 3, 8)
+    users = numpy.array([0, 1, 0, 1])
+    a = sampler.sample(users, numpy.random.RandomState(7), 2)
+    b = sampler.sample(users, numpy.random.RandomState(7), 2)
+    assert (a == b).all()
+
+
+def test_user_who_saw_everything_is_an_error():
+    with pytest.raises(ValueError, match='all 3 items'):
+        NegativeSampler({0: [0, 1, 2]}, 1, 3)
+
+
+def test_rollover_batches_match_mxnet():
+    # MXNet's last_batch='rollover' carries the leftovers into the next
+    # epoch: 10 examples in batches of 4 give 2, 3, 2, 3, ... batches.
+    sampler = NegativeSampler({0: [0]}, 1, 5)
+    users, items = [0] * 10, [0] * 10
+    ours = TripleBatches(users, items, sampler, 4, numpy.random.RandomState(0))
+    theirs = gluon.data.BatchSampler(gluon.data.SequentialSampler(10), 4,
+                                     'rollover')
+    for _ in range(5):
+        assert len(ours) == len(theirs)
+        assert len(list(ours)) == len(list(theirs))
+
+
+def test_every_example_once_per_pass():
+    sampler = NegativeSampler({u: [u] for u in range(6)}, 6, 9)
+    users = list(range(6)) * 2
+    items = [u for u in range(6)] * 2
+    batches = TripleBatches(users, items, sampler, 4,
+                            numpy.random.RandomState(0), num_neg=2)
+    seen = []
+    for u, i, n in batches:  # 12 examples: 3 full batches, nothing left
+        assert u.shape == (4,) and n.shape == (4, 2)
+        assert (i == u).all()  # positives stay paired with their user
+        seen.extend(u.tolist())
+    assert sorted(seen) == sorted(users)
