@@ -154,9 +154,10 @@ def compiled_objective(protocol, net, loss, values):
     the chapter's losses, and its batches (one negative each, no
     weights).
     """
-    if protocol.fused_step:
+    if protocol.fused_step:  # a plain Block cannot join a graph
         return (fused_objective(net, loss, values[2])
-                if PairwiseObjective.supports(loss) else None)
+                if PairwiseObjective.supports(loss)
+                and isinstance(net, gluon.HybridBlock) else None)
     if not (getattr(net, '_active', False)  # hybridized
             and ChapterObjective.supports(loss)
             and len(values) == 3 and values[2].ndim == 1):
