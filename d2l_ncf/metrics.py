@@ -88,6 +88,15 @@ class Metrics(dict):
         return cls({m: float(v) for m, v in result.items()}, k, ties)
 
 
+def tie_placement(ordered_by_id):
+    """How tied test items were placed, in words (the notices' one
+    wording: a run's, an exercise's)."""
+    return ("the chapter's order (ascending item id) placed them"
+            if ordered_by_id else
+            'they count as a random order would place them (in '
+            'expectation)')
+
+
 def tie_notice(metrics, ordered_by_id=False, threshold=TIE_NOTICE_SHARE):
     """A line saying that ties decided `metrics`, or None: when more than
     `threshold` of the test items tied with another ranked item."""
@@ -95,11 +104,9 @@ def tie_notice(metrics, ordered_by_id=False, threshold=TIE_NOTICE_SHARE):
     if share is None or share <= threshold:
         return None
     tied, total = metrics.ties
-    how = ("the chapter's order (ascending item id) placed them, so the "
-           "printed hit rate and AUC describe the split, not the model"
-           if ordered_by_id else
-           "they count as a random order would place them (in "
-           "expectation)")
+    how = tie_placement(ordered_by_id) + (
+        ', so the printed hit rate and AUC describe the split, not the '
+        'model' if ordered_by_id else '')
     return (f'notice: ties decided these metrics: {tied} of {total} test '
             f'items tied with another ranked item ({share:.0%}); {how}. '
             f'Many ties usually mean a model that learned nothing (every '

@@ -32,7 +32,6 @@ def held_out_pairs(test_input, user_ids):
         items, dtype=numpy.int64)
 
 
-
 PerUser = collections.namedtuple('PerUser', 'hit_rate auc ndcg tied')
 PerUser.__doc__ = """Per-user arrays of a full ranking: Hit@k (hits
 counted), AUC, NDCG@k, and how many of the user's test items tied with
@@ -114,6 +113,7 @@ def full_ranking_metrics(scores, user_ids, candidates, test_input,
         ranked[r, seen[seen < num_ranked]] = False
     sub = scores[:, :num_ranked]
     rows, items = held_out_pairs(test_input, user_ids)
+    num_test = numpy.bincount(rows, minlength=num_rows)  # listed or not
     listed = items < num_ranked
     listed[listed] &= ranked[rows[listed], items[listed]]
     rows, items = rows[listed], items[listed]
@@ -135,8 +135,6 @@ def full_ranking_metrics(scores, user_ids, candidates, test_input,
     auc[found] = (length[found] - 1 - first[found]) / denom[found]
     # a list holding only the test item ranks it against nothing
     auc[found & (length < 2)] = numpy.nan
-    num_test = numpy.bincount(held_out_pairs(test_input, user_ids)[0],
-                              minlength=num_rows)
     ideal = discount_sums(k)[numpy.minimum(num_test, k)]
     ndcg = numpy.divide(dcg, ideal, out=numpy.zeros(num_rows),
                         where=ideal > 0)
@@ -160,8 +158,7 @@ def _tally(sub, ranked, rows, items, by_id):
     ids = numpy.arange(sub.shape[1])
     for b0 in range(0, n, block):
         r, g = rows[b0:b0 + block], items[b0:b0 + block]
-        if len(r) and r[-1] - r[0] == len(r) - 1 and (
-                numpy.diff(r) == 1).all():
+        if len(r) and (numpy.diff(r) == 1).all():  # consecutive rows
             s, m = sub[r[0]:r[-1] + 1], ranked[r[0]:r[-1] + 1]  # no copy
         else:
             s, m = sub[r], ranked[r]

@@ -14,7 +14,8 @@ import statistics
 import sys
 import time
 
-from ..metrics import RANKING, TIE_NOTICE_SHARE, TIE_SHARE
+from ..metrics import (RANKING, TIE_NOTICE_SHARE, TIE_SHARE,
+                       tie_placement)
 from ..protocol import get_protocol
 from ..runtime.locking import deferred_signals
 from ..runtime.progress import bar
@@ -89,9 +90,7 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
     for row in rows:  # a dead setting's numbers are chance, say so
         share = row.get(f'final_{TIE_SHARE}')
         if share is not None and share > TIE_NOTICE_SHARE:
-            how = ("the chapter's order (ascending item id) placed them"
-                   if get_protocol(base.protocol).ties == 'id' else
-                   'they count as chance would rank them')
+            how = tie_placement(get_protocol(base.protocol).ties == 'id')
             print(f'notice: ties decided the metrics of {name} '
                   f'{row["setting"]!r}: {share:.0%} of its test items tied '
                   f'with another ranked item (mean over seeds), so {how}; '
