@@ -207,8 +207,9 @@ def markdown_notebook(path):
     """A markdown file as a one-cell notebook (for its page)."""
     with open(path, encoding='utf-8') as f:
         text = f.read()
-    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        text)])
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.id = 'cell-0'  # stable: a rebuild of the same text is the same
+    return nbformat.v4.new_notebook(cells=[cell])
 
 
 def export_pages():

@@ -53,7 +53,23 @@
 # First, is this environment ready? The cell says what to do if not.
 
 # %%
-from check_env import check_environment  # notebooks/check_env.py
+import sys
+
+if not (3, 8) <= sys.version_info[:2] <= (3, 11):  # before any import
+    raise RuntimeError(
+        f'Python {sys.version.split()[0]}: this notebook needs Python 3.8 '
+        f'to 3.11 (MXNet 1.9 and numpy 1.23.5, which d2l 1.0.3 pins, have '
+        f'no wheels for newer ones; Colab runs 3.12). Make a 3.11 '
+        f'environment (README.md, "Teach with it": binder/, conda, pyenv '
+        f'or uv) and choose its kernel.')
+try:  # check_env.py sits beside this notebook, in notebooks/
+    from check_env import check_environment
+except ImportError:  # opened on its own: from a download, or in Colab
+    raise RuntimeError(
+        'check_env.py is not beside this notebook: the notebook runs in '
+        'the notebooks/ folder of a clone of the repository, with the '
+        'package installed from it (pip install -e ".[cpu]"; README.md, '
+        '"Teach with it"). Start Jupyter there.') from None
 
 data_dir = check_environment()  # None: the package downloads the data
 
@@ -71,7 +87,7 @@ k = 50                   # the cut-off ℓ (the chapter's)
 # %% [markdown]
 # The imports, the data, and the helpers: `bpr`, the chapter's loss per
 # triple; `fit` trains any model with the corrected protocol's batches
-# and evaluator (the chapter's
+# and evaluator (by default the chapter's
 # settings: Adam, lr 0.01, weight decay 1e-5, Normal(0.01));
 # `evaluate` scores a trained model with the corrected evaluator;
 # `book_run` is the chapter's own run, for part 6. The check cells call
@@ -104,17 +120,17 @@ def bpr(positive, negative):
     return -np.log(npx.sigmoid(positive - negative))
 
 
-def fit(make_net, loss=bpr, epochs=None, wd=1e-5):
+def fit(make_net, loss=bpr, epochs=None, wd=1e-5, init=0.01):
     """Train the net `make_net()` returns with the corrected protocol:
-    the package's batches and evaluator, `loss` (default: BPR), Adam at
-    lr 0.01 with weight decay `wd`, seed 0. Prints
-    the run's line; returns its final metrics (hit_rate, auc, ndcg,
-    loss), or None if a part it needs is not filled in yet."""
+    the package's batches and evaluator, `loss` (default: BPR), weights
+    drawn from Normal(`init`), Adam at lr 0.01 with weight decay `wd`,
+    seed 0. Prints the run's line; returns its final metrics (hit_rate,
+    auc, ndcg, loss), or None if a part it needs is not filled in yet."""
     try:
         ncf.seed_everything(0)
         net = make_net()
         parts = ncf.build(corrected, data, devices)
-        net.initialize(ctx=devices, init=mx.init.Normal(0.01),
+        net.initialize(ctx=devices, init=mx.init.Normal(init),
                        force_reinit=True)
         trainer = gluon.Trainer(net.collect_params(), 'adam',
                                 {'learning_rate': 0.01, 'wd': wd})
@@ -223,8 +239,8 @@ check_gmf(GMF)
 # prediction layer (again no activation, no bias):
 #
 # $$\mathbf{z}^{(1)} = [\mathbf{U}_u, \mathbf{V}_i], \quad
-# \mathbf{z}^{(j)} = \mathrm{ReLU}(\mathbf{W}^{(j)} \mathbf{z}^{(j-1)} +
-# \mathbf{b}^{(j)}), \quad \hat{y}_{ui} = \mathbf{h}^\top
+# \mathbf{z}^{(r)} = \mathrm{ReLU}(\mathbf{W}^{(r)} \mathbf{z}^{(r-1)} +
+# \mathbf{b}^{(r)}), \quad \hat{y}_{ui} = \mathbf{h}^\top
 # \mathbf{z}^{(L)}.$$
 #
 # Name the layers `U`, `V`, `mlp` (an `nn.Sequential`) and
@@ -272,7 +288,7 @@ check_mlp(MLP)
 # loss asks the positive to beat the negative by a margin $\mu$ and is
 # zero once it does:
 #
-# $$\mathcal{L}_{\text{hinge}}(u, i, j) = \max(0,\ \mu - (\hat{y}_{ui} -
+# $$J_{\text{hinge}}(u, i, j) = \max(0,\ \mu - (\hat{y}_{ui} -
 # \hat{y}_{uj})).$$
 #
 # Write it for a batch: `positive` and `negative` are scores of shape
@@ -386,20 +402,20 @@ check_ndcg_by_hand(ndcg_by_hand, neumf_net, k, evaluate)
 # ## 5. The ablation: what each half buys (20 minutes)
 #
 # **Predict first.** After `fit_epochs` epochs with the same settings,
-# rank these four by Hit@$\ell$, best first, and write it in the next
-# cell: a most-popular list (every user gets the films most users
+# rank these four by Hit@$\ell$, best first, and write your order in the
+# next cell: a most-popular list (every user gets the films most users
 # rated), your GMF, your MLP, and NeuMF (both halves). How far apart do
-# you expect them?
+# you expect them? Does fusing the two halves beat the better half?
 
 # %% tags=["no-output"]
-my_prediction = ['neumf', 'gmf', 'mlp', 'popularity']  # reorder: best first
+my_prediction = []  # best first, from 'gmf', 'mlp', 'neumf', 'popularity'
 
 
 # %% [markdown]
 # The popularity baseline needs no training: an item's score is the
-# number of its training interactions, whoever asks. Then your MLP,
-# trained as your GMF was (about 15 s); your GMF and the reference
-# NeuMF are trained already.
+# number of its training interactions, whoever asks. Your GMF and the
+# reference NeuMF are trained already; now your MLP, trained as your GMF
+# was, from the chapter's Normal(0.01) (about 10 s).
 
 # %%
 class Popularity(nn.Block):
@@ -416,49 +432,59 @@ class Popularity(nn.Block):
 mlp = fit(lambda: MLP(10, num_users, num_items, [10, 10, 10]))
 
 # %% [markdown]
-# The MLP again, without weight decay (part 6b says why to try this):
+# Look at the MLP's line. A training loss of 0.693 is $\ln 2$, BPR's
+# value when every score ties (notebook, "The BPR loss"), and an AUC of
+# 0.500 is chance: if you see them, your MLP has *collapsed*, every pair
+# scored alike. Its embeddings reach the score only through three dense
+# layers of weights near 0.01, so the data's gradient on them is tiny,
+# while the weight decay shrinks every row at every step. Start it from
+# ten times larger weights, Normal(0.1), as `d2l-ncf ablation`'s recipe
+# for the MLP does, and the data's gradient passes through (about 10 s):
 
 # %%
-mlp_wd0 = fit(lambda: MLP(10, num_users, num_items, [10, 10, 10]), wd=0.0)
+mlp_big = fit(lambda: MLP(10, num_users, num_items, [10, 10, 10]),
+              init=0.1)
 
 # %% [markdown]
 # The table, best first, beside your prediction:
 
 # %%
 results = {'popularity': evaluate(Popularity(data.items_train, num_items)),
-           'gmf': gmf_bpr, 'mlp': mlp, 'mlp, wd 0': mlp_wd0,
+           'gmf': gmf_bpr, 'mlp': mlp, 'mlp, N(0.1)': mlp_big,
            'neumf': neumf}
 print(f"{'model':12} {'Hit@%d' % k:>8} {'AUC':>6} {'NDCG@%d' % k:>8}")
 done = {name: r for name, r in results.items() if r is not None}
 for name, r in sorted(done.items(), key=lambda kv: -kv[1]['hit_rate']):
     print(f"{name:12} {r['hit_rate']:8.3f} {r['auc']:6.3f} {r['ndcg']:8.3f}")
-print('your prediction:', ' > '.join(my_prediction))
+print('your prediction:', ' > '.join(my_prediction) or
+      'none written: fill in my_prediction above first')
 
 # %% [markdown] tags=["answer"]
-# **Answer.** Compare your prediction with the table above, then with
-# `d2l-ncf ablation`'s three seeds, every model trained with settings
-# and epochs (15 to 20) tuned on a validation item (`docs/RESULTS.md`):
-# popularity Hit@50 0.216, MLP 0.300 ± 0.012, GMF 0.343 ± 0.006, NeuMF
-# 0.362 ± 0.002 (and plain matrix factorisation 0.343 ± 0.008).
+# **Answer.** Read your table first, then `d2l-ncf ablation`'s three
+# seeds, every model trained with settings and epochs (15 to 20) tuned
+# on a validation item (`docs/RESULTS.md`): popularity Hit@50 0.216,
+# MLP 0.300 ± 0.012, GMF 0.343 ± 0.006, NeuMF 0.362 ± 0.002, plain
+# matrix factorisation 0.343 ± 0.008.
 #
 # * The most-popular list is a strong baseline: the same list for
 #   every user, yet it ranks the held-out film above 80% of the others
-#   (AUC 0.799). After `fit_epochs` epochs GMF and NeuMF are clearly
-#   ahead of it (your table); the MLP needs longer, or a larger start
-#   (below). Trained longer, every learned model leaves it far behind.
-# * The fusion buys about 0.02 of Hit@50 over GMF alone, and nothing on
-#   the NCF paper's sampled protocol: most of NeuMF's ranking comes
+#   (AUC 0.799). Every model that learns beats it.
+# * The fusion buys nothing you can measure here. In your table GMF and
+#   NeuMF come out level; over three seeds NeuMF leads GMF by 0.019 of
+#   Hit@50, but 943 test users make a hit rate uncertain by about
+#   ±0.015 (the binomial standard error), so a gap needs about twice
+#   that to count, and on the NCF paper's sampled protocol GMF is ahead
+#   (HR@10 0.639 against 0.633). Nearly all of NeuMF's ranking comes
 #   from the product of embeddings.
-# * The MLP alone, at the chapter's settings, may collapse as the
-#   chapter's NeuMF does (part 6b): loss stuck at $\ln 2$, AUC 0.5. Its
-#   embeddings reach the score only through three layers of small
-#   weights, so the data's gradient on them is tiny and Adam's
-#   normalised decay step wins. With `wd=0` it learns (row `mlp, wd 0`:
-#   its loss falls, its AUC rises), if slowly.
-#   `d2l-ncf ablation`'s recipe for the MLP keeps the decay and starts
-#   from Normal(0.1) instead of the chapter's Normal(0.01): larger
-#   weights pass a larger gradient back to the embeddings, and it
-#   learns on every seed.
+# * The MLP alone is the weakest model that learns, and from the
+#   chapter's Normal(0.01) it does not learn at all: it collapses, as
+#   the chapter's own NeuMF does in part 6. NeuMF with logits learns
+#   from that same start: its GMF half is one layer from the score,
+#   where the MLP's embeddings are four.
+# * If you predicted NeuMF first, so did the NCF paper's authors, on
+#   other data with tuned baselines of their own; Rendle et al. (RecSys
+#   2020) found, as here, that a dot product tuned as carefully does as
+#   well.
 
 # %% [markdown]
 # ## 6. Three of the chapter's defects (20 minutes)
@@ -486,9 +512,9 @@ print(len(numpy.unique(scores)), 'distinct score(s):',
 # BPR term is then $-\ln \sigma(0.5 - 0.5) = \ln 2$. With every score
 # equal, the chapter's ranking keeps ascending item id, and 0.075 and
 # 0.531 are what that order gives on this split. The printed loss is not
-# a mean: it adds a running total every batch ($\ln 2 \, (K + 1) / (2D)$
-# for $K$ batches in the last epoch and $D$ devices: 16.982 for $K = 97$,
-# $D = 2$; the notebook works it out).
+# a mean: it adds a running total every batch ($\ln 2 \, (T + 1) / (2G)$
+# for $T$ batches in the last epoch and $G$ devices: 16.982 for $T = 97$,
+# $G = 2$; the notebook works it out).
 
 # %% [markdown]
 # **6b. Weight decay off** (about 20 s). **Predict:** with `wd=0` and

@@ -55,8 +55,10 @@ def test_the_lab_builds_what_the_issue_asks():
                  'def ndcg_by_hand(', 'my_prediction = ',
                  '120 minutes'):
         assert part in source, part
-    # a prediction before the ablation's run, and answers to quote
+    # a prediction before the ablation's run, written by the student
     assert source.index('my_prediction') < source.index('mlp = fit(')
+    assert re.search(r'^my_prediction = \[\]', source, re.M)
+    assert 'fit(lambda: MLP(' in source and 'init=0.1)' in source
 
 
 def test_committed_answer_key_is_executed():
@@ -74,6 +76,12 @@ def test_committed_answer_key_is_executed():
     text = outputs_text(cells)
     assert 'train loss 16.982, test hit rate 0.075, test AUC 0.531' in text
     assert 'best possible hit rate 0.880' in text
+    # the MLP collapses from the chapter's start and learns from N(0.1)
+    rows = dict((m, (float(h), float(a))) for m, h, a in re.findall(
+        r'^(mlp|mlp, N\(0\.1\)|popularity) +([\d.]+) +([\d.]+) ', text,
+        re.M))
+    assert rows['mlp'][1] == 0.5 and rows['mlp, N(0.1)'][1] > 0.75
+    assert rows['mlp, N(0.1)'][0] > rows['popularity'][0]
     ok, record = within_budget(key, BUDGET)
     assert ok, f'over {BUDGET} s: {record}'
 
@@ -89,7 +97,8 @@ def test_answer_key_runs(synthetic_dir, monkeypatch):
         assert outputs_text([cell]).rstrip().endswith(': right.'), (
             outputs_text([cell]))
     text = outputs_text(cells)
-    assert text.count('train loss') == 7  # neumf, gmf x2, mlp x2, book x2
+    # neumf, gmf x2, mlp from N(0.01) and N(0.1), book x2
+    assert text.count('train loss') == 7
     assert 'best possible hit rate' in text
     for model in ('popularity', 'gmf', 'mlp', 'neumf'):
         assert re.search(rf'^{model} +[\d.]+ +[\d.]+ +[\d.]+$', text, re.M)
