@@ -154,8 +154,9 @@ def test_notebook_follows_the_section():
                   '$L_u', '(K + 1)'):
         assert clash not in text, clash
     # the corrected loop and evaluator beside the chapter's
-    for pair in ('changes(d2l.train_ranking, train_ranking_fixed)',
-                 'changes(d2l.evaluate_ranking, evaluate_ranking)'):
+    for pair in ('changes(d2l.train_ranking, train_ranking_fixed,',
+                 'changes(d2l.evaluate_ranking, evaluate_ranking_fixed,',
+                 'changes(ChapterNeuMF.forward, NeuMF.hybrid_forward'):
         assert pair in text
 
 

@@ -1,6 +1,6 @@
 """Code the notebooks define in their cells, run here on its own: the
-chapter's loop with its bookkeeping fixed (notebooks/neumf.py), and the
-first cell of each notebook, which must give advice, not a traceback
+section's NeuMF class, the chapter's evaluator and loop with their
+errata fixed (notebooks/neumf.py), and the first cell of each notebook, which must give advice, not a traceback
 from elsewhere, when the notebook is opened where it cannot run."""
 import difflib
 import inspect
@@ -13,6 +13,10 @@ import d2l_ncf as ncf
 from test_notebook import builder, code
 
 FIXED = 'def train_ranking_fixed('
+EVAL_FIXED = 'def evaluate_ranking_fixed('
+CHAPTER_CLASS = 'class ChapterNeuMF('
+SECTION = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
+                       'chapter', 'neumf-section.txt')
 
 
 def cell_defining(name, text):
@@ -24,13 +28,132 @@ def cell_defining(name, text):
 
 def fixed_loop():
     """train_ranking_fixed, as the notebook's cell defines it."""
-    import mxnet  # noqa: F401  (after d2l_ncf: its arithmetic)
+    return cell_namespace(FIXED)['train_ranking_fixed']
+
+
+def cell_namespace(text):
+    """The names the notebook's cell holding `text` defines, run with
+    the notebook's imports (d2l_ncf first: its arithmetic)."""
+    import mxnet  # noqa: F401
     from d2l import mxnet as d2l
-    from mxnet import autograd, gluon
-    namespace = {'d2l': d2l, 'gluon': gluon, 'autograd': autograd}
-    exec(compile(cell_defining('neumf', FIXED), 'neumf.py', 'exec'),
+    from mxnet import autograd, gluon, np
+    from mxnet.gluon import nn
+    namespace = {'d2l': d2l, 'gluon': gluon, 'autograd': autograd,
+                 'np': np, 'nn': nn, 'hit_and_auc': ncf.hit_and_auc}
+    exec(compile(cell_defining('neumf', text), 'neumf.py', 'exec'),
          namespace)
-    return namespace['train_ranking_fixed']
+    return namespace
+
+
+def section_class():
+    """The section's NeuMF class as printed: from its line to the blank
+    line after `forward`."""
+    if not os.path.isfile(SECTION):
+        if os.environ.get('CI'):
+            pytest.fail(f'{SECTION} is missing: CI has ../shared beside '
+                        f'the clone')
+        pytest.skip(f'the section text is not at {SECTION}')
+    with open(SECTION, encoding='utf-8') as f:
+        text = f.read()
+    start = text.index('class NeuMF(nn.Block):')
+    return text[start:text.index('\n\n', text.index('def forward',
+                                                     start))]
+
+
+def test_the_notebooks_neumf_is_the_sections_class():
+    """The same tokens as the section's, but for the name and the two
+    lines the printed page cuts off (whitespace aside: one long line is
+    wrapped)."""
+    ours = cell_defining('neumf', CHAPTER_CLASS)
+    squeeze = lambda t: ''.join(t.split())  # noqa: E731
+    completed = squeeze(ours).replace('ChapterNeuMF', 'NeuMF')
+    for cut in ('**kwargs):', 'use_bias=True))'):
+        assert completed.count(cut) == 1
+        completed = completed.replace(cut, '')
+    assert completed == squeeze(section_class())
+
+
+@pytest.mark.parametrize('hiddens', [[10, 10, 10], [8], [16, 4]])
+def test_the_sections_class_scores_as_the_packages(hiddens):
+    """Weights copied from ncf.NeuMF into the section's class: every
+    pair of a small catalogue scores exactly alike."""
+    import numpy
+    from mxnet import init, np
+    chapter_neumf = cell_namespace(CHAPTER_CLASS)['ChapterNeuMF']
+    ncf.seed_everything(3)
+    ours = ncf.NeuMF(6, 9, 13, nums_hiddens=hiddens)
+    theirs = chapter_neumf(6, 9, 13, nums_hiddens=hiddens)
+    users, items = (np.array(a)
+                    for a in numpy.indices((9, 13)).reshape(2, -1))
+    for block in (ours, theirs):
+        block.initialize(init=init.Normal(0.5))
+        block(users, items)
+    pairs = list(zip(ours.collect_params().values(),
+                     theirs.collect_params().values()))
+    assert len(pairs) == 5 + 2 * len(hiddens)
+    for mine, chapter in pairs:
+        assert mine.shape == chapter.shape
+        chapter.set_data(mine.data())
+    scores = ours(users, items).asnumpy()
+    assert scores.std() > 1e-3  # distinct scores, not a constant
+    assert (scores == theirs(users, items).asnumpy()).all()
+
+
+def test_the_fixed_evaluator_changes_only_the_marked_lines():
+    """Against d2l's: the signature takes k, the list holds every item
+    (erratum 1), and the cut-off is k (erratum 5)."""
+    from d2l import mxnet as d2l
+    source = cell_defining('neumf', EVAL_FIXED)
+    diff = [line[0] + ' ' + line[2:].split('#')[0].strip()
+            for line in difflib.ndiff(
+                inspect.getsource(d2l.evaluate_ranking).splitlines(),
+                source.strip().splitlines())
+            if line[:1] in '+-']
+    assert diff == [
+        '- def evaluate_ranking(net, test_input, seq, candidates, '
+        'num_users, num_items,',
+        '+ def evaluate_ranking_fixed(net, test_input, seq, candidates, '
+        'num_users,',
+        '- devices):',
+        '+ num_items, devices, k=50):',
+        '- all_items = set([i for i in range(num_users)])',
+        '+ all_items = set([i for i in range(num_items)])',
+        '- temp = hit_and_auc(ranked_items[u], test_input[u], 50)',
+        '+ temp = hit_and_auc(ranked_items[u], test_input[u], k)']
+    assert 'erratum 1' in source and 'erratum 5' in source
+
+
+@pytest.mark.parametrize('users', [None, 7])
+def test_the_fixed_evaluator_gives_the_corrected_figures(synthetic_dir,
+                                                        users):
+    """A fresh NeuMF (distinct scores): the copy, on every user or on
+    the first few (num_users cut), equals the fast corrected evaluator
+    on the same users, and ranks items the book protocol never does."""
+    from mxnet import init
+    evaluate_ranking_fixed = cell_namespace(EVAL_FIXED)[
+        'evaluate_ranking_fixed']
+    data = ncf.load_chapter_data(str(synthetic_dir))
+    assert data.num_items > data.num_users
+    devices = ncf.parse_devices('cpu:2')
+    ncf.seed_everything(0)
+    net = ncf.NeuMF(10, data.num_users, data.num_items, [10, 10, 10])
+    net.initialize(ctx=devices, init=init.Normal(0.5))  # no ties
+    n = users or data.num_users
+    few = {u: data.test_iter[u] for u in range(n)}
+    fast = {}
+    for protocol, k in (('corrected', 5), ('book', 50)):
+        config = ncf.TrainConfig(protocol=protocol, k=k)
+        fast[protocol] = ncf.build(config, data, devices).evaluator(
+            net, few, None, data.candidates, data.num_users,
+            data.num_items, devices)
+    hit, auc = evaluate_ranking_fixed(
+        net, data.test_iter, None, data.candidates, n, data.num_items,
+        devices, k=5)
+    assert float(hit) == pytest.approx(fast['corrected']['hit_rate'],
+                                       abs=1e-6)
+    assert float(auc) == pytest.approx(fast['corrected']['auc'],
+                                       abs=1e-6)
+    assert abs(float(auc) - fast['book']['auc']) > 1e-3
 
 
 def test_the_fixed_loop_changes_only_the_marked_lines():

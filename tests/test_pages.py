@@ -93,3 +93,13 @@ def test_math_is_mathml_not_tex(name):
     # every command converted: none left as text inside the MathML
     for math in re.findall(r'<math.*?</math>', text, flags=re.S):
         assert '\\' not in math and '<mi>&</mi>' not in math, math
+
+
+def test_aligned_math_lines_up_in_chromium_too():
+    """An aligned block becomes a two-column mtable; MathML Core browsers
+    ignore columnalign, so the page's CSS must align the cells."""
+    text, _ = parse(os.path.join(DOCS, 'neumf.html'))
+    assert 'columnalign="right"' in text and 'columnalign="left"' in text
+    for side in ('left', 'right'):
+        assert re.search(r'mtd\[columnalign="%s"\]\s*\{\s*text-align:\s*%s'
+                         % (side, side), text), side

@@ -150,7 +150,7 @@ def neumf_figure():
     _arrow(ax, (6.0, 2.8), (6.8, 3.3))
     _arrow(ax, (8.4, 2.8), (7.6, 3.3))
     layers = ('Dense 10, ReLU', 'Dense 10, ReLU',
-              'Dense 10, ReLU: $\\phi^L$')
+              'Dense 10, ReLU: $\\mathbf{z}^{(L)}$')
     for j, text in enumerate(layers):
         _box(ax, 7.2, 4.5 + 0.8 * j, 2.9, 0.5, text, mlp, 9)
         _arrow(ax, (7.2, 3.9 + 0.8 * j if j else 3.9),
@@ -159,12 +159,14 @@ def neumf_figure():
             ha='left', va='center', color='0.3')
     # fusion
     _box(ax, 4.9, 7.5, 4.6, 0.6,
-         'concatenate $[\\mathbf{x}, \\phi^L]$ (NeuMF layer)', pred, 9)
+         'concatenate $[\\mathbf{x}, \\mathbf{z}^{(L)}]$ (NeuMF layer)',
+         pred, 9)
     _arrow(ax, (2.3, 4.5), (4.2, 7.2))
     _arrow(ax, (7.2, 6.35), (5.6, 7.2))
     _box(ax, 4.9, 8.5, 4.6, 0.6,
-         'prediction layer: $\\mathbf{h}^\\top[\\mathbf{x}, \\phi^L]$, '
-         'then $\\sigma$', pred, 9)
+         'prediction layer: '
+         '$\\mathbf{h}^\\top[\\mathbf{x}, \\mathbf{z}^{(L)}]$, then'
+         ' $\\sigma$', pred, 9)
     _arrow(ax, (4.9, 7.8), (4.9, 8.2))
     _box(ax, 4.9, 9.45, 2.6, 0.5, 'score $\\hat{y}_{ui}$', '0.93', 10)
     _arrow(ax, (4.9, 8.8), (4.9, 9.2))

@@ -79,15 +79,15 @@ def test_book_loss_is_the_chapters_running_total(synthetic_dir, devices,
                                                  capsys):
     # With a learning rate too small to move the weights, every score
     # stays ~0.5 and each example's BPR loss is ln 2. The chapter adds the
-    # running total after every batch: after K batches of B examples over
-    # D devices the sum is (B ln2 / D)(1 + 2 + ... + K), divided by K B:
-    # ln 2 (K + 1) / (2 D).
+    # running total after every batch: after T batches of B examples over
+    # G devices the sum is (B ln2 / G)(1 + 2 + ... + T), divided by T B:
+    # ln 2 (T + 1) / (2 G).
     result = run_small(synthetic_dir, devices, num_epochs=1, eval_step=5,
                        lr=1e-12, fast=True)
-    K, D = result['batches'], len(devices)
-    assert K >= 3
+    T, G = result['batches'], len(devices)
+    assert T >= 3
     assert result['loss'] == pytest.approx(
-        math.log(2) * (K + 1) / (2 * D), rel=1e-5)
+        math.log(2) * (T + 1) / (2 * G), rel=1e-5)
 
 
 def test_corrected_loss_is_the_mean_per_example(synthetic_dir, capsys):
