@@ -31,15 +31,20 @@
 # Where a question says **Predict**, write your prediction down before
 # you run anything.
 #
+# **Before the lab**, install the package and run part 0 once
+# (README.md, "Teach with it"): it checks the environment and loads the
+# data, downloading it if needed. Its 10 minutes in the lab assume both
+# already work.
+#
 # | part | what | minutes |
 # |---|---|---|
 # | 0 | setup: environment, data, a reference NeuMF | 10 |
 # | 1 | build GMF alone | 15 |
 # | 2 | build the MLP alone | 15 |
 # | 3 | build the hinge loss; train GMF with it | 15 |
-# | 4 | write NDCG@$\ell$ by hand, check it against the package | 15 |
+# | 4 | write NDCG@$\ell$ by hand, check it against the package | 20 |
 # | 5 | the ablation: predict, then measure what each half buys | 20 |
-# | 6 | three of the chapter's defects | 20 |
+# | 6 | three of the chapter's defects | 15 |
 # | 7 | discussion | 10 |
 #
 # Notation as in the notebook `notebooks/neumf.ipynb`: $m$ users, $n$
@@ -323,13 +328,13 @@ gmf_bpr = fit(lambda: GMF(10, num_users, num_items))
 gmf_hinge = fit(lambda: GMF(10, num_users, num_items), loss=hinge)
 
 # %% [markdown] tags=["answer"]
-# **Answer.** Compare the two lines above. Over 10 epochs and 3 seeds
-# of NeuMF (`docs/EXERCISES.md`) the hinge loss and BPR rank at the
-# same level (Hit@50 0.325 ± 0.012 for hinge against 0.304 ± 0.015): a
-# gap of 0.021, under the 0.03 that would count (part 5's answer gives
-# the rule). The hinge loss keeps a full gradient on every triple until
-# its margin is met, where BPR's shrinks as soon as the positive leads. The loss values are on different scales and not
-# comparable: BPR starts at $\ln 2 \approx 0.693$ per triple, the hinge
+# **Answer.** Compare the two lines above. Over 10 epochs and 3 seeds of NeuMF
+# (`docs/EXERCISES.md`) the hinge loss and BPR rank at the same level (Hit@50
+# 0.325 ± 0.012 for hinge against 0.304 ± 0.015): a gap of 0.021, under the
+# 0.04 that would count (part 5's answer gives the rule). The hinge loss keeps
+# a full gradient on every triple until its margin is met, where BPR's shrinks
+# as soon as the positive leads. The loss values are on different scales and
+# not comparable: BPR starts at $\ln 2 \approx 0.693$ per triple, the hinge
 # loss at the margin, 1.
 
 # %% [markdown]
@@ -345,7 +350,7 @@ gmf_hinge = fit(lambda: GMF(10, num_users, num_items), loss=hinge)
 # (part 6).
 
 # %% [markdown]
-# ## 4. NDCG@$\ell$ by hand (15 minutes)
+# ## 4. NDCG@$\ell$ by hand (20 minutes)
 #
 # With one held-out item $g_u$ per user, NDCG@$\ell$ is
 # $1 / \log_2(\mathrm{rank}_{u, g_u} + 1)$ if the item's 1-based rank
@@ -476,12 +481,13 @@ print('your prediction:', ' > '.join(my_prediction) or
 # * The fusion buys nothing you can measure here. In your table GMF and
 #   NeuMF come out level; over three seeds NeuMF leads GMF by 0.019 of
 #   Hit@50, but one hit rate over 943 test users is uncertain by about
-#   ±0.015 (its binomial standard error). As a rough rule (two models
-#   scored on the same users have a difference whose error depends on
-#   how many users they disagree on), a gap needs about twice that to
-#   count, and on the NCF paper's sampled protocol GMF is ahead
-#   (HR@10 0.639 against 0.633). Nearly all of NeuMF's ranking comes
-#   from the product of embeddings.
+#   ±0.015 (its binomial standard error), the difference of two by √2
+#   times that, about ±0.021, and a gap counts beyond twice that, about
+#   0.04. It is a rough rule (two models scored on the same users have a
+#   difference whose error depends on how many users they disagree on),
+#   so 0.019 is not a finding; on the NCF paper's sampled protocol the
+#   two are level too (HR@10 0.639 for GMF, 0.633 for NeuMF). Nearly all
+#   of NeuMF's ranking comes from the product of embeddings.
 # * The MLP alone is the weakest model that learns, and from the
 #   chapter's Normal(0.01) it does not learn at all: it collapses, as
 #   the chapter's own NeuMF does in part 6. NeuMF with logits learns
@@ -493,7 +499,7 @@ print('your prediction:', ' > '.join(my_prediction) or
 #   well.
 
 # %% [markdown]
-# ## 6. Three of the chapter's defects (20 minutes)
+# ## 6. Three of the chapter's defects (15 minutes)
 #
 # **6a. The chapter's run** (about 20 s). **Predict:** after
 # `lab_epochs` epochs of the chapter's own code (its sigmoid, its
@@ -536,9 +542,10 @@ print('every item ranked:', {m: round(v, 3)
 # **Answer.** It no longer collapses: the hit rate and AUC above rise
 # well beyond 0.075 / 0.531, with every item ranked as well. MXNet's
 # Adam adds the decay to the gradient and then normalises the sum, so an
-# embedding row absent from a batch (most rows, in most batches) gets a
-# full step of size lr towards zero from the decay alone; the sigmoid
-# makes the data's pull at most a quarter as strong, and the decay wins.
+# embedding row absent from a batch (in a batch of 1,024 triples, about
+# 46% of the user rows and 36% of the item rows) gets a full step of
+# size lr towards zero from the decay alone; the sigmoid makes the
+# data's pull at most a quarter as strong, and the decay wins.
 # For the chapter's NeuMF at its decay, 1e-5, neither the sigmoid nor
 # the decay collapses the model alone; together they do. Elsewhere
 # either can be enough: your MLP of part 5 collapsed from Normal(0.01)

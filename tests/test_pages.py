@@ -103,3 +103,18 @@ def test_aligned_math_lines_up_in_chromium_too():
     for side in ('left', 'right'):
         assert re.search(r'mtd\[columnalign="%s"\]\s*\{\s*text-align:\s*%s'
                          % (side, side), text), side
+
+
+def test_outputs_are_in_a_fixed_width_font():
+    """The diffs' -/+ columns and the printed tables line up only in a
+    fixed-width font. The lab template's `.jp-OutputArea-output pre`
+    (one class) says `font-family: inherit`, later in the page than our
+    CSS; ours must name a font with a selector of more classes."""
+    text, _ = parse(os.path.join(DOCS, 'neumf.html'))
+    theirs = re.findall(r'\n([^{}\n]*)\{[^}]*font-family:\s*inherit',
+                        text)
+    assert '.jp-OutputArea-output pre ' in theirs
+    [ours] = re.findall(
+        r'\n([^{}\n]*\.jp-OutputArea-output pre)\s*\{\s*'
+        r'font-family:\s*var\(--jp-code-font-family', text)
+    assert ours.count('.') > 1, ours  # outranks the template's rule

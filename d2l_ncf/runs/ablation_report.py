@@ -102,10 +102,9 @@ def tie_lines(summary):
 def findings(summary, cols):
     """A line per `COMPARISONS` pair present: the metrics on which the
     first model's mean is higher, lower, or within the noise of the
-    second's. The noise is twice the standard error of the difference
-    over the seeds (training noise) and, for the hit rate, twice the
-    binomial standard error of the two test-set means (each test item a
-    draw). One seed gives no measure of noise, so no verdict."""
+    second's (`noise`: over the seeds, and over the test items when
+    their number is known). One seed gives no measure of noise, so no
+    verdict."""
     if not noise_known(summary):
         return ['one seed (n=1): no comparison is a finding; run more '
                 'seeds (--seeds) for verdicts']
@@ -131,22 +130,29 @@ def findings(summary, cols):
             if items]
         lines.append(f'{a} {verdict} {b}: ' + '; '.join(parts))
     if lines:
-        lines.append('noise: twice the standard error over the seeds, and '
-                     'for the hit rate over the test items too; for AUC '
-                     'and NDCG the test set\'s own error is not included, '
-                     'so small differences there are not findings either '
+        lines.append('noise: twice the standard error of the difference, '
+                     'over the seeds or over the test items, whichever is '
+                     'larger; for AUC and NDCG the test items\' error is '
+                     'bounded from above, sqrt(p (1 - p) / n), so "within '
+                     'noise" there means "not shown", not "equal" '
                      '(docs/RESULTS.md)')
     return lines
 
 
 def noise(x, y, m):
     """Twice the standard error of the difference of `m` between
-    summary entries `x` and `y`: over the seeds, and for the hit rate
-    (a share of test items) over the test items as well."""
+    summary entries `x` and `y`: over the seeds, and over the test items.
+
+    Each test item is a draw. For the hit rate, a share of them, the
+    binomial error sqrt(p (1 - p) / n) is exact; AUC and NDCG average a
+    value in [0, 1] per test item, whose variance is at most p (1 - p),
+    so the same formula bounds their error from above (the per-item
+    values are not kept). A difference within it is not a finding, even
+    if a finer test might find one."""
     seeds = math.sqrt(x[f'{m}_sd'] ** 2 / x['n']
                       + y[f'{m}_sd'] ** 2 / y['n'])
     test = 0.0
-    if m == 'hit_rate' and x.get('num_test') and y.get('num_test'):
+    if x.get('num_test') and y.get('num_test'):
         test = math.sqrt(sum(min(max(e[m], 0.0), 1.0)
                              * (1 - min(max(e[m], 0.0), 1.0))
                              / e['num_test'] for e in (x, y)))

@@ -163,13 +163,13 @@ def neumf_figure():
          pred, 9)
     _arrow(ax, (2.3, 4.5), (4.2, 7.2))
     _arrow(ax, (7.2, 6.35), (5.6, 7.2))
-    _box(ax, 4.9, 8.5, 4.6, 0.6,
+    _box(ax, 4.9, 8.5, 4.6, 0.8,
          'prediction layer: '
-         '$\\mathbf{h}^\\top[\\mathbf{x}, \\mathbf{z}^{(L)}]$, then'
-         ' $\\sigma$', pred, 9)
-    _arrow(ax, (4.9, 7.8), (4.9, 8.2))
+         '$\\mathbf{h}^\\top[\\mathbf{x}, \\mathbf{z}^{(L)}]$,\n'
+         'then $\\sigma$ (the chapter; none, corrected)', pred, 9)
+    _arrow(ax, (4.9, 7.8), (4.9, 8.1))
     _box(ax, 4.9, 9.45, 2.6, 0.5, 'score $\\hat{y}_{ui}$', '0.93', 10)
-    _arrow(ax, (4.9, 8.8), (4.9, 9.2))
+    _arrow(ax, (4.9, 8.9), (4.9, 9.2))
     ax.text(0.3, 5.6, 'GMF', fontsize=13, color='#2b6ca3',
             weight='bold')
     ax.text(5.4, 5.6, 'MLP', fontsize=13, color='#b8620f',

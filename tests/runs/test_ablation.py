@@ -361,6 +361,19 @@ def test_findings_say_higher_lower_and_within_noise():
                               (100, 'within noise on Hit@50')):
         counted = [dict(r, num_test=num_test) for r in rows]
         assert verdict in markdown(summarise(counted))
+    # AUC and NDCG: each test item's value lies in [0, 1], so
+    # sqrt(p (1 - p) / n) bounds their test-set error too. AUC -0.020
+    # with no spread over seeds: a finding over the seeds alone, within
+    # 2 x sqrt(0.84 x 0.16 / 943 + 0.86 x 0.14 / 943) = 0.033 over the
+    # test items, and beyond it with 10,000 test items (0.010)
+    steady = [dict(r, auc=0.84 if r['model'] == 'mf' else 0.86)
+              for r in rows]
+    assert 'lower on Hit@50 full -0.090, AUC full -0.020' in markdown(
+        summarise(steady))
+    for num_test, verdict in ((943, 'within noise on AUC full -0.020'),
+                              (10000, 'AUC full -0.020;')):
+        counted = [dict(r, num_test=num_test) for r in steady]
+        assert verdict in markdown(summarise(counted)), num_test
     # one seed: no measure of noise, so no verdict
     one = markdown(summarise([r for r in rows if r['seed'] == 0]))
     assert 'one seed (n=1): no comparison is a finding' in one
