@@ -51,6 +51,22 @@ def weights(layer):
     return layer.weight.data().asnumpy()
 
 
+def hint(got, want, near=()):
+    """Why the scores `got` differ from the formula's `want`, if a
+    common slip explains it: `near` pairs a slip with the scores it
+    would give."""
+    if numpy.allclose(got, 1 / (1 + numpy.exp(-want)), atol=1e-6):
+        return ('; yours are the sigmoid of the right ones: the score is '
+                'the logit, with no activation on prediction_layer')
+    for slip, scores in near:
+        if numpy.allclose(got, scores, atol=1e-6):
+            return '; ' + slip
+    if ((got > 0) & (got < 1)).all() and not ((want > 0) & (want < 1)).all():
+        return ('; every score lies in (0, 1): an activation on the '
+                'output?')
+    return ''
+
+
 @reported('GMF')
 def check_gmf(GMF):
     net = GMF(4, 3, 5)
@@ -60,7 +76,8 @@ def check_gmf(GMF):
         f'P {P.shape}, Q {Q.shape}: expected (3, 4) and (5, 4)')
     want = (P[USERS] * Q[ITEMS]) @ weights(net.prediction_layer).T
     assert numpy.allclose(got, want, atol=1e-6), (
-        f'scores {got.ravel()}, h^T (p_u * q_i) gives {want.ravel()}')
+        f'scores {got.ravel()}, h^T (p_u * q_i) gives {want.ravel()}'
+        + hint(got, want))
     assert not net.prediction_layer.bias, 'prediction_layer has a bias'
 
 
@@ -71,12 +88,20 @@ def check_mlp(MLP):
     assert len(net.mlp) == 2, f'{len(net.mlp)} layers in mlp, expected 2'
     z = numpy.concatenate([weights(net.U)[USERS], weights(net.V)[ITEMS]],
                           axis=1)
-    for layer in net.mlp:  # ReLU(W z + b), layer by layer
-        z = numpy.maximum(0, z @ weights(layer).T
-                          + layer.bias.data().asnumpy())
-    want = z @ weights(net.prediction_layer).T
+    def tower(relu=True):
+        out = z
+        for layer in net.mlp:  # ReLU(W z + b), layer by layer
+            out = out @ weights(layer).T
+            if layer.bias is not None:
+                out = out + layer.bias.data().asnumpy()
+            out = numpy.maximum(0, out) if relu else out
+        return out @ weights(net.prediction_layer).T
+
+    want = tower()
     assert numpy.allclose(got, want, atol=1e-6), (
-        f'scores {got.ravel()}, the formula gives {want.ravel()}')
+        f'scores {got.ravel()}, the formula gives {want.ravel()}' + hint(
+            got, want, [('each Dense layer of mlp needs '
+                         "activation='relu'", tower(relu=False))]))
     assert not net.prediction_layer.bias, 'prediction_layer has a bias'
 
 

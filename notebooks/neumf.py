@@ -71,9 +71,9 @@ data_dir = check_environment()  # None: the package downloads the data
 num_epochs = 10          # the chapter's value
 batch_size = 1024        # the chapter's value
 devices_spec = 'cpu:2'   # two CPU contexts: the book's two devices
-d2l_evaluator = True     # run d2l.evaluate_ranking once (about 100 s)
+d2l_evaluator = True     # run d2l.evaluate_ranking once (70 to 100 s)
 chapter_users = 100      # users two evaluators rank, below
-probe_batches = (1, 10, 100)  # evidence (a): when to look at the model
+probe_batches = (1, 10, 30, 100)  # evidence (a): when to look
 exercise_epochs = 5      # per run in the exercises (the docs: 10)
 k = 50                   # the cut-off ℓ, corrected runs (the chapter's)
 ablation_epochs = None   # per model in the ablation; None: its recipe's
@@ -485,7 +485,7 @@ changes(d2l.evaluate_ranking, evaluate_ranking_fixed,
 # the corrected one counts them in expectation):
 #
 # * d2l's own `d2l.evaluate_ranking`, the chapter's code as d2l 1.0.3
-#   ships it, on every user (about 100 s on 2 cores; set `d2l_evaluator
+#   ships it, on every user (70 to 100 s on 2 cores; set `d2l_evaluator
 #   = False` in the settings cell to skip it), against the fast
 #   evaluator under the book protocol;
 # * `evaluate_ranking_fixed`, the chapter's function with its two
@@ -766,23 +766,36 @@ d2l.plot(epochs, [[h for h, _ in book_curve],
 # Four short experiments back the claims above. Each takes a few seconds
 # on 2 cores.
 #
-# **(a) The collapse, shown.** The chapter's settings for 1, 10 and 100
-# batches: the median magnitude of the item embeddings $\mathbf{Q}$ and
-# the spread of the scores of 2,000 random pairs; then the same with
-# `wd=0`, and with logits (no sigmoid). MXNet's Adam adds the weight
-# decay to the gradient and then normalises the sum, so an embedding row
-# that is not in a batch gets a full step of size lr towards zero from
-# the decay alone. With the sigmoid the data's pull is too weak to hold
-# the rows up ($\sigma$'s slope is at most 1/4): $|\mathbf{Q}|$ and the
-# spread fall to zero. Without decay, or with logits, they grow. (Scores
-# are probabilities with the sigmoid, logits without, so compare spreads
-# within a setting.)
+# **(a) The collapse, shown.** The chapter's settings for 1 to 100
+# batches: the median magnitude of the item embeddings $\mathbf{Q}$, the
+# spread of the scores of 2,000 random pairs, and, on the rows of
+# $\mathbf{Q}$ the batch trains, the data's gradient divided by the
+# decay's pull $\lambda |w|$ (medians, per example); then the same with
+# `wd=0`, and with logits (no sigmoid).
+#
+# MXNet's Adam adds the weight decay to the gradient and then divides
+# the sum by its running root-mean-square, so wherever the decay
+# outweighs the data's gradient the step is about lr towards zero,
+# however small both are. That is so on every row a batch leaves out
+# (in a batch of 1,024 triples, about 46% of the user rows and 36% of
+# the item rows), and, with the sigmoid, on the rows it trains too: the
+# last column is below 1 from the first batch and falls. The data's
+# gradient on a row grows with the square of the weights' scale (a
+# product of two embeddings) and the sigmoid cuts it by up to 4 ($\sigma$'s
+# slope is at most 1/4), while the decay shrinks only in proportion, so
+# as the weights shrink the data loses ground: $|\mathbf{Q}|$ and the
+# spread fall to zero. With logits the data's gradient starts at about
+# half the decay and overtakes it within ten batches; without decay
+# nothing pulls the rows to zero. (Scores are probabilities with the
+# sigmoid, logits without, so compare spreads within a setting.)
 
 # %%
 def probe_collapse(protocol, wd, steps=probe_batches):
     """Train NeuMF with the chapter's settings (a sigmoid under the book
     protocol, logits under the corrected one); at each of `steps`
-    batches: median |Q| and the spread of the scores of 2,000 pairs."""
+    batches: median |Q|, the spread of the scores of 2,000 pairs, and
+    how the data's gradient on the batch's item rows compares with the
+    decay's pull on them."""
     ncf.seed_everything(0)
     probe_config = ncf.TrainConfig(protocol=protocol, wd=wd,
                                    batch_size=batch_size)
@@ -792,11 +805,24 @@ def probe_collapse(protocol, wd, steps=probe_batches):
     i = np.array(rng.randint(0, num_items, 2000))
     step, rows = 0, []
 
-    def look():
+    def look(ratio=float('nan')):
         q = numpy.abs(p.net.Q.weight.data().asnumpy())
         s = p.net(u, i).asnumpy()
         rows.append((step, numpy.median(q), s.astype('float64').std(),
-                     s.max() - s.min()))
+                     s.max() - s.min(), ratio))
+
+    def data_over_decay(users, items, negs):
+        """Median |data gradient| over median wd |w|, on the rows of Q
+        this batch trains (positives and negatives), per example as
+        trainer.step scales it; NaN without decay."""
+        if not wd:
+            return float('nan')
+        trained = numpy.unique(numpy.concatenate(
+            [items.asnumpy().ravel(), negs.asnumpy().ravel()]).astype(int))
+        grad = p.net.Q.weight.grad().asnumpy()[trained] / len(users)
+        w = p.net.Q.weight.data().asnumpy()[trained]
+        return (numpy.median(numpy.abs(grad))
+                / numpy.median(wd * numpy.abs(w)))
 
     look()
     while step < max(steps):
@@ -805,22 +831,26 @@ def probe_collapse(protocol, wd, steps=probe_batches):
             with autograd.record():
                 l = bpr(p.net(users, items), p.net(users, negs))
             l.backward()
+            ratio = (data_over_decay(users, items, negs)
+                     if step + 1 in steps else None)
             p.trainer.step(len(users))
             step += 1
             if step in steps:
-                look()
+                look(ratio)
             if step == max(steps):
                 break
     return rows
 
 
 print(f"{'setting':26} {'batches':>7} {'median |Q|':>10} "
-      f"{'score sd':>10} {'max - min':>10}")
+      f"{'score sd':>10} {'max - min':>10} {'data/decay':>10}")
 for name, protocol, wd in [('book: sigmoid, wd 1e-5', 'book', 1e-5),
                            ('sigmoid, wd = 0', 'book', 0.0),
                            ('logits, wd 1e-5', 'corrected', 1e-5)]:
-    for step, q, sd, spread in probe_collapse(protocol, wd):
-        print(f'{name:26} {step:7d} {q:10.2e} {sd:10.2e} {spread:10.2e}')
+    for step, q, sd, spread, ratio in probe_collapse(protocol, wd):
+        shown = '' if numpy.isnan(ratio) else f'{ratio:.2g}'
+        print(f'{name:26} {step:7d} {q:10.2e} {sd:10.2e} {spread:10.2e} '
+              f'{shown:>10}')
 
 
 # %% [markdown]
@@ -948,11 +978,14 @@ print(f'the {num_epochs}-epoch run above ended with T = {T_book}: '
       f'{numpy.log(2) * (T_book + 1) / (2 * G):.3f} on {G} devices, '
       f'{numpy.log(2) * (T_book + 1) / 2:.3f} on one')
 times = RecordingTimer.last.times  # each: seconds since the timer began
-seen = d_epochs * sum(a[2] for a in adds)
-print(f'printed examples/sec = {seen} / sum of {len(times)} cumulative '
-      f'times ({sum(times):.0f} s) = {seen / sum(times):.1f}')
-print(f'by hand: {seen} examples / {times[-1]:.1f} s since the start = '
-      f'{seen / times[-1]:,.0f} examples/sec')
+seen = d_epochs * sum(a[2] for a in adds)  # the chapter's count
+trained = sum(a[1] for made in RecordingAccumulator.made for a in made.adds)
+print(f'printed examples/sec = {seen} (the last epoch\'s examples times '
+      f'{d_epochs} epochs) / sum of {len(times)} cumulative times '
+      f'({sum(times):.0f} s) = {seen / sum(times):.1f}')
+print(f'by hand: {trained} examples trained in {len(times)} batches / '
+      f'{times[-1]:.1f} s since the start = {trained / times[-1]:,.0f} '
+      f'examples/sec')
 
 # %% [markdown]
 # ## Ablation: what each part buys
@@ -1133,11 +1166,11 @@ factors = exercise('num_factors', [4, 16, 64])
 
 # %% [markdown]
 # **Answer** (`docs/EXERCISES.md`, 10 epochs, 3 seeds): more factors
-# help with diminishing returns. Hit@50 is 0.254 ± 0.044 with 4 factors,
-# 0.307 with 8, 0.324 with 16 and 0.343 ± 0.008 with 64; past 16 the
-# gains are within the noise (0.019 from 16 to 64 factors) while the
-# training loss keeps falling, and 64 factors cost five times the time
-# of 8.
+# help little, and only at the low end. Hit@50 is 0.254 ± 0.044 with 4
+# factors, 0.307 with 8, 0.324 with 16 and 0.343 ± 0.008 with 64: the
+# step from 4 to 8 (+0.053) is at the edge of the noise, and past 8
+# every gain is within it (+0.036 from 8 to 64) while the training loss
+# keeps falling; 64 factors cost five times the time of 8.
 
 # %% [markdown]
 # ### 2. The MLP's architecture
@@ -1172,13 +1205,14 @@ towers = exercise('nums_hiddens', [(10,), (10, 10, 10), (32, 16, 8)])
 decay = exercise('wd', [1e-5, 0.0, 1e-4])
 
 # %% [markdown]
-# **Answer** (`docs/EXERCISES.md`, 10 epochs, 3 seeds): the choices
-# matter. Without weight decay Adam is best (Hit@50 0.338 ± 0.014); at
-# 1e-4 the model collapses even with logits (AUC 0.499, chance, the loss
-# stuck at $\ln 2$): the mechanism of evidence (a). A smaller Adam step
-# (lr 0.001) is worse after 10 epochs (0.145, one seed of three
-# collapsing), SGD at lr 0.1 does not learn at all from Normal(0.01), and
-# Adagrad learns more slowly than Adam (0.227).
+# **Answer** (`docs/EXERCISES.md`, 10 epochs, 3 seeds): the decay is
+# the setting that matters. Without it Adam is level with the default
+# (Hit@50 0.338 ± 0.014 against 0.304, a gap of 0.034, under the 0.04
+# that would count); at 1e-4 the model collapses even with logits (AUC
+# 0.499, chance, the loss stuck at $\ln 2$): the mechanism of evidence
+# (a). A smaller Adam step (lr 0.001) is worse after 10 epochs (0.145,
+# one seed of three collapsing), SGD at lr 0.1 does not learn at all
+# from Normal(0.01), and Adagrad learns more slowly than Adam (0.227).
 
 # %% [markdown]
 # ### 4. The hinge loss

@@ -118,3 +118,12 @@ def test_outputs_are_in_a_fixed_width_font():
         r'\n([^{}\n]*\.jp-OutputArea-output pre)\s*\{\s*'
         r'font-family:\s*var\(--jp-code-font-family', text)
     assert ours.count('.') > 1, ours  # outranks the template's rule
+
+
+@pytest.mark.parametrize('path', PAGES, ids=os.path.basename)
+def test_heading_anchors_hold_no_markup(path):
+    """A heading's anchor is made from its text: math in a heading would
+    put MathML inside id= and href=, breaking the heading on the page."""
+    text, _ = parse(path)
+    for attribute in re.findall(r'\b(?:id|href)="([^"]*)"', text):
+        assert '<' not in attribute and 'math' not in attribute, attribute

@@ -155,8 +155,8 @@ def neumf_figure():
         _box(ax, 7.2, 4.5 + 0.8 * j, 2.9, 0.5, text, mlp, 9)
         _arrow(ax, (7.2, 3.9 + 0.8 * j if j else 3.9),
                (7.2, 4.25 + 0.8 * j))
-    ax.text(5.4, 5.05, 'layers set by\nnums_hiddens', fontsize=8,
-            ha='left', va='center', color='0.3')
+    ax.text(5.6, 5.05, 'layers set by\nnums_hiddens', fontsize=8,
+            ha='right', va='center', color='0.3')
     # fusion
     _box(ax, 4.9, 7.5, 4.6, 0.6,
          'concatenate $[\\mathbf{x}, \\mathbf{z}^{(L)}]$ (NeuMF layer)',
@@ -172,8 +172,8 @@ def neumf_figure():
     _arrow(ax, (4.9, 8.9), (4.9, 9.2))
     ax.text(0.3, 5.6, 'GMF', fontsize=13, color='#2b6ca3',
             weight='bold')
-    ax.text(5.4, 5.6, 'MLP', fontsize=13, color='#b8620f',
-            weight='bold')
+    ax.text(5.6, 5.6, 'MLP', fontsize=13, color='#b8620f',
+            weight='bold', ha='right')
     return fig
 
 
