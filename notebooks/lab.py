@@ -559,7 +559,7 @@ print('every item ranked:', {m: round(v, 3)
 # faster than the decay.
 # For the chapter's NeuMF at its decay, 1e-5, neither the sigmoid nor
 # the decay collapses the model alone; together they do. Elsewhere
-# either can be enough: your MLP of part 5 collapsed from Normal(0.01)
+# the decay alone can be enough: your MLP of part 5 collapsed from Normal(0.01)
 # with logits, and a ten times larger decay, 1e-4, collapses NeuMF with
 # logits too (the notebook's exercise 3). The corrected protocol keeps
 # the chapter's decay and drops the sigmoid

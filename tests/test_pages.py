@@ -127,3 +127,12 @@ def test_heading_anchors_hold_no_markup(path):
     text, _ = parse(path)
     for attribute in re.findall(r'\b(?:id|href)="([^"]*)"', text):
         assert '<' not in attribute and 'math' not in attribute, attribute
+
+
+def test_display_math_keeps_the_browsers_math_layout():
+    """`display: block` on <math display="block"> turns the equation into
+    an ordinary block, and Chromium sets it flush left; `block math`
+    keeps the browser's centring."""
+    text, _ = parse(os.path.join(DOCS, 'neumf.html'))
+    [rule] = re.findall(r'math\[display="block"\]\s*\{([^}]*)\}', text)
+    assert re.search(r'display:\s*block math\s*;', rule), rule
