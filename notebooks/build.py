@@ -157,6 +157,7 @@ FOR_MATHML = [(r'\begin{aligned}', r'\begin{array}{rl}'),
 MATH = re.compile(r'\$\$(.+?)\$\$'
                   r'|\$((?:[^$\n]|\n(?![ \t]*\n))+?)\$', re.S)
 CODE_SPAN = re.compile(r'(`+)(.+?)\1', re.S)
+PLACEHOLDER = re.compile(r'MATHPLACEHOLDER(\d+)X')
 
 
 def math_to_placeholders(text, found):
@@ -195,8 +196,15 @@ def export_html(nb, path, title):
                             template_name='offline_html')
     body, _ = exporter.from_notebook_node(
         nb, resources={'metadata': {'name': title}})
-    body = re.sub(r'MATHPLACEHOLDER(\d+)X',
-                  lambda m: found[int(m.group(1))], body)
+
+    def as_text(placeholder):
+        return re.sub(r'<[^>]+>', '', found[int(placeholder.group(1))])
+
+    # In an attribute (a heading's id, its anchor's href) the math goes in
+    # as its text: MathML there would end the attribute and break the page
+    body = re.sub(r'="[^"<>]*"',
+                  lambda a: PLACEHOLDER.sub(as_text, a.group(0)), body)
+    body = PLACEHOLDER.sub(lambda m: found[int(m.group(1))], body)
     with open(path, 'w', encoding='utf-8') as f:
         f.write(body)
     print(path)

@@ -222,6 +222,21 @@ def test_math_becomes_mathml_outside_code_spans():
     assert 'display="block"' in found[1] and '<mi>ln</mi>' in found[1]
 
 
+def test_math_in_a_heading_keeps_its_anchor_whole(tmp_path):
+    """A heading's id and its anchor's href are made from its text: the
+    math goes into them as text, into the heading itself as MathML."""
+    build = builder()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        '## NDCG@$\\ell$ by hand\n\nwith $\\ell = 50$')])
+    with open(build.export_html(nb, str(tmp_path / 'page.html'),
+                                'a page'), encoding='utf-8') as f:
+        text = f.read()
+    attributes = re.findall(r'\b(?:id|href)="([^"]*)"', text)
+    assert any('by-hand' in a for a in attributes)
+    assert all('<' not in a and 'PLACEHOLDER' not in a for a in attributes)
+    assert text.count('<math') == 2 and 'PLACEHOLDER' not in text
+
+
 # ----------------------------------------------------------- executing
 @pytest.fixture
 def wider_dir(tmp_path):
