@@ -85,13 +85,13 @@ class RankingEvaluator:
                                  self.k, self.protocol.ties)]
         hits, auc, ndcg, tied = (numpy.concatenate(m)
                                  for m in zip(*per_user))
-        result = Metrics({'hit_rate': float(hits.mean()),
-                          'auc': float(auc.mean())}, self.k,
-                         ties=(int(tied.sum()), num_test_items(
-                             test_input, user_ids)))
-        if not self.protocol.fixed_k:
-            result['ndcg'] = float(ndcg.mean())
-        return result
+        ties = (int(tied.sum()), num_test_items(test_input, user_ids))
+        if self.protocol.fixed_k:  # the chapter's (hit_rate, auc)
+            return ChapterResult((float(hits.mean()), float(auc.mean())),
+                                 ties)
+        return Metrics({'hit_rate': float(hits.mean()),
+                        'auc': float(auc.mean()),
+                        'ndcg': float(ndcg.mean())}, self.k, ties=ties)
 
     def _check_defined(self, user_ids, candidates, test_input, num_ranked):
         """Refuse data whose full-ranking metrics are undefined or certain

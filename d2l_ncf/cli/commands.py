@@ -47,7 +47,7 @@ def main_run(args, argv, parser):
     from ..datasets.movielens import DataNotFoundError
     from ..runs.records import OutputExistsError
     from ..runs.run import train
-    from ..training import NonFiniteLossError
+    from ..corrected import NonFiniteLossError
     try:
         if args.command == 'exercise':
             try:

@@ -9,8 +9,9 @@ import mxnet as mx
 import numpy
 from mxnet import gluon
 
+from .. import chapter
 from ..callbacks import Averaging, Penalty
-from ..data import load_dataset, make_train_iter
+from ..data import load_dataset
 from ..engine import sparse
 from ..engine.averaging import WeightAverage
 from ..engine.distributed import trainer_options
@@ -52,7 +53,14 @@ def load_data(config):
 
 
 def build_net(config, num_users, num_items, devices):
-    """NeuMF as `config` describes it, initialised (and hybridized)."""
+    """NeuMF as `config` describes it, initialised (and hybridized): the
+    chapter's own class under the book protocol."""
+    if config.protocol == 'book':  # as printed: an nn.Block
+        net = chapter.NeuMF(config.num_factors, num_users, num_items,
+                            nums_hiddens=list(config.nums_hiddens))
+        net.initialize(ctx=devices, force_reinit=True,
+                       init=mx.init.Normal(config.init_sigma))
+        return net
     net = NeuMF(config.num_factors, num_users, num_items,
                 nums_hiddens=list(config.nums_hiddens),
                 sigmoid_output=get_protocol(config.protocol).sigmoid_output)
@@ -79,9 +87,12 @@ def build_trainer(config, net, kvstore='device', global_rows=None):
 
 def build_iterators(config, data, progress=False):
     """The training batches and the evaluator: fast, or the chapter's."""
-    if config.reference:
-        train_iter = make_train_iter(data, config.batch_size,
-                                     config.num_workers)
+    if config.reference:  # the chapter's PRDataset, in its DataLoader
+        train_iter = gluon.data.DataLoader(
+            chapter.PRDataset(data.users_train, data.items_train,
+                              data.candidates, data.num_items),
+            config.batch_size, True, last_batch='rollover',
+            num_workers=config.num_workers)
         return train_iter, build_evaluator(config, progress)
     # One generator for the batches, seeded from the run's seed.
     rng = numpy.random.RandomState(config.seed)
@@ -99,6 +110,8 @@ def build_iterators(config, data, progress=False):
 def build_evaluator(config, progress=False):
     """The evaluator: `evaluation.RankingEvaluator`, or the chapter's
     `evaluate_ranking` (--reference), at the protocol's cut-off."""
+    if config.reference and config.protocol == 'book':
+        return chapter.evaluate_ranking
     if config.reference:
         def evaluator(*args):
             return evaluate_ranking(*args, protocol=config.protocol,

@@ -7,7 +7,8 @@ import os
 import signal
 import sys
 
-from ..callbacks import Callback, Hooks, ProgressBar
+from .. import book, corrected
+from ..callbacks import Callback, ProgressBar, penalty_of
 from ..datasets.interactions import summary_line
 from ..datasets.movielens import DataNotFoundError
 from ..engine.distributed import DEFAULT_KVSTORE, Cluster, connect
@@ -15,7 +16,7 @@ from ..engine.scoring import NonFiniteModelError
 from ..runtime.locking import SaveLock, deferred_signals
 from ..runtime.stopping import RunStopped, Stopped  # noqa: F401
 from ..runtime.stopping import check as check_stop
-from ..training import NonFiniteLossError, train_ranking
+from ..corrected import NonFiniteLossError
 from .builders import build, load_data, resolve_devices, seed_everything
 from .checkpoint import (CheckpointError, check_same_data, data_record,
                          load_checkpoint, restore, save_checkpoint)
@@ -126,8 +127,8 @@ class Position(Callback):
     def describe(self, signum):
         name = signal.Signals(signum).name
         if self.stage == 'training':
-            where = (f'in epoch {self.epoch}, batch {self.batch} of '
-                     f'{self.batches}')
+            where = (f'in epoch {self.epoch}, after batch {self.batch} '
+                     f'of {self.batches}')
         elif self.stage == 'evaluating':
             where = f'in epoch {self.epoch}, after its batches'
         else:
@@ -156,18 +157,12 @@ class Position(Callback):
         done = self.epoch - (self.stage in ('training', 'evaluating'))
         return f'epoch {done}' if done > 0 else 'no epoch'
 
-    def on_train_begin(self, loop):
-        self.batches = loop.batches_per_epoch
+    def on_train_begin(self, batches_per_epoch, total_batches):
+        self.batches = batches_per_epoch
 
-    def on_epoch_begin(self, epoch):
-        self.epoch, self.batch, self.stage = epoch, 0, 'training'
-
-    def on_batch_begin(self, epoch, batch):
-        self.batch = batch
-
-    def on_batch_end(self, epoch, batch, loss):
-        if batch == self.batches:
-            self.stage = 'evaluating'
+    def on_batch_end(self, epoch, batch):
+        self.epoch, self.batch = epoch, batch
+        self.stage = 'evaluating' if batch == self.batches else 'training'
 
     def on_epoch_end(self, epoch, history):
         self.stage = f'after epoch {epoch}'  # a Saver after us says more
@@ -240,17 +235,25 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
             print("note: the chapter's DataLoader (--reference) keeps its "
                   "random state inside; the resumed run's negatives differ "
                   "from an uninterrupted run's", file=sys.stderr)
-    hooks = Hooks(setup.callbacks + [ProgressBar(progress), position] + [
-        Saver(save, setup, config, data, position) if save else None]
-        + list(callbacks), history=history, cluster=cluster, plot=False,
-        safe_point=check_stop)
-    try:
-        result = train_ranking(
-            setup.net, setup.train_iter, data.test_iter, setup.loss,
+    callbacks = setup.callbacks + [ProgressBar(progress), position] + [
+        Saver(save, setup, config, data, position) if save else None
+    ] + list(callbacks)
+    callbacks = [c for c in callbacks
+                 if c is not None and not hasattr(c, 'penalty')]
+    args = (setup.net, setup.train_iter, data.test_iter, setup.loss,
             setup.trainer, None, data.num_users, data.num_items,
             config.num_epochs, devices, setup.evaluator, data.candidates,
-            eval_step=config.eval_step, protocol=setup.protocol,
-            callbacks=hooks)
+            config.eval_step)
+    try:
+        if setup.protocol.name == 'book':  # the chapter's own loop
+            result = book.train_ranking(
+                *args, callbacks=callbacks, history=history,
+                cluster=cluster, stop=check_stop)
+        else:
+            result = corrected.train_ranking(
+                *args, callbacks=callbacks, history=history,
+                cluster=cluster, stop=check_stop,
+                penalty=penalty_of(setup.callbacks))
     except (NonFiniteLossError, NonFiniteModelError) as err:
         raise type(err)(f'{err}. Settings that can make a run diverge: '
                         f'{divergence_settings(config)}') from None
