@@ -1,11 +1,10 @@
 """The two ways of running the chapter: as printed, and corrected.
 
-A protocol is data, and it holds every difference between the two: the
-model's output, which items are ranked, the cut-off k, the loss and timer
-bookkeeping, the training step, and the settings it allows. Each function
-that behaves differently reads the field it needs, so there is one
-training loop, one evaluator and one model, not a corrected copy of each.
-Nothing outside this module compares protocol names.
+Each has its own loop (`book` runs `chapter.train_ranking`; `corrected`
+is the plain corrected loop). What they share is one fast evaluator and
+one model, and this module holds how those differ between the two: the
+model's output, which items are ranked, the cut-off k, how ties are
+placed, and the settings each protocol accepts.
 """
 import dataclasses
 from typing import Optional, Tuple
@@ -27,11 +26,6 @@ class Protocol:
     # every item; the Hit@k cut-off fixed at the chapter's 50, or free.
     rank_all_items: bool
     fixed_k: bool
-    # Training loop: the chapter adds the running loss total every batch
-    # and never restarts its timer; corrected, the loss is the mean per
-    # example and the timer covers training batches only.
-    running_loss_sum: bool
-    cumulative_timer: bool
     # Model: the chapter's sigmoid on the prediction layer, or logits.
     sigmoid_output: bool
     # Ties in the ranking: the chapter's order (equal scores by ascending
@@ -39,11 +33,6 @@ class Protocol:
     # random order of the tied items would rank them
     # (`metrics.TIES`).
     ties: str = 'expected'
-    # Training step: the chapter's two calls of the network (positives,
-    # then negatives) and loss outside the graph, or one compiled graph of
-    # net and loss over both (losses.PairwiseObjective): faster, and
-    # equal only to the last bits (a larger batch sums in another order).
-    fused_step: bool = False
     # What it accepts: (setting, values allowed, why not otherwise), the
     # settings named as `TrainConfig`'s fields; a setting it does not
     # name takes any value (`refusal` is the one check of them).
@@ -77,15 +66,6 @@ class Protocol:
         if why:
             raise ValueError(why)
 
-    def check_follows(self, other):
-        """Refuse a part (e.g. an evaluator) that follows `other`, another
-        protocol than this one."""
-        if other.name != self.name:
-            raise ValueError(
-                f'the evaluator follows the {other.name} protocol, the loop '
-                f'the {self.name} one; pass protocol={other.name!r} (with '
-                f'builders.build: protocol=setup.protocol)')
-
 
 # The losses' names (`losses.LOSSES` is keyed by them): the chapter's two
 # (d2l's BPRLoss and HingeLossbRec), then the NCF paper's log loss.
@@ -113,11 +93,9 @@ BOOK_ACCEPTS = (
 )
 
 BOOK = Protocol('book', rank_all_items=False, fixed_k=True,
-                running_loss_sum=True, cumulative_timer=True,
                 sigmoid_output=True, ties='id', accepts=BOOK_ACCEPTS)
 CORRECTED = Protocol('corrected', rank_all_items=True, fixed_k=False,
-                     running_loss_sum=False, cumulative_timer=False,
-                     sigmoid_output=False, fused_step=True)
+                     sigmoid_output=False)
 PROTOCOLS = {p.name: p for p in (BOOK, CORRECTED)}
 
 

@@ -490,27 +490,23 @@ def test_stopped_workers_say_which_epoch_each_finished_and_who_saves():
     import signal
     from d2l_ncf.runs.run import Position
 
-    class Loop:
-        batches_per_epoch = 10
     worker0 = Position(save='ck', rank=0, job_save='ck')
     worker1 = Position(save=None, rank=1, job_save='ck')
     for p in (worker0, worker1):
-        p.on_train_begin(Loop())
-        p.on_epoch_begin(1)
-        p.on_batch_end(1, 10, 0.5)
+        p.on_train_begin(10, 30)
+        p.on_batch_end(1, 10)
         p.on_epoch_end(1, [])
     worker0.saved = ('ck', 1)  # what Saver records
-    worker0.on_epoch_begin(2)
-    worker0.on_batch_begin(2, 1)  # one batch ahead of worker 1
+    worker0.on_batch_end(2, 1)  # one batch ahead of worker 1
     line0 = worker0.describe(signal.SIGINT)
     line1 = worker1.describe(signal.SIGINT)
-    assert line0.startswith('stopped by SIGINT in epoch 2, batch 1 of 10 '
+    assert line0.startswith('stopped by SIGINT in epoch 2, after batch 1 of 10 '
                             '(worker 0: epoch 1 finished); ')
     assert 'checkpoint ck holds epoch 1; continue with --resume ck' in line0
     assert line1 == ('stopped by SIGINT after epoch 1 (worker 1: epoch 1 '
                      'finished); worker 0 saves the checkpoint: its line '
                      'says which epoch ck holds; continue with --resume ck')
-    worker1.on_epoch_begin(2)
+    worker1.on_batch_end(2, 1)
     assert '(worker 1: epoch 1 finished)' in worker1.describe(signal.SIGINT)
     alone = Position(save='ck')  # not distributed: no worker named
     assert 'worker' not in alone.describe(signal.SIGINT)

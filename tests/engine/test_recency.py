@@ -6,7 +6,8 @@ import numpy
 import pytest
 from mxnet import gluon, np
 
-from d2l_ncf import NeuMF, train_ranking
+from d2l_ncf import NeuMF
+from d2l_ncf.corrected import train_ranking
 from d2l_ncf.losses import LogLoss
 from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.engine.sampling import (NegativeSampler, TripleBatches,
@@ -98,8 +99,7 @@ def test_the_loop_hands_each_batch_its_weights(devices):
                             {'learning_rate': 0.01})
     state = batches.get_state()
     train_ranking(net, batches, test, Spy(), trainer, None, 4, 12, 1,
-                  devices, RankingEvaluator('corrected', 3), candidates,
-                  protocol='corrected')
+                  devices, RankingEvaluator('corrected', 3), candidates)
     batches.set_state(state)  # replay the epoch's batches
     expected = [w for _, _, _, w in batches]
     assert len(got) == len(expected) * len(devices) == 3 * len(devices)

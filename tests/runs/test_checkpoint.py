@@ -9,7 +9,7 @@ from d2l_ncf import cli
 from d2l_ncf.runs.checkpoint import CheckpointError, load_checkpoint
 from d2l_ncf.runs.config import TrainConfig
 from d2l_ncf.runs.run import train
-from d2l_ncf.training import NonFiniteLossError
+from d2l_ncf.corrected import NonFiniteLossError
 from synthetic import make_ratings, write_udata
 
 SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4', '4',
@@ -204,7 +204,7 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(
                          k=10,
                          data_dir=synthetic_dir, devices='cpu')
     with pytest.raises(NonFiniteLossError,
-                       match=r'epoch 2, batch 5: the loss is nan'):
+                       match=r'epoch 2: the loss is nan'):
         train(config, save=str(ck), progress=False)
     assert load_checkpoint(str(ck))['state']['epoch'] == 1
 
@@ -216,7 +216,7 @@ def test_diverging_run_stops_with_epoch_and_batch(synthetic_dir, tmp_path,
                 '1e38', '--save', str(ck)])
     assert code == 1
     err = capsys.readouterr().err
-    assert 'error: epoch 1, batch 2: the loss is nan' in err
+    assert 'error: epoch 1: the loss is nan' in err
     assert not ck.exists()  # no epoch finished: nothing to save
 
 

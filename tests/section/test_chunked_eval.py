@@ -12,7 +12,7 @@ from d2l_ncf import NeuMF
 from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.engine.scoring import (grid_pairs, listed_pairs, rows_per_chunk,
                              score_pairs, score_rows)
-from d2l_ncf.metrics import full_ranking_metrics, sampled_metrics
+from d2l_ncf.metrics import Metrics, full_ranking_metrics, sampled_metrics
 from d2l_ncf.engine.sampling import sample_eval_negatives
 
 NUM_USERS, NUM_ITEMS = 13, 150
@@ -72,9 +72,9 @@ def test_chunked_full_ranking_equals_whole_matrix(devices, protocol, k):
                        NUM_USERS * width, 5, None):
         kwargs = {} if chunk_size is None else {'chunk_size': chunk_size}
         evaluator = RankingEvaluator(protocol, k, **kwargs)
-        got = evaluator(net, test_input, None, candidates, NUM_USERS,
-                        NUM_ITEMS, devices)
-        assert got == expected, chunk_size  # exact, not approximate
+        got = Metrics.of(evaluator(net, test_input, None, candidates,
+                                   NUM_USERS, NUM_ITEMS, devices), k)
+        assert dict(got) == expected, chunk_size  # exact
 
 
 @pytest.mark.parametrize('devices', sorted(DEVICES))

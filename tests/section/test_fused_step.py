@@ -4,9 +4,7 @@
 negatives in one call of the network with the loss in the same compiled
 graph. It must compute the loss and gradients of the chapter's step (up
 to the last bits: a larger batch sums in another order), be used only
-where it is meant to, and still stop a diverging run naming the epoch and
-batch. `losses.ChapterObjective` (the book protocol's) compiles the
-chapter's two calls and must equal them bit for bit.
+where it is meant to, and still stop a diverging run naming the epoch.
 """
 import mxnet as mx
 import numpy
@@ -14,10 +12,8 @@ import pytest
 from mxnet import autograd
 
 from d2l_ncf import NeuMF, cli
-from d2l_ncf.losses import (LOSSES, ChapterObjective, PairwiseObjective,
-                            compiled_objective, fused_objective)
-from d2l_ncf.protocol import BOOK, CORRECTED
-from d2l_ncf.training import loss_of_batch
+from d2l_ncf.engine.step import chapter_step
+from d2l_ncf.losses import LOSSES, PairwiseObjective, fused_objective
 
 BATCH = 6
 
@@ -48,8 +44,8 @@ def test_fused_loss_and_gradients_equal_the_chapters_step(
     negatives = mx.np.array(rng.randint(0, 20, shape))
     weights = [[mx.np.array(rng.rand(BATCH) + 0.5)]] if weighted else []
     net, loss = make_net(), LOSSES[loss_name]()
-    ls, objectives = loss_of_batch(net, loss, [[users], [items],
-                                               [negatives]], weights, None)
+    ls, objectives = chapter_step(net, loss, [[users], [items],
+                                              [negatives]] + weights)
     objectives[0].backward()
     expected, expected_grads = float(ls[0].asnumpy().sum()), gradients(net)
     step = fused_objective(net, loss, negatives)
@@ -69,8 +65,7 @@ def test_fused_loss_and_gradients_equal_the_chapters_step(
     assert abs(expected) > 0
 
 
-def test_fused_step_only_for_known_losses_and_the_corrected_protocol():
-    assert CORRECTED.fused_step and not BOOK.fused_step
+def test_fused_step_only_for_known_losses():
     assert all(PairwiseObjective.supports(cls()) for cls in LOSSES.values())
 
     class Other(LOSSES['log']):
@@ -86,8 +81,8 @@ def test_a_diverging_fused_run_stops_with_epoch_and_batch(synthetic_dir,
                      '--no-progress'])
     assert code == 1
     err = capsys.readouterr().err
-    assert 'error: epoch 1, batch 2: the loss is nan' in err
-    assert 'training stopped before this update' in err
+    assert 'error: epoch 1: the loss is nan' in err
+    assert 'before this model was evaluated or saved' in err
 
 
 def test_fused_run_on_two_devices_equals_itself_and_learns(synthetic_dir,
@@ -102,69 +97,3 @@ def test_fused_run_on_two_devices_equals_itself_and_learns(synthetic_dir,
         lines.append(capsys.readouterr().out.splitlines()[-2])
     assert lines[0] == lines[1]
     assert 'train loss' in lines[0]
-
-
-def chapter_batch(rng, devices):
-    """A batch of the chapter's shapes, split over `devices`."""
-    from mxnet import gluon
-    arrays = (rng.randint(0, 9, 4 * BATCH), rng.randint(0, 20, 4 * BATCH),
-              rng.randint(0, 20, 4 * BATCH))
-    return [gluon.utils.split_and_load(mx.np.array(a), devices)
-            for a in arrays]
-
-
-@pytest.mark.parametrize('loss_name', ['bpr', 'hinge'])
-@pytest.mark.parametrize('num_devices', [1, 2])
-def test_the_compiled_chapter_step_equals_its_calls_bit_for_bit(
-        loss_name, num_devices):
-    # three steps of each way from the same start: the losses and the
-    # weights after every update are equal, not merely close
-    devices = [mx.cpu(i) for i in range(num_devices)]
-    results = []
-    for compiled in (False, True):
-        net, loss = make_net(3, sigmoid_output=True, devices=devices), \
-            LOSSES[loss_name]()
-        trainer = mx.gluon.Trainer(net.collect_params(), 'adam',
-                                   {'learning_rate': 0.05})
-        step = ChapterObjective(net, loss) if compiled else None
-        if step is not None:
-            step.hybridize(static_alloc=True, static_shape=True)
-        rng, seen = numpy.random.RandomState(1), []
-        for _ in range(3):
-            triples = chapter_batch(rng, devices)
-            if step is None:
-                ls, objectives = loss_of_batch(net, loss, triples, [])
-            else:
-                with autograd.record():
-                    ls = objectives = [step(*t) for t in zip(*triples)]
-            [o.backward() for o in objectives]
-            seen.append(sum(l.asnumpy() for l in ls))
-            trainer.step(4 * BATCH)
-            seen.extend(p.data(devices[-1]).asnumpy().copy()
-                        for p in net.collect_params().values())
-        results.append(seen)
-    assert len(results[0]) == len(results[1])
-    for a, b in zip(*results):
-        assert a.shape == b.shape and (a == b).all()
-
-
-def test_the_compiled_step_is_chosen_only_where_it_is_meant_to_be():
-    rng = numpy.random.RandomState(0)
-    one = (rng.randint(0, 9, BATCH), rng.randint(0, 20, BATCH),
-           rng.randint(0, 20, BATCH))
-    many = one[:2] + (rng.randint(0, 20, (BATCH, 3)),)
-    weighted = one + (numpy.ones(BATCH, 'float32'),)
-    net, bpr = make_net(), LOSSES['bpr']()
-    assert isinstance(compiled_objective(BOOK, net, bpr, one),
-                      ChapterObjective)
-    assert isinstance(compiled_objective(BOOK, net, LOSSES['hinge'](), one),
-                      ChapterObjective)
-    assert isinstance(compiled_objective(CORRECTED, net, bpr, many),
-                      PairwiseObjective)
-    # the book protocol keeps the chapter's calls for anything else
-    assert compiled_objective(BOOK, net, LOSSES['log'](), one) is None
-    assert compiled_objective(BOOK, net, bpr, many) is None
-    assert compiled_objective(BOOK, net, bpr, weighted) is None
-    plain = NeuMF(4, 9, 20, [8, 4])  # not hybridized: --reference
-    plain.initialize()
-    assert compiled_objective(BOOK, plain, bpr, one) is None
