@@ -20,7 +20,6 @@ import re
 import sys
 import time
 
-import numpy
 from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 
@@ -45,7 +44,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     done = len(run.history)
     printed = io.StringIO()
     tee = Tee(sys.stdout, printed)
-    call(callbacks, 'on_train_begin', len(train_iter),
+    call(callbacks, 'on_train_begin', net, trainer, len(train_iter),
          total_batches(train_iter, num_epochs - done))
     try:
         with drawing(in_notebook()), contextlib.redirect_stdout(tee):

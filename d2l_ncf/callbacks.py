@@ -9,7 +9,8 @@ from .runtime.progress import bar
 class Callback:
     """A base that does nothing at every event; override what you need."""
 
-    def on_train_begin(self, batches_per_epoch, total_batches):
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
         pass
 
     def on_batch_end(self, epoch, batch):
@@ -65,7 +66,8 @@ class ProgressBar(Callback):
     def __init__(self, enabled=True):
         self.enabled, self.bar = enabled, None
 
-    def on_train_begin(self, batches_per_epoch, total_batches):
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
         self.bar = bar(total=total_batches, enabled=self.enabled,
                        desc='train', unit='batch')
 

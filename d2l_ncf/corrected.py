@@ -3,7 +3,7 @@
 
 Each departure from the chapter is a visible line, marked ``# fix:``:
 
-- the step: one compiled graph of net and loss (`engine.step.FastStep`);
+- the step: one compiled graph of net and loss (`step.FastStep`);
   positives and negatives are scored together, the model outputs
   logits (`model.NeuMF(sigmoid_output=False)`);
 - the loss: the mean per example, summed on the device and read once
@@ -16,8 +16,8 @@ Each departure from the chapter is a visible line, marked ``# fix:``:
 - the last epoch is always evaluated, so the final line pairs the last
   loss with the last model's metrics.
 
-What a run adds is `callbacks`: objects with any of ``on_train_begin(
-batches_per_epoch, total_batches)``, ``on_batch_end(epoch, batch)``, ``on_evaluate(epoch,
+What a run adds is `callbacks`: objects with any of ``on_train_begin(net,
+trainer, batches_per_epoch, total_batches)``, ``on_batch_end(epoch, batch)``, ``on_evaluate(epoch,
 metrics)``, ``on_epoch_end(epoch, history)``, ``on_train_end()`` and
 ``weights()`` (a context in which the net is checked and evaluated, e.g.
 a moving average of the weights); `stop` is called between batches (a
@@ -32,7 +32,7 @@ from d2l import mxnet as d2l
 from mxnet import autograd
 
 from .engine.scoring import NonFiniteModelError, non_finite_parameters
-from .engine.step import FastStep
+from .step import FastStep
 from .metrics import TIE_SHARE, Metrics, label, tie_notice
 
 
@@ -56,7 +56,7 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     reporter = cluster is None or cluster.is_reporter
     timer, metrics = d2l.Timer(), last_metrics(history)
     train_seconds = eval_seconds = examples = 0
-    call(callbacks, 'on_train_begin', len(train_iter),
+    call(callbacks, 'on_train_begin', net, trainer, len(train_iter),
          total_batches(train_iter, num_epochs - len(history)))
     try:
         for epoch in range(len(history), num_epochs):

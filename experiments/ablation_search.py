@@ -50,8 +50,9 @@ class Validate(Callback):
         self.data, self.devices, self.curve = data, devices, []
         self.evaluator = RankingEvaluator('corrected', None, 'full')
 
-    def on_train_begin(self, loop):
-        self.net = loop.net
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
+        self.net = net
 
     def on_epoch_end(self, epoch, history):
         d = self.data

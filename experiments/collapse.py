@@ -12,7 +12,6 @@ unseen items, Hit@50, AUC) per epoch.
     python experiments/collapse.py --out docs/results/collapse.json
 """
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -25,13 +24,13 @@ from mxnet import gluon, np
 
 from d2l_ncf import BPRLoss, NeuMF, load_chapter_data
 from d2l_ncf.runs.builders import seed_everything
-from d2l_ncf.callbacks import Callback, Hooks
+from d2l_ncf.callbacks import Callback
 from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.engine.scoring import score_matrix
 from d2l_ncf.protocol import CORRECTED
 from d2l_ncf.runs.records import versions
 from d2l_ncf.runs.run import quietly
-from d2l_ncf.training import train_ranking
+from d2l_ncf.corrected import train_ranking
 from d2l_ncf.engine.sampling import NegativeSampler, TripleBatches
 
 VARIANTS = {
@@ -73,13 +72,11 @@ def run_variant(data, settings, num_epochs, seed, devices):
                             {'learning_rate': s['lr'], 'wd': s['wd']})
     evaluator = RankingEvaluator(CORRECTED, k=50)
     probe = Probe(net, data, devices)
-    # the package's loop, with the chapter's two-call step: the variants
-    # differ from the chapter in one setting each, not in the step
+    # the corrected loop: the variants differ from the chapter in one
+    # setting each
     quietly(train_ranking, net, batches, data.test_iter, BPRLoss(), trainer,
             None, data.num_users, data.num_items, num_epochs, devices,
-            evaluator, data.candidates,
-            protocol=dataclasses.replace(CORRECTED, fused_step=False),
-            callbacks=Hooks([probe], plot=False))
+            evaluator, data.candidates, callbacks=[probe])
     # dead units: zero for every (user, item) pair of a large sample
     users = np.array(rng.randint(0, data.num_users, 20000), ctx=devices[0])
     items = np.array(rng.randint(0, data.num_items, 20000), ctx=devices[0])
@@ -101,10 +98,11 @@ class Probe(Callback):
         q = self.net.Q.weight.data(self.devices[0]).asnumpy()
         self.q_median[self.step] = float(numpy.median(numpy.abs(q)))
 
-    def on_train_begin(self, loop):
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
         self.probe_q()
 
-    def on_batch_end(self, epoch, batch, loss):
+    def on_batch_end(self, epoch, batch):
         self.step += 1
         if self.step in PROBE_STEPS:
             self.probe_q()

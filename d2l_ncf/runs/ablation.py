@@ -22,7 +22,7 @@ import numpy
 from mxnet import autograd
 
 from ..baselines import GMF, MF, MLP, Popularity, load_pretrained, row_l2
-from ..callbacks import Averaging, Callback, Hooks, Penalty
+from ..callbacks import Averaging, Callback, penalty_of, Penalty
 from ..data import build_chapter_data, locate_ratings
 from ..datasets.interactions import index_interactions, split_seq_aware
 from ..datasets.reader import read_interactions
@@ -33,7 +33,7 @@ from ..model import NeuMF
 from ..protocol import CORRECTED, EVALS
 from ..runtime import numerics
 from ..runtime.progress import bar
-from ..training import train_ranking
+from ..corrected import train_ranking
 from .ablation_report import summarise, write_report
 from .builders import (build_iterators, build_trainer, load_data,
                        resolve_devices, seed_everything)
@@ -218,12 +218,14 @@ def train_model(model, config, data, devices, trained=None, callbacks=()):
     averager = WeightAverage(net, config.ema) if config.ema else None
     hooks = [Penalty(row_l2(config.reg)) if config.reg else None,
              Averaging(averager) if averager else None] + list(callbacks)
+    hooks = [h for h in hooks if h is not None]
     result, _ = quietly(
         train_ranking, net, train_iter, data.test_iter,
         LOSSES[config.loss](), build_trainer(config, net), None,
         data.num_users, data.num_items, config.num_epochs, devices, None,
         data.candidates, eval_step=config.num_epochs + 1,
-        protocol=CORRECTED, callbacks=Hooks(hooks, plot=False))
+        callbacks=[h for h in hooks if not hasattr(h, 'penalty')],
+        penalty=penalty_of(hooks))
     if averager is not None and averager.shadow is not None:
         # the average becomes the model, as train evaluates and saves it
         for average, param in zip(averager.shadow, averager.params):

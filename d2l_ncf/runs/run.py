@@ -157,7 +157,8 @@ class Position(Callback):
         done = self.epoch - (self.stage in ('training', 'evaluating'))
         return f'epoch {done}' if done > 0 else 'no epoch'
 
-    def on_train_begin(self, batches_per_epoch, total_batches):
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
         self.batches = batches_per_epoch
 
     def on_batch_end(self, epoch, batch):

@@ -493,7 +493,7 @@ def test_stopped_workers_say_which_epoch_each_finished_and_who_saves():
     worker0 = Position(save='ck', rank=0, job_save='ck')
     worker1 = Position(save=None, rank=1, job_save='ck')
     for p in (worker0, worker1):
-        p.on_train_begin(10, 30)
+        p.on_train_begin(None, None, 10, 30)
         p.on_batch_end(1, 10)
         p.on_epoch_end(1, [])
     worker0.saved = ('ck', 1)  # what Saver records

@@ -152,10 +152,11 @@ def test_baselines_learn_the_clusters(model, tmp_path):
 class Snapshot(Callback):
     """The weights and optimizer a training loop starts with."""
 
-    def on_train_begin(self, loop):
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
         self.values = {name: p.data().asnumpy().copy() for name, p in
-                        loop.net.collect_params().items()}
-        self.optimizer = type(loop.trainer._optimizer).__name__
+                        net.collect_params().items()}
+        self.optimizer = type(trainer._optimizer).__name__
 
 
 def test_neumf_pre_starts_from_the_trained_gmf_and_mlp(tmp_path):

@@ -375,7 +375,7 @@ def test_sigint_stops_a_run_and_names_the_checkpoint_of_the_last_epoch(
     line = stopped_line(tmp_path)
     assert line.startswith('d2l-ncf: stopped by SIGINT ')
     epoch = load_checkpoint(str(ck))['state']['epoch']
-    assert re.search(rf'SIGINT (in epoch {epoch + 1}, (batch \d+ of \d+|'
+    assert re.search(rf'SIGINT (in epoch {epoch + 1}, (after batch \d+ of \d+|'
                      rf'after its batches)|after epoch {epoch});', line)
     assert f'checkpoint {ck} holds epoch {epoch}; continue with ' in line
     assert sorted(p.name for p in ck.iterdir()) == [
@@ -397,7 +397,7 @@ def test_sigterm_before_the_first_epoch_ends_says_nothing_was_saved(
         proc.kill()
         proc.wait(timeout=60)
     line = stopped_line(tmp_path)
-    assert re.match(r'd2l-ncf: stopped by SIGTERM (in epoch 1, batch \d+ '
+    assert re.match(r'd2l-ncf: stopped by SIGTERM (in epoch 1, after batch \d+ '
                     r'of \d+|before training);', line)
     assert line.endswith(f'no epoch finished, so {ck} holds no checkpoint')
     assert not ck.exists()  # the folder it made, empty, is gone

@@ -22,7 +22,7 @@ import pytest
 import d2l_ncf.runs.builders
 import d2l_ncf.runs.checks
 import d2l_ncf.runs.run
-from d2l_ncf import cli, evaluate_ranking, load_chapter_data
+from d2l_ncf import cli, evaluation, load_chapter_data
 from d2l_ncf.runs.checkpoint import load_checkpoint
 from d2l_ncf.runs.config import TrainConfig
 from d2l_ncf.runs.exercises import run_exercise
@@ -66,8 +66,8 @@ def test_nan_parameters_are_never_scored():
     with pytest.raises(NonFiniteModelError):
         RankingEvaluator('corrected', k=2)(
             net, test, None, candidates, 4, 6, [mx.cpu()])
-    with pytest.raises(NonFiniteModelError):  # the chapter's evaluator too
-        evaluate_ranking(net, test, None, candidates, 4, 6, [mx.cpu()],
+    with pytest.raises(NonFiniteModelError):  # the slow evaluator too
+        evaluation.evaluate_ranking(net, test, None, candidates, 4, 6, [mx.cpu()],
                          protocol='corrected', k=2)
 
 
@@ -115,7 +115,7 @@ def test_parameters_made_nan_by_the_last_update_stop_the_run(
     with pytest.raises(NonFiniteModelError) as info:
         train(config, save=str(ck), progress=False)
     message = str(info.value)
-    assert message.startswith('epoch 2, batch 5 (its last')
+    assert message.startswith('epoch 2: parameters are not finite')
     for option in ('--lr 0.01', '--optimizer adam', '--wd 1e-05',
                    '--init-sigma 0.01', '--loss bpr'):
         assert option in message
@@ -130,7 +130,7 @@ def test_diverging_run_names_every_setting_that_can_cause_it(
                     + CORRECTED + ['--loss', 'log', '--recency', '2'])
     printed = capsys.readouterr()
     assert code == 1
-    assert 'error: epoch 1, ' in printed.err
+    assert 'error: epoch 1: the loss is nan' in printed.err
     for option in ('--lr 1e+30', '--optimizer adam', '--wd 1e-05',
                    '--init-sigma 0.01', '--loss log', '--recency 2',
                    '--recency-tau 10'):
@@ -431,7 +431,7 @@ def test_progress_bar_total_counts_the_batches_rollover_included():
     # hold one batch more than the first: the bar's total counts them
     # (it once showed 967/960)
     from d2l_ncf.engine.sampling import TripleBatches
-    from d2l_ncf.callbacks import total_batches
+    from d2l_ncf.corrected import total_batches
     candidates = {u: [u] for u in range(10)}
     users = numpy.tile(numpy.arange(10), 10)  # 100 examples
     batches = TripleBatches(users, users, NegativeSampler(candidates, 10, 30),
@@ -451,13 +451,13 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
     # scores pile up. MXNet's autograd grows by about 9 kB per recorded
     # step outside Python's heap; docs/RELIABILITY.md has the numbers.
     import tracemalloc
-    import d2l_ncf.training
+    import d2l_ncf.corrected
     from d2l_ncf.runtime import stopping
-    real, epochs, traced = d2l_ncf.training.check_updated, [], []
+    real, epochs, traced = d2l_ncf.corrected.check_finite, [], []
     first, last = 30, 230
 
-    def counting(net, epoch, batches):
-        real(net, epoch, batches)
+    def counting(net, epoch_loss, epoch):
+        real(net, epoch_loss, epoch)
         epochs.append(epoch)
         if len(epochs) == first:
             tracemalloc.start(1)
@@ -465,7 +465,7 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
             traced.append(tracemalloc.get_traced_memory()[0])
         if len(epochs) == last:
             stopping._requested.append(signal.SIGTERM)
-    monkeypatch.setattr(d2l_ncf.training, 'check_updated', counting)
+    monkeypatch.setattr(d2l_ncf.corrected, 'check_finite', counting)
     config = TrainConfig(data_dir=synthetic_dir, batch_size=32,
                          num_factors=4, nums_hiddens=(4, 4),
                          protocol='corrected', k=10, devices='cpu',

@@ -146,8 +146,8 @@ def test_every_module_that_imports_mxnet_imports_our_mxnet_first():
     folder = pathlib.Path(REPO, 'd2l_ncf')
     for path in sorted(folder.rglob('*.py')):
         name = str(path.relative_to(folder))
-        if path.name == '_mxnet.py':
-            continue
+        if path.name in ('_mxnet.py', 'chapter.py'):  # chapter.py: as
+            continue  # printed, with npx.set_np(); the package loads first
         tree = ast.parse(path.read_text())
         ours = False
         for node in tree.body:  # module level only: lazy imports may wait

@@ -12,7 +12,7 @@ import pytest
 from mxnet import autograd
 
 from d2l_ncf import NeuMF, cli
-from d2l_ncf.engine.step import chapter_step
+from d2l_ncf.step import chapter_step
 from d2l_ncf.losses import LOSSES, PairwiseObjective, fused_objective
 
 BATCH = 6

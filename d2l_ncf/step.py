@@ -1,9 +1,9 @@
 """The corrected protocol's training step: scores, loss, gradients and
 the update of one batch, in as few operations as MXNet allows."""
-from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
+from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import autograd, gluon
 
-from ..losses import PairwiseObjective, fused_objective
+from .losses import PairwiseObjective, fused_objective
 
 
 class FastStep:
