@@ -37,7 +37,7 @@ message headers are not counted, for dense or sparse).
         --workers 1 2 4 --servers 1 2 --epochs 1 --repeats 2 \
         --sparse both --out benchmarks/results_dist.json
 
-docs/SCALING.md shows the commands of the committed figures.
+docs/ARCHITECTURE.md shows the commands of the committed figures.
 """
 import argparse
 import json

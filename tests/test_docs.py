@@ -1,5 +1,5 @@
-"""The commands README.md and docs/ show are the ones the scripts run;
-README stays a front door whose links resolve."""
+"""The commands README.md and docs/ show are the ones the scripts run,
+their links resolve, and their figures are the committed JSON's."""
 import os
 import re
 import shlex
@@ -74,29 +74,45 @@ def test_validation_data_holds_out_the_second_latest(tmp_path):
     ) == ['--lr', '1', '--k', '3']
 
 
-def test_readme_is_a_front_door():
-    text = read('README.md')
-    assert len(text) <= 10000, len(text)
-    assert '**Contents:**' in text
-    assert '../shared' not in text  # explained here, not elsewhere
+def anchors(text):
+    """The anchors GitHub gives a page's headings."""
+    found = set()
+    for heading in re.findall(r'^#+ (.*)$', text, re.M):
+        slug = re.sub(r'[^\w\- ]', '', heading.lower()).replace(' ', '-')
+        found.add(slug)
+    return found
+
+
+def test_anchors_follow_githubs_rule():
+    assert anchors('## 1. The size\n### Several processes: MXNet\'s (`x`)') \
+        == {'1-the-size', 'several-processes-mxnets-x'}
 
 
 def test_every_relative_link_in_the_docs_resolves():
+    """Each link to a file names one that exists, and its #anchor, if
+    any, one of that page's headings."""
     broken = []
     for path in DOCS:
         folder = os.path.dirname(os.path.join(REPO, path))
-        for target in re.findall(r'\]\(([^)#:]+)(?:#[^)]*)?\)', read(path)):
-            if not os.path.exists(os.path.join(folder, target)):
+        for target, anchor in re.findall(r'\]\(([^)#:]*)(?:#([^)]*))?\)',
+                                         read(path)):
+            file = os.path.join(folder, target) if target else \
+                os.path.join(REPO, path)
+            if not os.path.exists(file):
                 broken.append(f'{path}: {target}')
+            elif anchor and file.endswith('.md'):
+                with open(file, encoding='utf-8') as f:
+                    if anchor not in anchors(f.read()):
+                        broken.append(f'{path}: {target}#{anchor}')
     assert not broken
 
 
 def test_scaling_shows_the_measured_figures():
-    """docs/SCALING.md's tables are bench_dist's committed figures: every
-    run's examples/s, step and computing ms appear as the JSON has them,
-    and no communication figure is negative."""
+    """docs/ARCHITECTURE.md's loopback tables are bench_dist's committed
+    figures: every run's examples/s, step and computing ms appear as the
+    JSON has them, and no communication figure is negative."""
     import json
-    text = read('docs/SCALING.md')
+    text = read('docs/ARCHITECTURE.md')
     missing = []
     for name in ('results_dist.json', 'results_dist_m1.json'):
         with open(os.path.join(REPO, 'benchmarks', name)) as f:

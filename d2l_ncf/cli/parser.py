@@ -38,7 +38,7 @@ def build_parser(suppress=False):
                    help='write a checkpoint (parameters, optimizer and '
                         'sampler state, config, id mapping) to DIR after '
                         "every epoch; each replaces only the last "
-                        "checkpoint's own files (docs/RELIABILITY.md)")
+                        "checkpoint's own files (docs/GUARANTEES.md)")
     p.add_argument('--resume', default=None, metavar='DIR',
                    help="continue training from checkpoint DIR with its "
                         "settings; --epochs is the new total")

@@ -36,7 +36,7 @@ HOW_TO_LAUNCH = (
     "start it with the launcher, e.g. 'd2l-ncf launch --workers 2 "
     "--servers 1 -- train --kvstore {kvstore} ...', or set DMLC_ROLE, "
     "DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER and "
-    "DMLC_NUM_WORKER for every process as docs/SCALING.md shows")
+    "DMLC_NUM_WORKER for every process as docs/ARCHITECTURE.md shows")
 
 
 def _mx():

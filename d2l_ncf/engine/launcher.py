@@ -144,7 +144,7 @@ def run(workers, servers, command, port=None, hosts=None,
             raise LaunchError(
                 f'--{name} {count}: at most {most} (each is a process with '
                 f'MXNet loaded; more would stall the machines, see '
-                f'docs/RELIABILITY.md)')
+                f'docs/GUARANTEES.md)')
     check_command(command)
     host_list = read_hosts(hosts) if hosts else None
     if not host_list and not (os.path.isfile(python)

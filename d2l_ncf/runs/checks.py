@@ -84,7 +84,7 @@ def check_fits_data(config, data):
 
 
 # What a CPU run holds in memory, measured with /usr/bin/time on 2 AMD
-# EPYC cores (docs/RELIABILITY.md): about 0.26 GB for Python, MXNet and
+# EPYC cores (docs/GUARANTEES.md): about 0.26 GB for Python, MXNet and
 # the libraries; four float32 copies of every parameter with Adam
 # (weight, gradient, two moments; three with other optimizers); per
 # trained pair about three float32 values per hidden unit and factor

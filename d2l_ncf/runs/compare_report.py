@@ -52,7 +52,7 @@ def numerics_report(run, reference):
     for key, mine, theirs in differ:
         lines.append(f'  {key}: {mine} vs {theirs}')
     lines.append('  A drift in the last digits is expected from these '
-                 '(docs/REPRODUCIBILITY.md); compare with a tolerance.')
+                 '(docs/GUARANTEES.md); compare with a tolerance.')
     lines.append('')
     return lines
 

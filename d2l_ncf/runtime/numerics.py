@@ -3,7 +3,7 @@
 The last bits of a run depend on the machine as well as the seed: oneDNN
 chooses its kernels by the CPU's instruction set (AVX-512 kernels sum in
 another order than AVX2 ones), and OpenMP splits reductions by the number
-of threads. Measured with the recipe's settings (docs/REPRODUCIBILITY.md):
+of threads. Measured with the recipe's settings (docs/GUARANTEES.md):
 capping oneDNN at AVX2 on an AVX-512 machine, or running 2 threads
 instead of 1, each move the first epoch's loss in the ninth digit, and
 the hit rate of a 14-epoch run by a few users.

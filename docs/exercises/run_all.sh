@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runs behind docs/EXERCISES.md: corrected protocol, the chapter's
+# The runs behind docs/RESULTS.md: corrected protocol, the chapter's
 # other settings, 10 epochs, seeds 0 1 2, real MovieLens-100K.
 #   D2L_NCF_DATA_DIR=/path/to/ml-100k bash docs/exercises/run_all.sh
 set -euo pipefail

@@ -449,7 +449,7 @@ def test_a_long_run_keeps_little_python_memory_per_epoch(synthetic_dir,
     # what the package itself keeps per epoch (the history row, the
     # timer's per-batch times) stays small: no per-epoch arrays, bars or
     # scores pile up. MXNet's autograd grows by about 9 kB per recorded
-    # step outside Python's heap; docs/RELIABILITY.md has the numbers.
+    # step outside Python's heap; docs/GUARANTEES.md has the numbers.
     import tracemalloc
     import d2l_ncf.corrected
     from d2l_ncf.runtime import stopping
