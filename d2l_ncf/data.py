@@ -1,7 +1,7 @@
 """The chapter's data, under the chapter's names, and `load_dataset`.
 
-`read_data_ml100k`, `PRDataset` and the lists and dicts of the chapter's
-data cell (`ChapterData`) are ports; d2l's own `split_data_ml100k` and
+`read_data_ml100k` and the lists and dicts of the chapter's data cell
+(`ChapterData`) are ports (`PRDataset` is `chapter.PRDataset`); d2l's own `split_data_ml100k` and
 `load_data_ml100k` are re-exported unchanged. `load_dataset` reads any
 source the same way, one step after the other: locate (a MovieLens
 folder, `movielens`, or a CSV/TSV file), read (`reader`), index and
@@ -10,12 +10,10 @@ The split equals d2l's, so MovieLens-100K gives what the chapter builds.
 """
 import dataclasses
 import os
-import random
 
 import numpy
 from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
-from mxnet import gluon
 
 from .datasets.formats import (FIELDS, DataFormatError, parse_separator,
                                table_format)
@@ -43,27 +41,6 @@ def read_data_ml100k(data_dir=None):
     num_users = data.user_id.unique().shape[0]
     num_items = data.item_id.unique().shape[0]
     return data, num_users, num_items
-
-
-class PRDataset(gluon.data.Dataset):
-    """The chapter's dataset: (user, positive item, one random negative).
-
-    The negative is drawn uniformly from the items the user has not
-    interacted with in training, with Python's ``random`` module.
-    """
-    def __init__(self, users, items, candidates, num_items):
-        self.users = users
-        self.items = items
-        self.cand = candidates
-        self.all = set([i for i in range(num_items)])
-
-    def __len__(self):
-        return len(self.users)
-
-    def __getitem__(self, idx):
-        neg_items = list(self.all - set(self.cand[int(self.users[idx])]))
-        indices = random.randint(0, len(neg_items) - 1)
-        return self.users[idx], self.items[idx], neg_items[indices]
 
 
 @dataclasses.dataclass
@@ -184,11 +161,3 @@ def locate_ratings(dataset='ml-100k', data_dir=None, path=None, sep=None,
     spec = DATASETS[dataset]
     folder = movielens_dir(spec, data_dir)
     return os.path.join(folder, spec.ratings), spec.ratings_format, folder
-
-
-def make_train_iter(data, batch_size, num_workers=0):
-    """The chapter's training DataLoader over `PRDataset`."""
-    return gluon.data.DataLoader(
-        PRDataset(data.users_train, data.items_train, data.candidates,
-                  data.num_items),
-        batch_size, True, last_batch='rollover', num_workers=num_workers)

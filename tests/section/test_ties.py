@@ -180,7 +180,8 @@ def test_the_chapters_evaluator_and_the_fast_one_agree_on_ties(
     import mxnet as mx
     from mxnet import np
     from mxnet.gluon import nn
-    from d2l_ncf import evaluate_ranking, load_chapter_data
+    from d2l_ncf import load_chapter_data
+    from d2l_ncf.evaluation import evaluate_ranking
     from d2l_ncf.evaluation import RankingEvaluator
 
     class Constant(nn.Block):
