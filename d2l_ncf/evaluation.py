@@ -19,6 +19,7 @@ the book protocol, as printed). The metrics themselves are in `metrics`.
 import numpy
 from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon, np
+from mxnet.gluon import nn
 
 from .engine.sampling import EVAL_NEGATIVES, sample_eval_negatives
 from .engine.scoring import (EVAL_CHUNK, check_finite, check_finite_scores,
@@ -68,7 +69,12 @@ class RankingEvaluator:
 
     def __call__(self, net, test_input, seq, candidates, num_users,
                  num_items, devices):
+        check_tables(net, num_users, num_items)
         user_ids = [u for u in range(num_users) if u in test_input]
+        if not user_ids:
+            raise UndefinedMetricError(
+                f'no user among the {num_users} has a test item: there is '
+                f'nothing to evaluate (the test set is empty)')
         if self.eval == 'sampled':
             return self._sampled(net, test_input, candidates, num_items,
                                  devices, user_ids)
@@ -131,6 +137,29 @@ class RankingEvaluator:
         return Metrics({'hit_rate': float(hit.mean()),
                         'ndcg': float(ndcg.mean())}, self.k,
                        ties=(int(tied.sum()), len(tied)))
+
+
+# The embedding tables of the package's models, by what they index.
+USER_TABLES, ITEM_TABLES = ('P', 'U', 'user_bias'), ('Q', 'V', 'item_bias',
+                                                      'counts')
+
+
+def check_tables(net, num_users, num_items):
+    """Refuse to rank users or items beyond `net`'s embedding tables:
+    MXNet would clip their indices to the last row and score that row."""
+    for names, count, what in ((USER_TABLES, num_users, 'users'),
+                               (ITEM_TABLES, num_items, 'items')):
+        for name in names:
+            table = getattr(net, name, None)
+            if not isinstance(table, nn.Embedding):
+                continue
+            rows = table.weight.shape[0]
+            if count > rows:
+                raise ValueError(
+                    f'the evaluator was asked to rank {count} {what}, but '
+                    f'the network\'s table {name} has {rows} rows: indices '
+                    f'beyond it would be clipped to its last row; pass the '
+                    f'num_{what} the network was built with')
 
 
 class ChapterResult(tuple):

@@ -143,3 +143,30 @@ def test_users_left_out_of_evaluation_are_skipped_by_both(tmp_path):
     ours = RankingEvaluator('corrected', k=7)(*args)
     for m in ours:
         assert ours[m] == pytest.approx(theirs[m], abs=1e-6), m
+
+
+def test_the_fast_evaluator_refuses_items_beyond_the_models_table():
+    # issue 32: MXNet clips an index beyond a table to its last row, so
+    # ranking 9 items with a 6-row item table scored row 5 four times
+    net = NeuMF(3, 4, 6, nums_hiddens=[2], sigmoid_output=False)
+    net.initialize(init=mx.init.Normal(0.1))
+    candidates, test = {u: [0] for u in range(4)}, {u: [1] for u in range(4)}
+    evaluator = RankingEvaluator('corrected', k=2)
+    evaluator(net, test, None, candidates, 4, 6, [mx.cpu()])  # fits
+    with pytest.raises(ValueError, match='table Q has 6 rows'):
+        evaluator(net, test, None, candidates, 4, 9, [mx.cpu()])
+    with pytest.raises(ValueError, match='table P has 4 rows'):
+        evaluator(net, test, None, candidates, 5, 6, [mx.cpu()])
+
+
+def test_the_fast_evaluator_refuses_an_empty_test_set():
+    # issue 32: no test item gave hit rate 0 and AUC 0, numbers that
+    # look measured
+    from d2l_ncf.metrics import UndefinedMetricError
+    net = NeuMF(3, 4, 6, nums_hiddens=[2], sigmoid_output=False)
+    net.initialize(init=mx.init.Normal(0.1))
+    candidates = {u: [0] for u in range(4)}
+    for kwargs in ({}, {'eval': 'sampled', 'num_neg': 3}):
+        evaluator = RankingEvaluator('corrected', k=2, **kwargs)
+        with pytest.raises(UndefinedMetricError, match='test set is empty'):
+            evaluator(net, {}, None, candidates, 4, 6, [mx.cpu()])
