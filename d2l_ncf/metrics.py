@@ -10,7 +10,6 @@ checks that refuse metrics the data cannot measure. The evaluators that
 score a network live in `evaluation`.
 """
 import collections
-import math
 
 import numpy
 
@@ -124,15 +123,6 @@ def hit_and_auc(rankedlist, test_matrix, k):
     return len(hits_k), auc
 
 
-def ndcg_at_k(rankedlist, test_matrix, k):
-    """NDCG@k with binary relevance: DCG of the test items found in the
-    top k over the DCG of a list that puts them all first."""
-    test = set(test_matrix)
-    dcg = sum(1.0 / math.log2(idx + 2)
-              for idx, val in enumerate(rankedlist[:k]) if val in test)
-    ideal = sum(1.0 / math.log2(idx + 2) for idx in range(min(len(test),
-                                                              k)))
-    return dcg / ideal if ideal else 0.0
 
 
 class UndefinedMetricError(ValueError):
