@@ -1,0 +1,131 @@
+"""Issue 32's cases in compare, recommend, checkpoints, records, the
+folder locks, numerics and the baselines: each test pins one defect
+found by the adversarial pass (it failed before the fix)."""
+import json
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from d2l_ncf import cli
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SMALL = ['--batch-size', '32', '--num-factors', '4', '--hiddens', '4', '4',
+         '--no-progress', '--protocol', 'corrected', '--devices', 'cpu',
+         '--k', '10']
+TIMEOUT = 240  # seconds any subprocess may take: a bound, not a measure
+
+
+def start_train(data_dir, out, epochs, seed, tmp_path, name):
+    """A `d2l-ncf train` process into `out`; its stdout goes to a file,
+    its stderr to a pipe (`wait_for_line`)."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    stdout = open(tmp_path / f'{name}.out', 'w')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'd2l_ncf', 'train', *SMALL, '--data-dir',
+         str(data_dir), '--epochs', str(epochs), '--seed', str(seed),
+         '--out', str(out)], stdout=stdout, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, env=env, text=True)
+    stdout.close()
+    return proc
+
+
+def wait_for_line(proc, text, timeout=TIMEOUT):
+    """Read `proc`'s stderr until a line holding `text`; the lines."""
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+        if not ready:
+            continue
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f'no line with {text!r} from the run: {lines}')
+
+
+def finish(proc):
+    """Wait for `proc` (bounded); (exit status, rest of its stderr)."""
+    _, err = proc.communicate(timeout=TIMEOUT)
+    return proc.returncode, err
+
+
+def end(proc):
+    """Kill `proc` if it still runs (also when stopped) and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate(timeout=60)
+
+
+# -- two runs into one --out ------------------------------------------------
+
+def test_two_trains_into_one_out_never_both_succeed(synthetic_dir, tmp_path):
+    # A is past the check of --out and training (held still by SIGSTOP
+    # so that it cannot finish meanwhile); B starts into the same folder.
+    # Before: both exited 0 and A's metrics.json replaced B's.
+    out = tmp_path / 'race'
+    a = start_train(synthetic_dir, out, 3, 1, tmp_path, 'a')
+    b = None
+    try:
+        wait_for_line(a, 'users')  # the data summary: after the checks
+        a.send_signal(signal.SIGSTOP)
+        b = start_train(synthetic_dir, out, 1, 2, tmp_path, 'b')
+        code_b, err_b = finish(b)
+        a.send_signal(signal.SIGCONT)
+        code_a, err_a = finish(a)
+    finally:
+        for proc in (a, b):
+            if proc is not None:
+                end(proc)  # SIGKILL ends a stopped process too
+    assert code_a == 0, err_a
+    assert code_b == 1
+    assert f'--out {out} is being written by another run (pid {a.pid})' \
+        in err_b
+    assert 'Traceback' not in err_b
+    record = json.loads((out / 'metrics.json').read_text())
+    assert record['config']['seed'] == 1  # A's result, kept
+    assert [p.name for p in out.iterdir() if 'tmp' in p.name] == []
+
+
+def held_by_other_process(folder, tmp_path):
+    """A process that holds `folder` as a run's --out does, until killed."""
+    code = ('import sys; from d2l_ncf.runs.records import check_out_dir; '
+            'check_out_dir(sys.argv[1]); print("held", flush=True); '
+            'sys.stdin.read()')
+    proc = subprocess.Popen(
+        [sys.executable, '-c', code, str(folder)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=REPO))
+    ready, _, _ = select.select([proc.stdout], [], [], TIMEOUT)
+    assert ready and proc.stdout.readline() == 'held\n'
+    return proc
+
+
+@pytest.mark.parametrize('command', [
+    ['exercise', 'factors', '--values', '4', '--seeds', '0', '--k', '10'],
+    ['ablation', '--models', 'popularity', '--seeds', '0', '--evals',
+     'sampled', '--eval-negatives', '20']])
+def test_exercise_and_ablation_refuse_an_out_another_run_writes(
+        command, synthetic_dir, tmp_path, capsys):
+    out = tmp_path / 'shared'
+    holder = held_by_other_process(out, tmp_path)
+    try:
+        code = cli.main(command + [
+            '--data-dir', synthetic_dir, '--epochs', '1', '--devices', 'cpu',
+            '--no-progress', '--batch-size', '32', '--out',
+            str(out)])
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert code == 1
+    assert (f'--out {out} is being written by another run (pid '
+            f'{holder.pid})') in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []
