@@ -129,3 +129,96 @@ def test_exercise_and_ablation_refuse_an_out_another_run_writes(
     assert (f'--out {out} is being written by another run (pid '
             f'{holder.pid})') in capsys.readouterr().err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+# -- compare ----------------------------------------------------------------
+
+def record(final=None, **extra):
+    """A minimal metrics.json record."""
+    return dict({'history': [{'epoch': 1, 'loss': 0.5, 'hit_rate': 0.25}],
+                 'final': final or {'loss': 0.5, 'hit_rate': 0.25}}, **extra)
+
+
+def write(path, obj):
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
+def compare(capsys, *argv):
+    code = cli.main(['compare', *argv])
+    return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize('numerics', ['portable', ['portable'], 3,
+                                      {'mode': 'native',
+                                       'environment': 'OMP=1'}])
+def test_compare_names_numerics_that_is_not_an_object(numerics, tmp_path,
+                                                      capsys):
+    run = write(tmp_path / 'run.json', record(numerics=numerics))
+    base = write(tmp_path / 'base.json', record(
+        numerics={'mode': 'portable', 'environment': {}}))
+    for args in ((run, base), (base, run)):
+        code, printed = compare(capsys, *args)
+        assert code == 2
+        assert f'{run}: "numerics' in printed.err
+        assert 'expected an object' in printed.err
+
+
+def test_compare_refuses_a_device_before_reading_it(tmp_path, capsys):
+    base = write(tmp_path / 'base.json', record())
+    code, printed = compare(capsys, '/dev/zero', base)  # endless bytes
+    assert code == 2
+    assert ('/dev/zero: not a regular file (a character device)'
+            in printed.err)
+
+
+def test_compare_refuses_a_file_beyond_the_size_limit(tmp_path, capsys):
+    from d2l_ncf.runs import compare as module
+    big = tmp_path / 'big.json'
+    with open(big, 'wb') as f:  # sparse: no disk used
+        f.truncate(module.MAX_BYTES + 1)
+    code, printed = compare(capsys, str(big), write(tmp_path / 'b.json',
+                                                    record()))
+    assert code == 2
+    assert f'{big}: {module.MAX_BYTES + 1} bytes, more than any ' \
+        in printed.err
+
+
+def test_compare_on_a_fifo_is_refused_not_a_hang(tmp_path):
+    fifo = tmp_path / 'f.json'
+    os.mkfifo(fifo)
+    base = write(tmp_path / 'base.json', record())
+    done = subprocess.run(  # a subprocess: a hang is a timeout, not a stall
+        [sys.executable, '-m', 'd2l_ncf', 'compare', str(fifo), base],
+        capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=REPO))
+    assert done.returncode == 2
+    assert f'{fifo}: not a regular file (a named pipe (FIFO))' in done.stderr
+
+
+@pytest.mark.parametrize('value, ref', [
+    (math.inf, -math.inf), (-math.inf, math.inf), (math.inf, 5.0),
+    (5.0, math.inf), (5.0, -math.inf)])
+def test_compare_rtol_does_not_call_inf_equal_to_5(value, ref, tmp_path,
+                                                   capsys):
+    run = write(tmp_path / 'run.json', record({'loss': value}))
+    base = write(tmp_path / 'base.json', record({'loss': ref}))
+    code, printed = compare(capsys, run, base, '--rtol', '0.01')
+    assert code == 1
+    assert '1 drifted' in printed.out
+
+
+def test_compare_rtol_keeps_inf_equal_to_the_same_inf(tmp_path, capsys):
+    run = write(tmp_path / 'run.json', record({'loss': math.inf}))
+    code, printed = compare(capsys, run, run, '--rtol', '0.01')
+    assert code == 0
+
+
+def test_compare_metrics_named_twice_count_once(tmp_path, capsys):
+    run = write(tmp_path / 'run.json', record())
+    base = write(tmp_path / 'base.json', record({'loss': 0.6,
+                                                 'hit_rate': 0.25}))
+    code, printed = compare(capsys, run, base, '--metrics', 'loss', 'loss')
+    assert code == 1
+    assert '1 of 2 values within' in printed.out  # epoch 1 and final
+    assert '1 drifted' in printed.out
