@@ -164,12 +164,26 @@ def test_compare_names_numerics_that_is_not_an_object(numerics, tmp_path,
         assert 'expected an object' in printed.err
 
 
-def test_compare_refuses_a_device_before_reading_it(tmp_path, capsys):
+def bounded_compare(*argv):
+    """`d2l-ncf compare` in a process bounded in time and memory (an
+    unbounded read is a failure, not a stall of the test run)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    return subprocess.run(
+        [sys.executable, '-m', 'd2l_ncf', 'compare', *map(str, argv)],
+        capture_output=True, text=True, timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL, preexec_fn=limit,
+        env=dict(os.environ, PYTHONPATH=REPO))
+
+
+def test_compare_refuses_a_device_before_reading_it(tmp_path):
     base = write(tmp_path / 'base.json', record())
-    code, printed = compare(capsys, '/dev/zero', base)  # endless bytes
-    assert code == 2
+    done = bounded_compare('/dev/zero', base)  # endless bytes
+    assert done.returncode == 2
     assert ('/dev/zero: not a regular file (a character device)'
-            in printed.err)
+            in done.stderr)
 
 
 def test_compare_refuses_a_file_beyond_the_size_limit(tmp_path, capsys):
@@ -188,10 +202,7 @@ def test_compare_on_a_fifo_is_refused_not_a_hang(tmp_path):
     fifo = tmp_path / 'f.json'
     os.mkfifo(fifo)
     base = write(tmp_path / 'base.json', record())
-    done = subprocess.run(  # a subprocess: a hang is a timeout, not a stall
-        [sys.executable, '-m', 'd2l_ncf', 'compare', str(fifo), base],
-        capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
-        env=dict(os.environ, PYTHONPATH=REPO))
+    done = bounded_compare(fifo, base)  # a hang is a timeout, not a stall
     assert done.returncode == 2
     assert f'{fifo}: not a regular file (a named pipe (FIFO))' in done.stderr
 
