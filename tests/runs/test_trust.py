@@ -233,3 +233,77 @@ def test_compare_metrics_named_twice_count_once(tmp_path, capsys):
     assert code == 1
     assert '1 of 2 values within' in printed.out  # epoch 1 and final
     assert '1 drifted' in printed.out
+
+
+# -- recommend --------------------------------------------------------------
+
+def movielens_folder(folder, seed=0):
+    """Synthetic ratings with a MovieLens title file for all 40 items."""
+    from synthetic import make_ratings, write_udata
+    folder = write_udata(folder, make_ratings(seed=seed))
+    with open(os.path.join(folder, 'u.item'), 'w', encoding='latin-1') as f:
+        for i in range(1, 41):
+            f.write(f'{i}|Film {i}|01-Jan-1995||http://x|0|1\n')
+    return folder
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """(a checkpoint trained one epoch on synthetic data, its folder)."""
+    root = tmp_path_factory.mktemp('trained')
+    folder = movielens_folder(root / 'ml')
+    ck = str(root / 'ck')
+    assert cli.main(['train', '--data-dir', folder, '--save', ck, '--epochs',
+                     '1', '--seed', '0'] + SMALL) == 0
+    return ck, folder
+
+
+def test_recommend_user_1_0_is_refused_not_user_10(trained, capsys):
+    ck, _ = trained
+    capsys.readouterr()
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '1_0']) == 2
+    printed = capsys.readouterr()
+    assert "user '1_0' is not a user id: expected the digits 0-9" \
+        in printed.err
+    assert printed.out == ''
+
+
+@pytest.mark.parametrize('k, error, message', [
+    (-1, ValueError, 'k = -1: expected a whole number of items to list, '
+                     'at least 1'),
+    (0, ValueError, 'k = 0: expected'),
+    (2.5, TypeError, 'k = 2.5: expected a whole number'),
+    (True, TypeError, 'k = True: expected')])
+def test_recommend_k_negative_zero_or_fractional_is_a_named_error(
+        trained, k, error, message):
+    from d2l_ncf.runs.recommending import recommend
+    with pytest.raises(error) as err:
+        recommend(trained[0], 3, k=k)
+    assert message in str(err.value)
+
+
+def test_recommend_user_1_9_is_not_user_1(trained):
+    from d2l_ncf.runs.recommending import recommend
+    with pytest.raises(TypeError, match=r'user = 1\.9: expected a user id'):
+        recommend(trained[0], 1.9, k=3)
+    assert len(recommend(trained[0], 1, k=3)) == 3  # an int is an id
+
+
+def test_recommend_refuses_a_data_dir_of_other_data(trained, tmp_path,
+                                                    capsys):
+    from d2l_ncf.runs.recommending import TitlesNotFoundError, recommend
+    ck, folder = trained
+    other = movielens_folder(tmp_path / 'other', seed=5)  # same ids, other
+    with pytest.raises(TitlesNotFoundError) as err:        # interactions
+        recommend(ck, 3, k=3, data_dir=other)
+    message = str(err.value)
+    assert f'--data-dir {other} holds other data than {ck} was trained on' \
+        in message
+    assert message.count('fingerprint') == 2  # the checkpoint's and its
+    capsys.readouterr()
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3',
+                     '--data-dir', other]) == 2
+    printed = capsys.readouterr()
+    assert 'holds other data than' in printed.err and printed.out == ''
+    # the folder it was trained on is accepted
+    assert len(recommend(ck, 3, k=3, data_dir=folder)) == 3
