@@ -52,6 +52,10 @@ RECORDED = tuple(PORTABLE) + ('OPENBLAS_CORETYPE', 'MXNET_ENGINE_TYPE',
                               'MXNET_CPU_WORKER_NTHREADS')
 
 _state = {}
+# OMP_NUM_THREADS that native mode passes on: MXNet aborts on anything
+# but a whole number (rc 134 on 'abc' or '4,2') and crashes on far more
+# threads than any CPU has (rc 139 on 100000).
+MAX_THREADS = 1024
 
 
 class NumericsError(ValueError):
@@ -115,6 +119,11 @@ def configure():
     Returns the state `record` reports.
     """
     if not _state:
+        try:
+            check_threads(os.environ)
+        except NumericsError as err:  # before MXNet: it would abort
+            print(f'd2l_ncf: error: {err}', file=sys.stderr)
+            raise SystemExit(2) from None
         model, flags = cpu_info()
         # `d2l-ncf ... --numerics native` restarts in native mode from the
         # user's environment: a note on what portable mode overrode here
@@ -126,6 +135,28 @@ def configure():
         if stream is not sys.stderr:
             stream.close()
     return _state
+
+
+def check_threads(environ):
+    """In native mode MXNet reads ``OMP_NUM_THREADS`` as it is: refuse,
+    before MXNet loads, a value it would abort or crash on (portable mode
+    sets it to 1)."""
+    try:
+        if requested_mode(environ) != 'native':
+            return
+    except NumericsError:
+        return  # `apply` names it and runs portable
+    value = environ.get('OMP_NUM_THREADS')
+    if value is None or value.strip() == '':
+        return
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or not (
+            1 <= int(text) <= MAX_THREADS):
+        raise NumericsError(
+            f'OMP_NUM_THREADS={value!r}: expected a whole number of threads '
+            f'from 1 to {MAX_THREADS}; native numerics pass it to MXNet, '
+            f'which stops on anything else. Set it to such a number, unset '
+            f'it, or use portable numerics (one thread)')
 
 
 def asks_native(argv):

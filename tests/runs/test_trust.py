@@ -307,3 +307,176 @@ def test_recommend_refuses_a_data_dir_of_other_data(trained, tmp_path,
     assert 'holds other data than' in printed.err and printed.out == ''
     # the folder it was trained on is accepted
     assert len(recommend(ck, 3, k=3, data_dir=folder)) == 3
+
+
+# -- checkpoints ------------------------------------------------------------
+
+def rewrite(ck, name, change):
+    """Change file `name` of checkpoint `ck` by `change(path)`, then put
+    its size and digest in the manifest, as a careful hand-edit would."""
+    from d2l_ncf.datasets.formats import file_digest
+    manifest_path = os.path.join(ck, 'manifest.json')
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    path = os.path.join(ck, manifest['folder'], name)
+    change(path)
+    manifest['files'][name] = {'bytes': os.path.getsize(path),
+                               'sha256': file_digest(path, 'sha256')}
+    with open(manifest_path, 'w') as f:
+        json.dump(manifest, f)
+
+
+@pytest.fixture
+def own_ck(trained, tmp_path):
+    """A copy of the trained checkpoint, to damage."""
+    import shutil
+    ck = str(tmp_path / 'ck')
+    shutil.copytree(trained[0], ck)
+    return ck, trained[1]
+
+
+def test_checkpoint_with_num_factors_minus_1_fails_the_config_validation(
+        own_ck, capsys):
+    from d2l_ncf.runs.checkpoint import CheckpointError, load_checkpoint
+    ck, _ = own_ck
+
+    def edit(path):
+        with open(path) as f:
+            config = json.load(f)
+        config['num_factors'] = -1
+        with open(path, 'w') as f:
+            json.dump(config, f)
+    rewrite(ck, 'config.json', edit)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(ck)
+    assert 'config.json: num_factors must be >= 1' in str(err.value)
+    capsys.readouterr()
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 1
+    printed = capsys.readouterr()
+    assert 'num_factors must be >= 1' in printed.err
+    assert 'Traceback' not in printed.err
+    assert 'MXNetError' not in printed.err
+
+
+def test_resuming_a_checkpoint_of_nan_parameters_blames_the_checkpoint(
+        own_ck, capsys):
+    import mxnet as mx
+    ck, folder = own_ck
+
+    def poison(path):
+        params = mx.nd.load(path)
+        first = sorted(params)[0]
+        params[first] = params[first] * float('nan')
+        mx.nd.save(path, params)
+    rewrite(ck, 'model.params', poison)
+    capsys.readouterr()
+    code = cli.main(['train', '--data-dir', folder, '--resume', ck,
+                     '--epochs', '2', '--no-progress', '--devices', 'cpu'])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert 'the checkpoint holds non-finite parameters' in err
+    assert '--lr' not in err
+    assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 1
+    assert 'non-finite parameters' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, option', [
+    (['train', '--save', ''], '--save'), (['train', '--out', ''], '--out'),
+    (['exercise', 'hiddens', '--values', '4', '--out', ''], '--out')])
+def test_an_empty_save_or_out_path_is_refused_before_training(
+        argv, option, synthetic_dir, usage_error):
+    small = ['--batch-size', '32', '--num-factors', '4', '--no-progress',
+             '--devices', 'cpu', '--k', '10', '--protocol', 'corrected']
+    printed = usage_error(argv + small + ['--data-dir', synthetic_dir,
+                                          '--epochs', '1'],
+                          f"{option} '': an empty path names no folder")
+    assert 'loss' not in printed.out  # refused before any training
+
+
+# -- numerics ---------------------------------------------------------------
+
+@pytest.mark.parametrize('threads', ['abc', '100000', '4,2'])
+def test_native_numerics_refuse_an_omp_num_threads_mxnet_dies_on(
+        threads, synthetic_dir, tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS=threads)
+    env.pop('D2L_NCF_NUMERICS', None)
+    done = subprocess.run(
+        [sys.executable, '-m', 'd2l_ncf', 'train', *SMALL, '--data-dir',
+         synthetic_dir, '--epochs', '1', '--numerics', 'native', '--out',
+         str(tmp_path / 'run')], capture_output=True, text=True,
+        timeout=TIMEOUT, stdin=subprocess.DEVNULL, env=env)
+    assert done.returncode == 2, done.stderr[-500:]  # was 134 or 139
+    assert (f"OMP_NUM_THREADS={threads!r}: expected a whole number of "
+            f"threads from 1 to 1024") in done.stderr
+    assert 'terminate called' not in done.stderr
+    assert not (tmp_path / 'run').exists()
+
+
+def test_native_numerics_keep_a_valid_omp_num_threads():
+    from d2l_ncf.runtime import numerics
+    for value in ('1', ' 4', '1024', ''):
+        numerics.check_threads({'D2L_NCF_NUMERICS': 'native',
+                                'OMP_NUM_THREADS': value})
+    numerics.check_threads({'OMP_NUM_THREADS': 'abc'})  # portable sets 1
+
+
+# -- the baselines' Python API ----------------------------------------------
+
+def initialised(net):
+    import mxnet as mx
+    net.initialize(ctx=mx.cpu())
+    return net
+
+
+@pytest.mark.parametrize('make', ['MF', 'GMF'])
+@pytest.mark.parametrize('users, items, message', [
+    ([0], [7], 'item index 7 is outside 0 to 6 (the model has 7 items)'),
+    ([5], [0], 'user index 5 is outside 0 to 4 (the model has 5 users)'),
+    ([0], [-1], 'item index -1 is outside 0 to 6'),
+    ([0], [1.5], 'item index 1.5 is not a whole number')])
+def test_mf_and_gmf_refuse_to_score_an_index_outside_their_tables(
+        make, users, items, message):
+    from mxnet import np
+    from d2l_ncf import baselines
+    net = initialised(getattr(baselines, make)(4, 5, 7))
+    with pytest.raises(ValueError) as err:
+        net(np.array(users), np.array(items))
+    assert f'{make}: {message}' in str(err.value)
+    assert net(np.array([4]), np.array([6.0])).shape == (1, 1)  # in range
+
+
+def test_an_unfitted_popularity_refuses_to_score():
+    from mxnet import np
+    from d2l_ncf.baselines import Popularity
+    net = initialised(Popularity(5))
+    with pytest.raises(RuntimeError, match='Popularity: not fitted; call '
+                                           r'fit\(items_train\)'):
+        net(np.array([0]), np.array([1]))
+    net.fit([1, 1, 2])
+    assert net(np.array([0]), np.array([1])).item() == 2
+
+
+@pytest.mark.parametrize('items, message', [
+    ([1.7, 2.0], 'item index 1.7 is not a whole number'),
+    ([1, 5], 'item index 5 is outside 0 to 4'),
+    ([-1], 'item index -1 is outside 0 to 4')])
+def test_popularity_fit_refuses_float_or_out_of_range_ids(items, message):
+    from d2l_ncf.baselines import Popularity
+    net = initialised(Popularity(5))
+    with pytest.raises(ValueError, match=f'Popularity.fit: {message}'):
+        net.fit(items)
+
+
+@pytest.mark.parametrize('make, args, error, message', [
+    ('MF', (4.5, 5, 7), TypeError, 'MF: num_factors = 4.5; expected a '
+                                   'whole number (an int) >= 1'),
+    ('GMF', (4, 0, 7), ValueError, 'GMF: num_users = 0; expected'),
+    ('MLP', (4, 5, '7', [8]), TypeError, "MLP: num_items = '7'"),
+    ('MLP', (4, 5, 7, 8), TypeError, 'MLP: nums_hiddens = 8; expected a '
+                                     'list'),
+    ('Popularity', (-3,), ValueError, 'Popularity: num_items = -3')])
+def test_baseline_sizes_are_named_when_wrong(make, args, error, message):
+    from d2l_ncf import baselines
+    with pytest.raises(error) as err:
+        getattr(baselines, make)(*args)
+    assert message in str(err.value)
