@@ -480,3 +480,24 @@ def test_baseline_sizes_are_named_when_wrong(make, args, error, message):
     with pytest.raises(error) as err:
         getattr(baselines, make)(*args)
     assert message in str(err.value)
+
+
+# -- unclear messages -------------------------------------------------------
+
+def test_an_unwritable_cache_is_not_called_a_failed_download(
+        tmp_path, monkeypatch, capsys):
+    from d2l_ncf.datasets.movielens import DataNotFoundError, download_ml100k
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a folder')  # root writes anywhere: a file
+    cache = blocker / 'cache'           # in the way is what stops it
+    monkeypatch.setenv('D2L_NCF_CACHE', str(cache))
+    monkeypatch.delenv('D2L_NCF_DATA_DIR', raising=False)
+    with pytest.raises(DataNotFoundError) as err:
+        download_ml100k()
+    message = str(err.value)
+    assert (f'cannot download MovieLens-100K: the download folder {cache} '
+            f'($D2L_NCF_CACHE) is not writable') in message
+    assert 'could not download' not in message
+    assert cli.main(['train', '--epochs', '1', '--no-progress', '--devices',
+                     'cpu']) == 2
+    assert 'is not writable' in capsys.readouterr().err
