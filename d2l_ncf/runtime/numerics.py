@@ -52,10 +52,7 @@ RECORDED = tuple(PORTABLE) + ('OPENBLAS_CORETYPE', 'MXNET_ENGINE_TYPE',
                               'MXNET_CPU_WORKER_NTHREADS')
 
 _state = {}
-# OMP_NUM_THREADS that native mode passes on: MXNet aborts on anything
-# but a whole number (rc 134 on 'abc' or '4,2') and crashes on far more
-# threads than any CPU has (rc 139 on 100000).
-MAX_THREADS = 1024
+MAX_THREADS = 1024  # OMP_NUM_THREADS in native mode (`check_threads`)
 
 
 class NumericsError(ValueError):
@@ -93,11 +90,8 @@ def best_isa(flags):
 
 def effective_isa(cap, flags):
     """What oneDNN runs with `cap` on a CPU with `flags`."""
-    best = best_isa(flags)
-    if best is None or cap is None:
-        return best
-    names = [name for name, _ in ISAS]
-    if cap not in names:
+    best, names = best_isa(flags), [name for name, _ in ISAS]
+    if best is None or cap not in names:
         return best
     return names[min(names.index(best), names.index(cap))]
 
@@ -119,9 +113,9 @@ def configure():
     Returns the state `record` reports.
     """
     if not _state:
-        try:
+        try:  # before MXNet loads: it would abort
             check_threads(os.environ)
-        except NumericsError as err:  # before MXNet: it would abort
+        except NumericsError as err:
             print(f'd2l_ncf: error: {err}', file=sys.stderr)
             raise SystemExit(2) from None
         model, flags = cpu_info()
@@ -138,25 +132,16 @@ def configure():
 
 
 def check_threads(environ):
-    """In native mode MXNet reads ``OMP_NUM_THREADS`` as it is: refuse,
-    before MXNet loads, a value it would abort or crash on (portable mode
-    sets it to 1)."""
-    try:
-        if requested_mode(environ) != 'native':
-            return
-    except NumericsError:
-        return  # `apply` names it and runs portable
-    value = environ.get('OMP_NUM_THREADS')
-    if value is None or value.strip() == '':
-        return
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or not (
-            1 <= int(text) <= MAX_THREADS):
+    """Refuse in native mode an OMP_NUM_THREADS MXNet dies on loading."""
+    value = environ.get('OMP_NUM_THREADS', '').strip()
+    if environ.get(ENV, '').strip().lower() == 'native' and value and not (
+            value.isascii() and value.isdigit()
+            and 1 <= int(value) <= MAX_THREADS):
         raise NumericsError(
-            f'OMP_NUM_THREADS={value!r}: expected a whole number of threads '
-            f'from 1 to {MAX_THREADS}; native numerics pass it to MXNet, '
-            f'which stops on anything else. Set it to such a number, unset '
-            f'it, or use portable numerics (one thread)')
+            f'OMP_NUM_THREADS={environ["OMP_NUM_THREADS"]!r}: expected a '
+            f'whole number of threads from 1 to {MAX_THREADS}; native '
+            f'numerics pass it to MXNet, which stops on anything else. Set '
+            f'it so, unset it, or use portable numerics (one thread)')
 
 
 def asks_native(argv):
@@ -188,9 +173,8 @@ def apply(environ, flags, stream, late=False):
             changed = True
             if old is not None:
                 overridden[name] = old
-            if value is None:
-                environ.pop(name, None)
-            else:
+            environ.pop(name, None)
+            if value is not None:
                 environ[name] = value
         if overridden:
             told = ', '.join(f'{k}={v}' for k, v in sorted(overridden.items()))
@@ -219,9 +203,8 @@ def users_environment():
     another mode must see, not the portable values)."""
     environ = dict(os.environ)
     for name, value in configure().get('original', {}).items():
-        if value is None:
-            environ.pop(name, None)
-        else:
+        environ.pop(name, None)
+        if value is not None:
             environ[name] = value
     return environ
 
