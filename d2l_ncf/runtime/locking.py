@@ -107,10 +107,16 @@ def hold_folder(folder, option='--out'):
     if key in WRITERS:
         return
     home = os.path.join(tempfile.gettempdir(), f'd2l_ncf-locks-{os.getuid()}')
-    os.makedirs(home, mode=0o700, exist_ok=True)
     path = os.path.join(home, hashlib.sha256(key.encode(
         'utf-8', 'surrogateescape')).hexdigest()[:32] + '.lock')
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise FolderBusyError(
+            f'{option} {folder}: cannot make the lock that keeps a second '
+            f'run out of it ({path}: {err.strerror or err}); set TMPDIR to '
+            f'a folder you can write') from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:

@@ -501,3 +501,28 @@ def test_an_unwritable_cache_is_not_called_a_failed_download(
     assert cli.main(['train', '--epochs', '1', '--no-progress', '--devices',
                      'cpu']) == 2
     assert 'is not writable' in capsys.readouterr().err
+
+
+def test_a_lock_folder_that_cannot_be_made_is_a_message(tmp_path,
+                                                        monkeypatch):
+    import tempfile
+    from d2l_ncf.runs.records import check_out_dir
+    from d2l_ncf.runtime.locking import FolderBusyError
+    blocker = tmp_path / 'tmp-is-a-file'
+    blocker.write_text('')
+    monkeypatch.setattr(tempfile, 'tempdir', str(blocker))
+    with pytest.raises(FolderBusyError, match='cannot make the lock that '
+                                              'keeps a second run out'):
+        check_out_dir(str(tmp_path / 'out'))
+
+
+def test_a_finished_exercise_lets_another_run_have_its_out(synthetic_dir,
+                                                           tmp_path):
+    out = tmp_path / 'ex'
+    assert cli.main(['exercise', 'factors', '--values', '4', '--seeds', '0',
+                     '--k', '10', '--data-dir', synthetic_dir, '--epochs',
+                     '1', '--devices', 'cpu', '--no-progress',
+                     '--batch-size', '32', '--out', str(out)]) == 0
+    holder = held_by_other_process(out, tmp_path)  # not refused as busy
+    holder.stdin.close()
+    assert holder.wait(timeout=60) == 0
