@@ -263,6 +263,9 @@ def restore(checkpoint, net, devices, trainer=None):
             f"network ({type(err).__name__}: {first[:200]})") from None
     bad = [name for name, param in net.collect_params().items()
            if not numpy.isfinite(param.list_data()[0].asnumpy()).all()]
+    bad += [f'the average of --ema ({name})' for name, value in
+            checkpoint.get('average', {}).items()
+            if not numpy.isfinite(value).all()]
     if bad:  # a diverged run's weights: nothing to score or resume from
         raise CheckpointError(
             f"{checkpoint['folder']}: the checkpoint holds non-finite "

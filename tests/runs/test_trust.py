@@ -75,7 +75,7 @@ def test_two_trains_into_one_out_never_both_succeed(synthetic_dir, tmp_path):
     a = start_train(synthetic_dir, out, 3, 1, tmp_path, 'a')
     b = None
     try:
-        wait_for_line(a, 'users')  # the data summary: after the checks
+        wait_for_line(a, ' users on ')  # the data summary: after the checks
         a.send_signal(signal.SIGSTOP)
         b = start_train(synthetic_dir, out, 1, 2, tmp_path, 'b')
         code_b, err_b = finish(b)
