@@ -26,10 +26,12 @@ def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
     """The `k` items `user` has not interacted with that NeuMF ranks first.
 
     `checkpoint` is a folder written by ``train(..., save=...)`` (or
-    ``d2l-ncf train --save``); `user` is an original user id of the data.
-    Returns a list of dicts: ``rank``, ``item`` (original id), ``score``
-    and, for MovieLens, ``title`` (from ``u.item`` or ``movies.dat`` in
-    `data_dir`, else in the folder the checkpoint was trained from).
+    ``d2l-ncf train --save``); `user` is an original user id of the data
+    (an int, or a string of the digits 0-9); `k` an int >= 1. Returns a
+    list of dicts: ``rank``, ``item`` (original id), ``score`` and, for
+    MovieLens, ``title`` (from ``u.item`` or ``movies.dat`` in
+    `data_dir`, which must hold the data the checkpoint was trained on,
+    else in the folder the checkpoint was trained from).
     """
     k = _check_k(k)
     user = _check_user(user)
