@@ -13,6 +13,7 @@ GroupLens' published MD5.
 """
 import csv
 import dataclasses
+import errno
 import os
 import zipfile
 
@@ -136,6 +137,11 @@ def movielens_dir(spec, data_dir=None):
     return download_movielens(spec)
 
 
+# A download folder that cannot be written, whatever the network says.
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
+                errno.EEXIST, errno.ENOSPC, errno.EDQUOT)
+
+
 def download_ml100k(cache_dir=None):
     """Download and unzip ml-100k.zip into the cache, checking its SHA-1."""
     return download_movielens(DATASETS['ml-100k'], cache_dir)
@@ -143,6 +149,8 @@ def download_ml100k(cache_dir=None):
 
 def download_movielens(spec, cache_dir=None):
     """Download and unzip `spec`'s zip into the cache, checking it."""
+    origin = ('cache_dir=' if cache_dir else f'${CACHE_ENV}'
+              if os.environ.get(CACHE_ENV) else 'the default')
     cache_dir = cache_dir or default_cache_dir()
     folder = os.path.join(cache_dir, spec.folder)
     try:
@@ -153,6 +161,14 @@ def download_movielens(spec, cache_dir=None):
             fname = d2l_download(spec.url, cache_dir, spec.digest
                                  if spec.hash_name == 'sha1' else None)
     except Exception as err:  # requests raises several kinds offline
+        if isinstance(err, OSError) and err.errno in NOT_WRITABLE:
+            raise DataNotFoundError(
+                f'cannot download {spec.name}: the download folder '
+                f'{cache_dir} ({origin}) is not writable '
+                f'({err.strerror or err}). Set {CACHE_ENV} to a folder you '
+                f'can write, or point d2l_ncf at a local '
+                f'copy of the unzipped folder: data_dir= (--data-dir), or '
+                f'{spec.env}=/path/to/{spec.folder}') from None
         raise DataNotFoundError(
             f'could not download {spec.name} from {spec.url} '
             f'({type(err).__name__}). Point d2l_ncf at a local copy of the '

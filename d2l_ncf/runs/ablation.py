@@ -42,7 +42,7 @@ from .config import TrainConfig, config_dict, option
 from .exercises import distinct_seeds
 from .questions import ABLATION_MODELS as MODELS
 from .questions import CHOSEN_BY, RECIPES, REFUSED
-from .records import check_out_dir, versions
+from .records import check_out_dir, release_out, versions
 from .run import RunStopped, quietly
 
 OUTPUTS = ('ablation.json', 'ablation.md', 'ablation.csv', 'ablation.png')
@@ -142,6 +142,7 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
                          f'{kept}', signum) from None
     finally:
         epoch_bar.close()
+        release_out(out)  # another run may have the folder now
     return rows
 
 

@@ -21,11 +21,9 @@ manifest atomically and deletes only the files the old manifest listed:
 a crash leaves the old checkpoint or the new one, never a mix, and any
 other file in the folder (notes, a run's --out files, data) is kept.
 A lock file (``d2l_ncf.lock``, holding the pid) lets one run at a time
-save into a folder. Version 1 (flat files, a manifest of sizes and
-digests only) is still read, and upgraded by the next save into it.
+save into a folder.
 """
 import contextlib
-import glob
 import os
 import shutil
 import time
@@ -86,11 +84,9 @@ def save_checkpoint(folder, net, trainer, config, record, state,
                 'epoch': int(state['epoch']), 'folder': name,
                 'files': files}, atomic=True)
             if old is not None:  # only our file names, whatever it lists
-                _remove_files(os.path.join(folder, old['folder']), FILES,
-                              old['files'] if old['version'] == 1 else None)
-                if old['version'] > 1:
-                    with contextlib.suppress(OSError):
-                        os.rmdir(os.path.join(folder, old['folder']))
+                _remove_files(os.path.join(folder, old['folder']), FILES)
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(folder, old['folder']))
     return folder
 
 
@@ -190,19 +186,15 @@ def _load(folder):
         raise CheckpointError(f'{folder} is a file, not a checkpoint '
                               f'folder; {WHAT_IT_IS}')
     if not os.path.isdir(folder):
-        left = sorted(glob.glob(glob.escape(os.path.abspath(folder))
-                                + '.old-*'))
-        hint = (f'; a save was interrupted while swapping folders: the '
-                f'previous checkpoint is {left[-1]}' if left else '')
         what = (f'a symbolic link to {os.readlink(folder)}, which does '
                 f'not exist' if os.path.islink(folder)
                 else 'nothing exists at this path')
         raise CheckpointError(f'{folder}: no such checkpoint folder '
-                              f'({what}){hint}')
+                              f'({what})')
     manifest_path = os.path.join(folder, MANIFEST)
     if not os.path.isfile(manifest_path):
         names = sorted(os.listdir(folder))
-        if not any(n in FILES or _package_entry(n) or EPOCH_FOLDER.match(n)
+        if not any(_package_entry(n) or EPOCH_FOLDER.match(n)
                    for n in names):  # nothing a save writes
             held = (f"holds {', '.join(names[:5])}"
                     f"{', ...' if len(names) > 5 else ''}"
@@ -241,10 +233,14 @@ def _load(folder):
     mapping = _read_npz(os.path.join(base, 'mapping.npz'))
     config_path = os.path.join(base, 'config.json')
     config = _read_json(config_path)
-    try:  # a hand-edited value of the wrong type, named now
-        config_from_dict(config, where=f'checkpoint {config_path}')
+    try:  # a hand-edited value, named now: the checks of a typed config
+        config_from_dict(config, where=f'checkpoint {config_path}'
+                         ).validate()
     except (ValueError, TypeError) as err:
-        raise CheckpointError(str(err)) from None
+        text = str(err)
+        raise CheckpointError(text if config_path in text else
+                              f'checkpoint {config_path}: {text} (was the '
+                              f'file edited?)') from None
     return {'folder': folder, 'version': manifest['version'],
             'config': config,
             'state': _read_json(os.path.join(base, 'state.json')),
@@ -265,6 +261,18 @@ def restore(checkpoint, net, devices, trainer=None):
         raise CheckpointError(
             f"{checkpoint['folder']}: its parameters do not fit this "
             f"network ({type(err).__name__}: {first[:200]})") from None
+    bad = [name for name, param in net.collect_params().items()
+           if not numpy.isfinite(param.list_data()[0].asnumpy()).all()]
+    bad += [f'the average of --ema ({name})' for name, value in
+            checkpoint.get('average', {}).items()
+            if not numpy.isfinite(value).all()]
+    if bad:  # a diverged run's weights: nothing to score or resume from
+        raise CheckpointError(
+            f"{checkpoint['folder']}: the checkpoint holds non-finite "
+            f"parameters (NaN or infinity in {', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}): the run that saved it had "
+            f"diverged, so it can be neither resumed nor used; train again, "
+            f"or use a checkpoint saved before the divergence")
 
 
 def check_same_data(checkpoint, data):

@@ -5,20 +5,17 @@ after a killed save, and the small JSON and NumPy file helpers the saves
 and loads share (`checkpoint` saves and loads the model itself).
 """
 import contextlib
-import glob
 import json
 import os
 import re
 
 import numpy
 
-from ..datasets.formats import file_digest
 from ..runtime.locking import LOCK, pid_alive
 
 MANIFEST = 'manifest.json'
 FORMAT = 'd2l_ncf-checkpoint'
-VERSION = 2
-READS = (1, 2)  # the versions this code loads
+VERSION = 2  # the one version this code writes and reads
 FILES = ('model.params', 'trainer.states', 'config.json', 'mapping.npz',
          'average.npz', 'state.json')
 EPOCH_FOLDER = re.compile(r'epoch-\d+(-\d+)?\Z')
@@ -47,23 +44,16 @@ def _ours(manifest, path):
     if not isinstance(manifest, dict):
         return None
     if manifest.get('format') == FORMAT:
-        if manifest.get('version') not in READS:
+        if manifest.get('version') != VERSION:
             raise CheckpointError(
                 f'{path}: checkpoint format version '
                 f'{manifest.get("version")!r}, written by another version '
-                f'of d2l_ncf; this one reads versions '
-                f'{", ".join(map(str, READS))}')
+                f'of d2l_ncf; this one reads version {VERSION}')
         if (not isinstance(manifest.get('files'), dict)
                 or not EPOCH_FOLDER.match(str(manifest.get('folder')))):
             raise CheckpointError(f'{path}: a {FORMAT} manifest without '
                                   f'a valid folder and file list')
         return manifest
-    # version 1 named no format: exactly our files with size and digest
-    if set(manifest) == set(FILES) and all(
-            isinstance(v, dict) and {'bytes', 'sha256'} <= set(v)
-            for v in manifest.values()):
-        return {'format': FORMAT, 'version': 1, 'folder': '.',
-                'files': manifest}
     return None
 
 
@@ -92,16 +82,12 @@ def holds_other_files(folder):
 
 def clean_stale(folder):
     """Delete the temporaries a killed save left: ``epoch-N.tmp-PID``
-    and ``manifest.json.tmp-PID`` in `folder` and version 1's sibling
-    ``folder.tmp-PID``, when process PID is gone; only our files."""
+    and ``manifest.json.tmp-PID`` in `folder`, when process PID is gone;
+    only our files."""
     folder = os.path.abspath(folder)
     found = [(os.path.join(folder, n), TEMPORARY.match(n).group(3))
              for n in (os.listdir(folder) if os.path.isdir(folder) else ())
              if TEMPORARY.match(n)]
-    prefix = os.path.basename(folder) + '.tmp-'
-    found += [(p, p.rsplit('.tmp-', 1)[1]) for p in glob.glob(
-        glob.escape(folder) + '.tmp-*')
-        if os.path.basename(p)[len(prefix):].isdigit()]
     for path, pid in found:
         if pid_alive(int(pid)):
             continue
@@ -113,22 +99,12 @@ def clean_stale(folder):
             os.remove(path)
 
 
-def _remove_files(folder, names, expected=None):
-    """Remove `names` from `folder` (those whose size and digest match
-    `expected`, if given)."""
+def _remove_files(folder, names):
+    """Remove the files `names` from `folder` (not links, not folders)."""
     for name in names:
         path = os.path.join(folder, name)
-        if not os.path.isfile(path) or os.path.islink(path):
-            continue
-        if expected is not None and not _matches(path, expected.get(name)):
-            continue
-        os.remove(path)
-
-
-def _matches(path, entry):
-    return (isinstance(entry, dict)
-            and os.path.getsize(path) == entry.get('bytes')
-            and file_digest(path, 'sha256') == entry.get('sha256'))
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.remove(path)
 
 
 def _read_npz(path):

@@ -13,6 +13,7 @@ null (not measured) equals only null.
 import json
 import math
 import os
+import stat
 import sys
 
 from .. import metrics
@@ -37,13 +38,21 @@ def load_record(path, metrics=COMPARED):
     """A run record from a metrics.json file or a folder holding one."""
     if os.path.isdir(path):
         path = os.path.join(path, 'metrics.json')
-    try:
+    try:  # before opening: a FIFO would block, a device never end
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise CompareError(f'{path}: not a regular file ({_kind(info)}); '
+                               f'expected a d2l-ncf metrics.json')
+        if info.st_size > MAX_BYTES:
+            raise CompareError(_too_large(path, info.st_size))
         with open(path, 'rb') as f:
-            data = f.read()
+            data = f.read(MAX_BYTES + 1)  # bounded, should it grow
     except FileNotFoundError:
         raise CompareError(f'{path}: no such file') from None
     except OSError as err:
         raise CompareError(f'{path}: cannot read it: {err}') from None
+    if len(data) > MAX_BYTES:
+        raise CompareError(_too_large(path, len(data)))
     what = sniff(path, data[:4096])
     if what is not None:
         raise CompareError(f'{path}: the file is {what}; expected a '
@@ -80,12 +89,40 @@ def load_record(path, metrics=COMPARED):
         epochs.add(epoch)
         _check_values(path, f'history row {n} (epoch {epoch})', row, metrics)
     _check_values(path, '"final"', record['final'], metrics)
-    for section in ('config', 'versions'):
-        if not isinstance(record.get(section, {}), dict):
+    for section in ('config', 'versions', 'numerics'):
+        value = record.get(section)
+        if section == 'numerics' and isinstance(value, dict):
+            section, value = 'numerics.environment', value.get('environment')
+        if value is not None and not isinstance(value, dict):
             raise CompareError(f'{path}: "{section}" is '
-                               f'{type(record[section]).__name__}; '
+                               f'{_json_type(value)} ({str(value)[:40]!r}); '
                                f'expected an object')
     return record
+
+
+# A metrics.json of a run of thousands of epochs holds well under 10 MB.
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def _too_large(path, size):
+    return (f'{path}: {size} bytes, more than any metrics.json '
+            f'({MAX_BYTES // 2**20} MB at most); expected a d2l-ncf '
+            f'metrics.json')
+
+
+def _kind(info):
+    mode = info.st_mode
+    return ('a folder' if stat.S_ISDIR(mode) else
+            'a named pipe (FIFO)' if stat.S_ISFIFO(mode) else
+            'a character device' if stat.S_ISCHR(mode) else
+            'a block device' if stat.S_ISBLK(mode) else
+            'a socket')
+
+
+def _json_type(value):
+    return {str: 'a string', list: 'a list', bool: 'true or false'}.get(
+        type(value), 'a number' if isinstance(value, (int, float))
+        else type(value).__name__)
 
 
 def _check_values(path, where, row, metrics):
@@ -141,6 +178,8 @@ def same(value, ref, rtol, atol):
         return value is None and ref is None
     if value == ref or (math.isnan(value) and math.isnan(ref)):
         return True
+    if not (math.isfinite(value) and math.isfinite(ref)):
+        return False  # an infinity equals only itself: rtol * inf is no bound
     return within(value, ref, rtol, atol)
 
 
@@ -160,6 +199,7 @@ def compare(run, reference, rtol=0.0, atol=1e-6, metrics=COMPARED):
     one value, or raises `CompareError`.
     """
     rows, skipped = [], []
+    metrics = tuple(dict.fromkeys(metrics))  # each once
     ours = {r['epoch']: r for r in run['history']}
     theirs = {r['epoch']: r for r in reference['history']}
     if not set(ours) & set(theirs) and not (
@@ -233,7 +273,9 @@ def main_compare(run_path, reference_path, rtol=0.0, atol=1e-6,
                  metrics=None):
     """The `d2l-ncf compare` command; returns its exit status. `metrics`
     None: every metric both records hold (`COMPARED`); named, each must
-    be in both."""
+    be in both (each compared once)."""
+    if metrics is not None:
+        metrics = list(dict.fromkeys(metrics))
     try:
         run = load_record(run_path, metrics or COMPARED)
         reference = load_record(reference_path, metrics or COMPARED)

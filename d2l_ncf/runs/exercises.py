@@ -23,7 +23,7 @@ from .builders import load_data, resolve_devices, seed_everything
 from .checks import MAX_SEED, UsageError, check_fits_data
 from .questions import EXERCISES, settings_for
 from .plotting import exercise_figure
-from .records import check_out_dir
+from .records import check_out_dir, release_out
 from .run import RunStopped, fit, quietly
 
 OUTPUTS = ('exercise.csv', 'exercise.md', 'exercise.png')
@@ -87,6 +87,7 @@ def run_exercise(name, values, base, seeds=(0,), out=None, progress=True,
                     f'{len(rows)} finished values are printed', rows
                 ) from None
     runs.close()
+    release_out(out)  # written: another run may have the folder now
     for row in rows:  # a dead setting's numbers are chance, say so
         share = row.get(f'final_{TIE_SHARE}')
         if share is not None and share > TIE_NOTICE_SHARE:

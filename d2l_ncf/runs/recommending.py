@@ -1,6 +1,7 @@
 """Top-k recommendations from a checkpoint, in the data's own ids."""
+import dataclasses
 import os
-
+import re
 import sys
 
 import numpy
@@ -25,11 +26,15 @@ def recommend(checkpoint, user, k=10, devices='cpu', data_dir=None):
     """The `k` items `user` has not interacted with that NeuMF ranks first.
 
     `checkpoint` is a folder written by ``train(..., save=...)`` (or
-    ``d2l-ncf train --save``); `user` is an original user id of the data.
-    Returns a list of dicts: ``rank``, ``item`` (original id), ``score``
-    and, for MovieLens, ``title`` (from ``u.item`` or ``movies.dat`` in
-    `data_dir`, else in the folder the checkpoint was trained from).
+    ``d2l-ncf train --save``); `user` is an original user id of the data
+    (an int, or a string of the digits 0-9); `k` an int >= 1. Returns a
+    list of dicts: ``rank``, ``item`` (original id), ``score`` and, for
+    MovieLens, ``title`` (from ``u.item`` or ``movies.dat`` in
+    `data_dir`, which must hold the data the checkpoint was trained on,
+    else in the folder the checkpoint was trained from).
     """
+    k = _check_k(k)
+    user = _check_user(user)
     # a save into the same folder may replace the files while they are
     # read: load_checkpoint then reads the newer checkpoint
     return load_checkpoint(checkpoint, use=lambda ckpt: _recommend(
@@ -93,11 +98,34 @@ def _tie_notice(scores, top_scores, user):
                  else ''), file=sys.stderr)
 
 
+def _check_k(k):
+    """`k` as a whole number of items, at least 1; else a named error."""
+    if isinstance(k, bool) or not isinstance(k, (int, numpy.integer)):
+        raise TypeError(f'k = {k!r}: expected a whole number of items to '
+                        f'list (an int, at least 1)')
+    if k < 1:
+        raise ValueError(f'k = {k}: expected a whole number of items to '
+                         f'list, at least 1')
+    return int(k)
+
+
+def _check_user(user):
+    """`user` as the data file writes ids: a whole number, or a string of
+    the digits 0-9 alone (as the data reader takes them: no sign, no
+    underscore, no other script's digits); else a named error."""
+    if isinstance(user, str):
+        if not re.fullmatch(r'[0-9]+', user):
+            raise UnknownUserError(
+                f'user {user!r} is not a user id: expected the digits 0-9 '
+                f'alone, as the data file writes its ids')
+        return int(user)
+    if isinstance(user, bool) or not isinstance(user, (int, numpy.integer)):
+        raise TypeError(f'user = {user!r}: expected a user id (an int, or '
+                        f'a string of digits)')
+    return int(user)
+
+
 def _index_of(ids, value):
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
     pos = int(numpy.searchsorted(ids, value))
     return pos if pos < len(ids) and ids[pos] == value else None
 
@@ -131,6 +159,8 @@ def _titles(config, ckpt, data_dir, wanted=()):
             f'cannot find the titles: {path} does not exist ({origin}); '
             f'pass --data-dir with the {spec.name} folder holding '
             f'{spec.titles}')
+    if data_dir is not None:
+        _check_same_data(config, ckpt, data_dir, spec)
     try:
         titles = spec.read_titles(folder)
     except OSError as err:
@@ -145,6 +175,36 @@ def _titles(config, ckpt, data_dir, wanted=()):
             f'{spec.name} folder this checkpoint was trained on? Pass '
             f'--data-dir with that folder')
     return titles
+
+
+def _check_same_data(config, ckpt, data_dir, spec):
+    """`data_dir` must hold the data the checkpoint was trained on (its
+    fingerprint: ids and split), or its titles name other items."""
+    from ..datasets.formats import DataFormatError
+    from ..datasets.interactions import fingerprint
+    from ..datasets.movielens import DataNotFoundError
+    from .builders import load_data
+    folder, state = ckpt['folder'], ckpt['state']
+    try:
+        data = load_data(dataclasses.replace(config, data_dir=data_dir))
+    except (DataNotFoundError, DataFormatError, OSError) as err:
+        raise TitlesNotFoundError(
+            f'--data-dir {data_dir}: cannot check that it holds the data '
+            f'{folder} was trained on ({err}); pass --data-dir with the '
+            f'{spec.name} folder it was trained on') from None
+    theirs, mine = state.get('fingerprint'), fingerprint(data)
+    if theirs != mine:
+        mapping = ckpt['mapping']
+        raise TitlesNotFoundError(
+            f'--data-dir {data_dir} holds other data than {folder} was '
+            f'trained on: the checkpoint\'s data has '
+            f'{len(mapping["user_ids"])} users and '
+            f'{len(mapping["item_ids"])} items, from '
+            f'{state.get("source", "an unrecorded file")}, fingerprint '
+            f'{str(theirs)[:12]}; {data_dir} has {data.num_users} users '
+            f'and {data.num_items} items, fingerprint {mine[:12]}, so its '
+            f'titles would name other items. Pass --data-dir with the '
+            f'{spec.name} folder it was trained on')
 
 
 def _titles_folder(config, ckpt, data_dir, spec):

@@ -11,6 +11,7 @@ import mxnet as mx
 import numpy
 
 from ..runtime import numerics
+from ..runtime.locking import hold_folder, release_folder
 from .checkpoint import CheckpointError, is_checkpoint, other_files
 from .checks import UsageError
 from .config import config_dict
@@ -26,14 +27,23 @@ class OutputExistsError(FileExistsError):
 def check_out_dir(out, overwrite=False, files=OUTPUT_FILES,
                   option='--out'):
     """Check that folder `out` can be written, before any work; refuse
-    to write over an earlier run's `files` unless told to."""
+    to write over an earlier run's `files` unless told to. The folder is
+    then this process's to write (`locking.hold_folder`): another run
+    into it is refused until `write_outputs` (or `release_out`) lets it
+    go, or this process ends."""
     if out is None:
         return
     check_writable_folder(out, option)
+    # one writer at a time: held until the run has written (or the
+    # process ends), so two runs into one folder never both succeed
+    hold_folder(out, option)
     if overwrite:
         return
+    # looked at under the lock: a run that just finished may have
+    # written there since
     taken = [f for f in files if os.path.exists(os.path.join(out, f))]
     if taken:
+        release_folder(out)
         raise OutputExistsError(
             f'{out} already holds {", ".join(taken)} from an earlier run; '
             f'choose another folder or pass --overwrite')
@@ -48,6 +58,9 @@ def check_writable_folder(path, option):
     checked by writing there (`probe_write`), since permissions do not
     tell (root may write nowhere under /proc or /sys; a disk may be
     full)."""
+    if not path:
+        raise UsageError(f"{option} '': an empty path names no folder; "
+                         f"expected a folder to write to")
     if os.path.islink(path) and not os.path.exists(path):
         raise UsageError(
             f'{option} {path} is a symbolic link to '
@@ -170,7 +183,7 @@ def write_outputs(record, out):
     the file, after the final metrics are printed to stdout: the
     measured numbers are not lost."""
     path = os.path.join(out, 'metrics.json')
-    tmp = path + '.tmp'
+    tmp = f'{path}.tmp-{os.getpid()}'  # another writer's is not ours
     try:
         os.makedirs(out, exist_ok=True)
         with open(tmp, 'w') as f:
@@ -190,3 +203,11 @@ def write_outputs(record, out):
         raise OutputWriteError(
             f'--out {out}: writing {path} failed ({err.strerror or err}); '
             f'the final metrics are printed above') from None
+    finally:
+        release_out(out)
+
+
+def release_out(out):
+    """The run is done with folder `out`: another may write it."""
+    if out is not None:
+        release_folder(out)

@@ -1,14 +1,18 @@
 """One writer at a time, and never half a file.
 
-`SaveLock` lets one run at a time save into a folder; `deferred_signals`
-holds SIGINT and SIGTERM back while a file is written, so a stop never
-leaves one half-written. Imports nothing of the package.
+`SaveLock` lets one run at a time save into a folder; `hold_folder`
+lets one run at a time write a folder of results (--out);
+`deferred_signals` holds SIGINT and SIGTERM back while a file is
+written, so a stop never leaves one half-written. Imports nothing of the
+package.
 """
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import signal
+import tempfile
 import threading
 
 LOCK = 'd2l_ncf.lock'
@@ -84,6 +88,61 @@ class SaveLock:
 
 
 HELD = {}
+
+
+class FolderInUseError(FolderBusyError):
+    """Another run writes its results into the same folder."""
+
+
+def hold_folder(folder, option='--out'):
+    """Make this process the one writer of results folder `folder`
+    until `release_folder` or until it ends: an exclusive ``flock`` that
+    the kernel drops when the process dies, however it dies. The lock
+    file is not in `folder` (which may not exist yet, and which a
+    stopped run must leave as it was) but in a private folder of the
+    temporary directory, named by `folder`'s resolved path; it holds the
+    owner's pid and `folder`. Holding it again in the same process does
+    nothing. Raises `FolderInUseError` if another process holds it."""
+    key = os.path.realpath(folder)
+    if key in WRITERS:
+        return
+    home = os.path.join(tempfile.gettempdir(), f'd2l_ncf-locks-{os.getuid()}')
+    path = os.path.join(home, hashlib.sha256(key.encode(
+        'utf-8', 'surrogateescape')).hexdigest()[:32] + '.lock')
+    try:
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise FolderBusyError(
+            f'{option} {folder}: cannot make the lock that keeps a second '
+            f'run out of it ({path}: {err.strerror or err}); set TMPDIR to '
+            f'a folder you can write') from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        owner = os.pread(fd, 32, 0).decode(errors='replace').split('\n')[0]
+        os.close(fd)
+        if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        raise FolderInUseError(
+            f'{option} {folder} is being written by another run (pid '
+            f'{owner.strip() or "unknown"}); two runs into one folder would '
+            f'replace each other\'s results: wait for it to finish or '
+            f'choose another folder') from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'{os.getpid()}\n{key}\n'.encode(
+        'utf-8', 'surrogateescape'), 0)
+    WRITERS[key] = fd
+
+
+def release_folder(folder):
+    """Let other runs write `folder` again (see `hold_folder`)."""
+    fd = WRITERS.pop(os.path.realpath(folder), None)
+    if fd is not None:
+        os.close(fd)  # the flock goes with the last descriptor
+
+
+WRITERS = {}  # resolved folder -> descriptor of its held lock file
 
 
 @contextlib.contextmanager

@@ -52,6 +52,7 @@ RECORDED = tuple(PORTABLE) + ('OPENBLAS_CORETYPE', 'MXNET_ENGINE_TYPE',
                               'MXNET_CPU_WORKER_NTHREADS')
 
 _state = {}
+MAX_THREADS = 1024  # OMP_NUM_THREADS in native mode (`check_threads`)
 
 
 class NumericsError(ValueError):
@@ -89,11 +90,8 @@ def best_isa(flags):
 
 def effective_isa(cap, flags):
     """What oneDNN runs with `cap` on a CPU with `flags`."""
-    best = best_isa(flags)
-    if best is None or cap is None:
-        return best
-    names = [name for name, _ in ISAS]
-    if cap not in names:
+    best, names = best_isa(flags), [name for name, _ in ISAS]
+    if best is None or cap not in names:
         return best
     return names[min(names.index(best), names.index(cap))]
 
@@ -115,6 +113,11 @@ def configure():
     Returns the state `record` reports.
     """
     if not _state:
+        try:  # before MXNet loads: it would abort
+            check_threads(os.environ)
+        except NumericsError as err:
+            print(f'd2l_ncf: error: {err}', file=sys.stderr)
+            raise SystemExit(2) from None
         model, flags = cpu_info()
         # `d2l-ncf ... --numerics native` restarts in native mode from the
         # user's environment: a note on what portable mode overrode here
@@ -126,6 +129,19 @@ def configure():
         if stream is not sys.stderr:
             stream.close()
     return _state
+
+
+def check_threads(environ):
+    """Refuse in native mode an OMP_NUM_THREADS MXNet dies on loading."""
+    value = environ.get('OMP_NUM_THREADS', '').strip()
+    if environ.get(ENV, '').strip().lower() == 'native' and value and not (
+            value.isascii() and value.isdigit()
+            and 1 <= int(value) <= MAX_THREADS):
+        raise NumericsError(
+            f'OMP_NUM_THREADS={environ["OMP_NUM_THREADS"]!r}: expected a '
+            f'whole number of threads from 1 to {MAX_THREADS}; native '
+            f'numerics pass it to MXNet, which stops on anything else. Set '
+            f'it so, unset it, or use portable numerics (one thread)')
 
 
 def asks_native(argv):
@@ -157,9 +173,8 @@ def apply(environ, flags, stream, late=False):
             changed = True
             if old is not None:
                 overridden[name] = old
-            if value is None:
-                environ.pop(name, None)
-            else:
+            environ.pop(name, None)
+            if value is not None:
                 environ[name] = value
         if overridden:
             told = ', '.join(f'{k}={v}' for k, v in sorted(overridden.items()))
@@ -188,9 +203,8 @@ def users_environment():
     another mode must see, not the portable values)."""
     environ = dict(os.environ)
     for name, value in configure().get('original', {}).items():
-        if value is None:
-            environ.pop(name, None)
-        else:
+        environ.pop(name, None)
+        if value is not None:
             environ[name] = value
     return environ
 

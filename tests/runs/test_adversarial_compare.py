@@ -93,7 +93,7 @@ def test_a_metric_named_in_neither_file_lists_the_present_ones(
      '"final" has auc = True; expected a number'),
     (b'{"history": [], "final": {"auc": {"x": 1}}}', 'expected a number'),
     (b'{"history": [], "final": {}, "config": [1]}',
-     '"config" is list; expected an object'),
+     '"config" is a list (\'[1]\'); expected an object'),
 ])
 def test_a_file_that_is_no_metrics_record_exits_2(tmp_path, capsys,
                                                   content, message):
@@ -119,7 +119,7 @@ def test_a_folder_without_metrics_json_and_an_unreadable_file(
     locked.mkdir()  # metrics.json that is itself a folder
     (locked / 'metrics.json').mkdir()
     assert run_compare(locked, ref) == 2
-    assert 'cannot read it' in capsys.readouterr().err
+    assert 'not a regular file (a folder)' in capsys.readouterr().err
 
 
 def test_an_empty_record_is_refused_even_against_itself(tmp_path, capsys):

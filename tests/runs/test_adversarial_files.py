@@ -150,31 +150,6 @@ def test_overwrite_replaces_only_the_checkpoints_own_files(
     assert load_checkpoint(str(ck))['config']['seed'] == 4
 
 
-def as_version_1(ck):
-    """Rewrite `ck` as version 1 wrote it: flat files, a manifest of
-    sizes and digests only."""
-    m = manifest(ck)
-    for name in FILES:
-        os.replace(ck / m['folder'] / name, ck / name)
-    os.rmdir(ck / m['folder'])
-    (ck / 'manifest.json').write_text(json.dumps(m['files'], indent=2))
-
-
-def test_version_1_checkpoints_still_load_and_a_save_upgrades_them(
-        ck, synthetic_dir):
-    as_version_1(ck)
-    (ck / 'notes.txt').write_text('keep')
-    loaded = load_checkpoint(str(ck))
-    assert loaded['version'] == 1 and loaded['state']['epoch'] == 1
-    assert run(['--data-dir', synthetic_dir, '--epochs', '2', '--resume',
-                str(ck), '--save', str(ck)]) == 0
-    m = manifest(ck)
-    assert (m['version'], m['epoch']) == (VERSION, 2)
-    assert not any((ck / name).exists() for name in FILES)  # moved in
-    assert (ck / 'notes.txt').read_text() == 'keep'
-    assert (ck / 'metrics.json').exists()
-
-
 def test_a_newer_format_version_is_refused_with_a_message(
         ck, synthetic_dir, usage_error):
     m = manifest(ck)
