@@ -246,6 +246,8 @@ def check_hit_and_auc(hit_and_auc):
                             ('a list', list(scores))):
             try:
                 got = hit_and_auc(given, test, ell)
+            except NotImplementedError:
+                raise  # the TODO: reported as not filled in
             except Exception as err:
                 raise AssertionError(
                     f'with the scores as {kind} it raised '
