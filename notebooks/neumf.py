@@ -99,7 +99,7 @@ ell = 50                 # the cut-off ℓ (the chapter's)
 # | $\ell$ | the cut-off of Hit@$\ell$ and NDCG@$\ell$ (50) | `k` (the package's name) |
 # | $\mathcal{E}_u$, $n_u$ | the list the chapter's code ranks for $u$, and its length | `neg_items` |
 # | $N_u$ | the length of $\mathcal{I} \setminus S_u$, the list the formulas rank | |
-# | $T$, $G$ | the batches of an epoch, the devices (evidence (d)) | `len(train_iter)`, `len(devices)` |
+# | $T$, $G$ | the batches of an epoch, the devices (evidence (c)) | `len(train_iter)`, `len(devices)` |
 #
 # **Where we depart from the section's symbols.** The section numbers
 # the MLP's layers $2, \dots, L$ without naming the index, and its
@@ -306,8 +306,11 @@ print(f'positives 4 logits above the negatives: {float(apart) / 1024:.4f}')
 #
 # 1 for the top place, 0.63 for the second, 0.5 for the third. (NDCG
 # divides a list's discounted gain by the best one possible; with one
-# relevant item that best is 1, so nothing is left to divide.) The lab
-# has students write it by hand.
+# relevant item that best is 1, so nothing is left to divide.) The
+# corrected evaluator counts ties in expectation: each formula is
+# averaged over the places a random order of the tied items could give
+# $g_u$ (`class.ipynb` writes it out; the lab has students code Hit@$\ell$
+# and AUC that way).
 #
 # **What the code computes.** For each user $u$ in `range(num_users)`:
 #
@@ -393,7 +396,7 @@ print(f'({time.perf_counter() - tic:.0f} s)')
 
 # %% [markdown]
 # This is the book's line: `cpu:2` gives the chapter's code two devices,
-# as the book had two GPUs (evidence (d) works out why one device
+# as the book had two GPUs (evidence (c) works out why one device
 # doubles the loss). Every score of the trained model is now the same
 # number, 0.5: its best films for user 1 come in ascending id, all
 # tied:
@@ -461,7 +464,8 @@ plt.show()
 # embeddings), and the sigmoid cuts it by up to 4 ($\sigma$'s slope is
 # at most 1/4), while the decay shrinks only in proportion: as the
 # weights shrink the data loses ground, and $|\mathbf{Q}|$ and the
-# spread fall to zero. With logits the data's gradient wins; without
+# spread fall to zero (`docs/ERRATA.md` measures the two gradients).
+# With logits the data's gradient wins and the spread grows; without
 # decay nothing pulls the rows to zero. (Scores are probabilities with
 # the sigmoid, logits without, so compare spreads within a setting.)
 
@@ -667,10 +671,9 @@ with open(os.path.join(results, 'ablation.md')) as f:
 # package (`docs/exercises/`, 10 epochs, 3 seeds each; `bash
 # docs/exercises/run_all.sh` reruns them). `answer` prints each
 # setting's final Hit@50 (mean ± sd over the seeds) and judges it
-# against a reference setting by the ablation's rule: a gap counts only
-# beyond twice the standard error of the difference, each hit rate's
-# error the larger of the binomial one over the 943 test users and the
-# seeds' spread.
+# against a reference setting by the ablation's rule (above), each hit
+# rate's error the larger of the binomial one over the test users and
+# the seeds' spread over $\sqrt{\text{seeds}}$.
 
 # %% tags=["no-output"]
 def answer(exercise, reference, pairs=None):

@@ -530,12 +530,10 @@ my_prediction = ['neumf-pre', 'neumf', 'gmf', 'mlp', 'popularity']
 
 
 # %% [markdown]
-# The most-popular list scores a film by its number of training pairs,
-# whoever asks; then your table, and the ablation committed with the
-# package (`d2l-ncf ablation`, three seeds, every model's settings
-# chosen on a validation film; `docs/results/ablation/`):
+# The most-popular list needs no training: it scores a film by its
+# number of training pairs, whoever asks.
 
-# %%
+# %% tags=["no-output"]
 class Popularity(nn.Block):
     """Scores a film by its number of training pairs."""
     counts = np.array(numpy.bincount(items_train, minlength=num_items)
@@ -545,6 +543,11 @@ class Popularity(nn.Block):
         return self.counts[item_id].reshape(-1, 1)
 
 
+# %% [markdown]
+# Your table, best first, beside your prediction, with the noise a gap
+# must pass:
+
+# %%
 results = {'popularity': lab_checks.evaluate(Popularity(), data, ell),
            'gmf': gmf_result, 'mlp': mlp_result, 'neumf': neumf_result,
            'neumf-pre': pre_result}
@@ -558,6 +561,11 @@ se = (0.35 * 0.65 / num_users) ** 0.5
 print(f'noise: one hit rate near 0.35 is uncertain by {se:.3f} (binomial '
       f'standard error); two differ beyond noise past '
       f'{2 * 2 ** 0.5 * se:.3f}')
+
+# %% [markdown]
+# The ablation committed with the package (`d2l-ncf ablation`, three
+# seeds, every model's settings chosen on a validation film;
+# `docs/results/ablation/`):
 
 # %%
 import csv
