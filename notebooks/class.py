@@ -195,7 +195,7 @@ print('\n'.join(book_lines))
 # unrelated to learning.
 #
 # **The model stopped learning.** After the first epoch every pair gets
-# the same score. Ask the trained model for its ten best films for any
+# the same score. Ask the trained model for its five best films for any
 # user: every score is 0.5, $\sigma(0)$, and the films come in
 # ascending id (the package's notice says so too):
 
@@ -425,7 +425,7 @@ print('\n'.join(verdicts))
 #
 # ## 5. Ten films for one user
 #
-# What does a student get from each model? `ncf.recommend` loads a saved
+# What would a user see from each model? `ncf.recommend` loads a saved
 # model and lists the films a user has not rated, best first. First, the
 # last films this user rated in training, and the one held out:
 
