@@ -123,6 +123,11 @@ def test_committed_answer_key_is_executed():
         re.M))
     assert set(rows) == {'popularity', 'gmf', 'mlp', 'neumf', 'neumf-pre'}
     assert rows['neumf'] > rows['popularity']
+    # the key shows the MLP collapsing from Normal(0.01): part 1's ln 2
+    # and chance, as its answer says
+    [cell] = [c for c in cells if 'small_mlp, small_mlp_result' in c.source]
+    assert re.search(r'^loss 0\.693, Hit@50 0\.0\d\d, AUC 0\.5\d\d',
+                     outputs_text([cell]), re.M), outputs_text([cell])
     ok, record = within_budget(key, BUDGET)
     assert ok, f'over {BUDGET} s: {record}'
 

@@ -320,13 +320,18 @@ check_mlp(MLP)
 mlp, mlp_result = fit(lambda: MLP(10, num_users, num_items, [10, 10, 10]),
                       bpr, init=0.1)
 
+# %% tags=["answer"]
+# the key only: the MLP from the chapter's Normal(0.01)
+small_mlp, small_mlp_result = fit(
+    lambda: MLP(10, num_users, num_items, [10, 10, 10]), bpr)
+
 # %% [markdown] tags=["answer"]
 # **Answer.** The MLP's embeddings reach the score through three dense
 # layers: from Normal(0.01) every layer multiplies a small signal by
 # small weights, so the data's gradient on the embeddings is tiny while
 # the weight decay pulls every row towards zero at every step, and the
-# scores collapse to one value (loss $\ln 2$, AUC 0.5). GMF's embeddings
-# are one layer from the score.
+# scores collapse to one value: the cell above ends at part 1's loss and
+# at chance. GMF's embeddings are one layer from the score.
 
 # %% [markdown]
 # ## 4. Fuse them: NeuMF (25 minutes)
@@ -557,8 +562,9 @@ for name, r in sorted(done.items(), key=lambda kv: -kv[1]['hit_rate']):
     print(f"{name:11} {r['hit_rate']:8.3f} {r['auc']:6.3f}")
 print('your prediction:', ' > '.join(my_prediction) or
       'none written: fill in my_prediction above first')
-se = (0.35 * 0.65 / num_users) ** 0.5
-print(f'noise: one hit rate near 0.35 is uncertain by {se:.3f} (binomial '
+p = max(r['hit_rate'] for r in done.values())  # the best hit rate
+se = (p * (1 - p) / num_users) ** 0.5
+print(f'noise: a hit rate of {p:.3f} is uncertain by {se:.3f} (binomial '
       f'standard error); two differ beyond noise past '
       f'{2 * 2 ** 0.5 * se:.3f}')
 
