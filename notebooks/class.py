@@ -240,7 +240,9 @@ print(f'{num_users} of {num_items} films ever ranked; {never} of '
 # $$\text{printed loss} = \frac{\ln 2\,(T + 1)}{2G}.$$
 #
 # The DataLoader carries the last incomplete batch over to the next
-# epoch (`last_batch='rollover'`), so $T$ is counted epoch by epoch:
+# epoch (`last_batch='rollover'`), so $T$ is counted epoch by epoch.
+# (The second printed line, examples/sec, is off too: the loop never
+# restarts its timer, so it divides by a sum of times since the start.)
 
 # %%
 B = 1024  # the chapter's batch size
