@@ -47,9 +47,9 @@ def parse(path):
     return text, page
 
 
-def test_the_three_pages_exist():
+def test_the_four_pages_exist():
     names = {os.path.basename(p) for p in PAGES}
-    assert {'neumf.html', 'lab.html', 'errata.html'} <= names
+    assert {'class.html', 'neumf.html', 'lab.html', 'errata.html'} <= names
 
 
 @pytest.mark.parametrize('path', PAGES, ids=os.path.basename)
@@ -78,7 +78,7 @@ def test_a_network_check_that_can_fail():
         'https://cdn.example/x.css', '//cdn.example/x.js']
 
 
-@pytest.mark.parametrize('name', ['neumf.html', 'lab.html'])
+@pytest.mark.parametrize('name', ['class.html', 'neumf.html', 'lab.html'])
 def test_math_is_mathml_not_tex(name):
     text, _ = parse(os.path.join(DOCS, name))
     assert text.count('<math') >= 5
@@ -136,3 +136,13 @@ def test_display_math_keeps_the_browsers_math_layout():
     text, _ = parse(os.path.join(DOCS, 'neumf.html'))
     [rule] = re.findall(r'math\[display="block"\]\s*\{([^}]*)\}', text)
     assert re.search(r'display:\s*block math\s*;', rule), rule
+
+
+def test_a_binder_badge_is_a_link_not_a_remote_image():
+    """The notebooks open with a Binder badge (an image on mybinder.org):
+    on the pages it is a plain link, so nothing loads from the network."""
+    for name in ('class.html', 'neumf.html', 'lab.html'):
+        text, page = parse(os.path.join(DOCS, name))
+        assert 'badge_logo.svg' not in text
+        assert re.search(r'<a href="https://mybinder\.org/v2/gh/[^"]+">'
+                         r'Open in Binder</a>', text), name
