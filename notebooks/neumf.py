@@ -340,7 +340,8 @@ print(f'positives 4 logits above the negatives: {float(apart) / 1024:.4f}')
 show(chapter.hit_and_auc)
 
 # %%
-changes(chapter.hit_and_auc, ncf.hit_and_auc)
+from d2l_ncf import metrics
+changes(chapter.hit_and_auc, metrics.hit_and_auc)
 
 # %%
 # five items ranked, the test item (1) second, cut-off 2:
@@ -367,12 +368,18 @@ show(chapter.evaluate_ranking)
 show(chapter.train_ranking)
 
 # %% [markdown]
-# **What the corrected protocol changes, line by line** (the package's
-# corrected loop makes each change a visible line of its own):
-#
+# **What the corrected protocol changes, line by line.** The package's
+# corrected loop, `d2l_ncf/corrected.py`, keeps the chapter's names and
+# order; each change is a line marked `# fix:`. The diff:
+
+# %%
+from d2l_ncf import corrected
+changes(chapter.train_ranking, corrected.train_ranking)
+
+# %% [markdown]
 # | erratum | the chapter's line | corrected |
 # |---|---|---|
-# | 3: the loss | `l += sum([l.asnumpy() for l in ls]).mean()/len(devices)`, a running total never reset within the epoch | `l = float(sum([l.asnumpy() for l in ls]).sum())`: this batch's summed loss, so `metric[0] / metric[1]` is the epoch's mean per example |
+# | 3: the loss | `l += sum([l.asnumpy() for l in ls]).mean()/len(devices)`, a running total never reset within the epoch | the batches' summed losses added up, over the examples: the epoch's mean per example |
 # | 2: the timer | `timer.stop()` after each batch, never restarted: `timer.sum()` adds times since the start | `timer.start()` when each epoch begins and again after each `timer.stop()`: each batch timed once with its sampling, evaluation not at all |
 # | 4: the collapse | `nn.Dense(1, activation='sigmoid', ...)` in `NeuMF` | `NeuMF(..., sigmoid_output=False)`: the loss sees logits |
 # | 1: the candidates | `all_items = set([i for i in range(num_users)])` in `evaluate_ranking` | `range(num_items)`: every unseen item ranked |
