@@ -71,3 +71,24 @@ def test_every_example_once_per_pass():
         assert (i == u).all()  # positives stay paired with their user
         seen.extend(u.tolist())
     assert sorted(seen) == sorted(users)
+
+
+def test_the_seen_table_answers_as_the_binary_search(monkeypatch):
+    # small catalogues look seen pairs up in a table, large ones search
+    # the sorted keys: the same answers, so the same draws
+    from d2l_ncf.engine import sampling
+    rng = numpy.random.RandomState(3)
+    candidates = {u: sorted(set(rng.randint(0, 40, 12).tolist()))
+                  for u in range(30)}
+    candidates[7] = list(range(35))  # past half the catalogue
+    table = NegativeSampler(candidates, 30, 40)
+    monkeypatch.setattr(sampling, 'TABLE_LIMIT', 0)
+    search = NegativeSampler(candidates, 30, 40)
+    assert table.table is not None and search.table is None
+    users = rng.randint(0, 30, 5000)
+    items = rng.randint(0, 40, 5000)
+    assert (table.is_seen(users, items) == search.is_seen(users, items)).all()
+    assert table.is_seen(users, items).any()
+    a = table.sample(users, numpy.random.RandomState(9), 3)
+    b = search.sample(users, numpy.random.RandomState(9), 3)
+    assert (a == b).all()
