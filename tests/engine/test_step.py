@@ -232,6 +232,10 @@ def test_the_fused_update_stands_aside_where_it_is_not_the_same_math():
         'rmsprop': make([mx.cpu()], 'rmsprop') + ([mx.cpu()],),
         '--sparse': make([mx.cpu()], use_sparse=True) + ([mx.cpu()],),
     }
+    net, _ = make([mx.cpu()])  # a kvstore of its own (as `launch` gives)
+    cases['a kvstore'] = (net, gluon.Trainer(
+        net.collect_params(), 'adam', {'learning_rate': 0.02},
+        kvstore=mx.kv.create('local')), [mx.cpu()])
     for name, (net, trainer, devices) in cases.items():
         before = parameters(net)
         step = FastStep(net, LOSSES['bpr'](), trainer, devices)
