@@ -12,7 +12,7 @@ round so that a busy machine slows them alike:
   `PairwiseObjective` (static memory), the loss read back every batch,
   ``trainer.step`` (one Adam update per parameter);
 - after: `FastStep` on the batches `epoch_batches` prepared for the
-  epoch, the loss summed on the device and read once an epoch.
+  epoch, the batches' losses read once an epoch (`FastStep.finish`).
 
 Each round records the load average, the fastest of `--epochs` epochs of
 each loop (after a first one that compiles), and the ratios to the stock
@@ -111,20 +111,20 @@ class After:
             seconds = (time.perf_counter() - tic) / len(batches)
             phases.setdefault('sample and copy (whole epoch)', []).extend(
                 [seconds] * len(batches))
-        total = None
         step = self.step
         for values in batches:
             if phases is None:
-                loss = step(values)
+                step(values)
             else:  # FastStep's phases, each waited for
-                loss = self.profiled(values, phases)
-            total = loss if total is None else total + loss
+                step.losses.append(self.profiled(values, phases))
         tic = time.perf_counter()
-        value = float(total)  # once an epoch
+        total = 0.0
+        for loss in step.finish():  # read once an epoch
+            total += loss
         if phases is not None:
             phases.setdefault('read the loss', []).extend(
                 [(time.perf_counter() - tic) / len(batches)] * len(batches))
-        return value
+        return total
 
     def profiled(self, values, phases):
         step = self.step

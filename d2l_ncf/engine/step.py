@@ -46,6 +46,7 @@ class FastStep:
     MXNet scalar on ``devices[0]``, not read back to the host.
     ``penalty(net, users, items, negatives)``, if given, is added to the
     objective the gradients are taken of, not to the returned loss.
+    `finish()`, once an epoch, reads the epoch's batch losses at once.
 
     The compiled graph is built for the first batch's shapes; later
     batches must have the same number of negatives and the same presence
@@ -59,6 +60,7 @@ class FastStep:
         self.devices, self.penalty = list(devices), penalty
         self.graph, self.num_neg = None, None
         self.update = None  # a FlatUpdate, or False where none fits
+        self.losses = []  # this epoch's, on the device, for `finish`
 
     def __call__(self, values):
         batch_size = values[0].shape[0]
@@ -85,7 +87,23 @@ class FastStep:
         total = losses[0]
         for l in losses[1:]:
             total = total + l.as_in_context(self.devices[0])
+        self.losses.append(total)
         return total
+
+    def finish(self):
+        """The losses of the batches since the last call, read from the
+        device at once: a list of Python floats, one per batch, in order.
+
+        Adding them one by one in Python (as d2l's Accumulator does) gives
+        the epoch's loss bit for bit as a loop that read each batch's loss
+        did; a float32 sum on the device would move its last bits. Call it
+        once an epoch (it also frees the batches' loss arrays); then
+        ``numpy.isfinite`` names the first batch whose loss was not.
+        """
+        losses, self.losses = self.losses, []
+        if not losses:
+            return []
+        return [float(x) for x in mx.np.stack(losses).asnumpy()]
 
     def _build(self, parts):
         """Before the first batch: the parameters' shapes (one forward

@@ -291,3 +291,24 @@ def test_epoch_batches_are_the_batches_on_the_device():
                     assert (x.asnumpy() == y).all()
         assert fast.get_state() == plain.get_state()
     assert epoch_batches([], mx.cpu()) == []
+
+
+@pytest.mark.parametrize('num_devices', [1, 2])
+def test_finish_reads_the_epochs_batch_losses_at_once(num_devices):
+    # the same floats as reading each batch's loss, in order, so the
+    # epoch's loss adds up as the chapter's loop adds it
+    devices = [mx.cpu(i) for i in range(num_devices)]
+    net, trainer = make(devices)
+    step = FastStep(net, LOSSES['log'](), trainer, devices)
+    read = [float(step(values)) for values in batches(3, True, count=4)]
+    assert step.finish() == read
+    assert step.finish() == []
+    # a diverging run: finish names the first batch whose loss is not
+    # finite (here: the learning rate overflows the weights)
+    net, trainer = make(devices, 'sgd', {'learning_rate': 1e38})
+    step = FastStep(net, LOSSES['bpr'](), trainer, devices)
+    for values in batches(1, False, count=4):
+        step(values)
+    losses = step.finish()
+    assert numpy.isfinite(losses[0])
+    assert not numpy.isfinite(losses).all()
