@@ -64,7 +64,7 @@ class FastStep:
 
     def __call__(self, values):
         batch_size = values[0].shape[0]
-        parts = [gluon.utils.split_and_load(v, self.devices) for v in values]
+        parts = [split(v, self.devices) for v in values]
         if self.update is None:  # the first batch
             self._build(parts)
         elif self.update and self.update.stale():  # a parameter replaced
@@ -122,6 +122,16 @@ class FastStep:
                 and isinstance(self.net, gluon.HybridBlock)):
             self.graph = PairwiseObjective(self.net, self.loss, self.num_neg)
             self.graph.hybridize(static_alloc=True, static_shape=True)
+
+
+def split(array, devices):
+    """``gluon.utils.split_and_load(array, devices)``, as the chapter
+    splits a batch; an MXNet array already on the one device is used as
+    it is (split_and_load would make a new handle, with a warning)."""
+    if (len(devices) == 1 and isinstance(array, mx.np.ndarray)
+            and array.ctx == devices[0]):
+        return [array]
+    return gluon.utils.split_and_load(array, devices)
 
 
 def chapter_loss(net, loss, users, items, negatives, *weights):
