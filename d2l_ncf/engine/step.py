@@ -9,15 +9,34 @@ few, large operations:
   same compiled graph (`losses.PairwiseObjective`), with static memory and
   shapes;
 - one update for all parameters: their weights and gradients are slices
-  of one flat buffer each, so a single ``adam_update`` (or ``sgd_update``)
+  of one flat buffer each, so a single ``adam_update`` (or SGD's update)
   serves them all, element for element the same arithmetic as
   ``trainer.step`` (bit-equal: tests/engine/test_step.py); the
   optimizer's state is kept in the trainer, so saving and loading its
   states works as before;
-- the loss stays on the device: the loop sums the returned arrays and
-  reads once per epoch;
-- `epoch_batches` samples an epoch's batches at once and copies them to
-  the device in one go.
+- the loss stays on the device; `FastStep.finish` reads the epoch's
+  batch losses at once;
+- `epoch_batches` samples an epoch's batches at once (the same draws as
+  iterating the batches) and copies them to the device in one go.
+
+A loop using it (the corrected protocol's)::
+
+    step = FastStep(net, loss, trainer, devices, penalty)
+    for epoch in range(num_epochs):
+        for values in epoch_batches(train_iter, devices[0]):
+            step(values)
+        losses = step.finish()  # floats, one per batch, read at once
+        # not finite: the batch is losses' first non-finite entry; the
+        # updates after it have run, so check the parameters before
+        # evaluating or saving (as after every epoch)
+        loss_sum = 0.0
+        for l in losses:  # in order, as d2l's Accumulator adds
+            loss_sum += l
+
+The loss of every batch is no longer looked at before its update (that
+would read it back to the host each batch): a diverging run is stopped
+at the epoch's end, before its model is evaluated or saved, naming the
+first batch whose loss was not finite.
 
 Where the fused update is not the same math, it is not used and
 ``trainer.step`` runs: several devices, a kvstore (distributed or
@@ -32,6 +51,7 @@ import numpy
 from mxnet import autograd, gluon, nd
 
 from ..losses import PairwiseObjective
+from .sparse import GlobalRows, as_numpy
 
 
 class FastStep:
@@ -302,20 +322,36 @@ class FlatUpdate:
 
 
 def epoch_batches(batches, device):
-    """One epoch of `batches` (an iterable of batch tuples of NumPy
-    arrays, e.g. `sampling.TripleBatches`), sampled at once and copied
-    to `device` in one copy per column: a list of batch tuples of MXNet
-    arrays on `device`, the same values in the same order as iterating
-    `batches` (the same random draws). Batches of another size than the
-    first (none with TripleBatches, which rolls over) are kept apart."""
-    epoch = [tuple(numpy.asarray(v) for v in b) for b in batches]
+    """One epoch of `batches` (an iterable of batch tuples of arrays,
+    e.g. `sampling.TripleBatches`), sampled at once and copied to
+    `device` in one copy per column: batch tuples of MXNet arrays on
+    `device`, the same values in the same order as iterating `batches`
+    (the same random draws, the same state after). A list; for
+    `sparse.GlobalRows` (--sparse, whose distributed trainer reads the
+    rows of the batch it updates) a generator that tells it each batch
+    as the loop takes it. Batches of another size than the first (none
+    from TripleBatches, which rolls over) are copied one by one."""
+    rows = batches if isinstance(batches, GlobalRows) else None
+    source = rows.batches if rows is not None else batches
+    epoch = [tuple(as_numpy(v) for v in b) for b in source]
     if not epoch:
-        return []
-    size = epoch[0][0].shape[0]
-    full = [b for b in epoch if b[0].shape[0] == size]
-    if len(full) != len(epoch):  # a ragged last batch: copy each
-        return [tuple(mx.np.array(v, ctx=device, dtype=v.dtype)
-                      for v in b) for b in epoch]
-    columns = [mx.np.array(numpy.stack(c), ctx=device, dtype=c[0].dtype)
-               for c in zip(*epoch)]
-    return [tuple(c[i] for c in columns) for i in range(len(epoch))]
+        on_device = []
+    elif any(b[0].shape[0] != epoch[0][0].shape[0] for b in epoch):
+        on_device = [tuple(mx.np.array(v, ctx=device, dtype=v.dtype)
+                           for v in b) for b in epoch]
+    else:
+        columns = [mx.np.array(numpy.stack(c), ctx=device, dtype=c[0].dtype)
+                   for c in zip(*epoch)]
+        on_device = [tuple(c[i] for c in columns)
+                     for i in range(len(epoch))]
+    if rows is None:
+        return on_device
+    return told(rows, epoch, on_device)
+
+
+def told(rows, epoch, on_device):
+    """`on_device`'s batches, each first told to `rows` (its host copy
+    from `epoch`) as the loop takes it."""
+    for host, batch in zip(epoch, on_device):
+        rows.last = host
+        yield batch

@@ -312,3 +312,15 @@ def test_finish_reads_the_epochs_batch_losses_at_once(num_devices):
     losses = step.finish()
     assert numpy.isfinite(losses[0])
     assert not numpy.isfinite(losses).all()
+
+
+def test_epoch_batches_tell_sparse_global_rows_each_batch_in_turn():
+    # --sparse under dist_sync pulls the rows of the batch being trained
+    rng = numpy.random.RandomState(1)
+    users, items = rng.randint(0, USERS, 40), rng.randint(0, ITEMS, 40)
+    sampler = NegativeSampler({u: [] for u in range(USERS)}, USERS, ITEMS)
+    rows = sparse.GlobalRows(TripleBatches(users, items, sampler, 8,
+                                           numpy.random.RandomState(2)))
+    for batch in epoch_batches(rows, mx.cpu()):
+        assert (rows.last[0] == batch[0].asnumpy()).all()
+        assert (rows.rows((0,)) == numpy.unique(batch[0].asnumpy())).all()
