@@ -129,12 +129,14 @@ class PairwiseObjective(gluon.HybridBlock):
 
     def hybrid_forward(self, F, users, items, negatives, weights=None):
         k = self.num_neg
-        negatives = negatives.reshape(-1, k).T.reshape(-1)
+        if k > 1:  # the 1st negatives, then the 2nd, ...
+            negatives = negatives.reshape(-1, k).T.reshape(-1)
         scores = self.net(F.np.tile(users, k + 1),
                           F.np.concatenate([items, negatives]))
         scores = scores.reshape(k + 1, -1)
         positive = scores[0].reshape(-1, 1)  # (batch, 1)
-        negative = scores[1:].T  # (batch, num_neg)
+        # (batch, num_neg); one negative: the same values, no transpose
+        negative = scores[1:].T if k > 1 else scores[1].reshape(-1, 1)
         if self.kind == 'bpr':
             return bpr(F, positive - negative)
         if self.kind == 'hinge':
