@@ -83,9 +83,14 @@ class NegativeSampler:
             redo = ~dense & self.is_seen(users, negs)
         else:
             redo = self.is_seen(users, negs)
-        while redo.any():
-            negs[redo] = rng.randint(0, self.num_items, size=redo.sum())
-            redo[redo] = self.is_seen(users[redo], negs[redo])
+        # redraw the seen ones, in row-major order, until none is seen
+        # (positions rather than masks: the same draws, fewer operations)
+        redo = numpy.flatnonzero(redo)
+        flat_users, flat_negs = users.reshape(-1), negs.reshape(-1)
+        while len(redo):
+            draws = rng.randint(0, self.num_items, size=len(redo))
+            flat_negs[redo] = draws
+            redo = redo[self.is_seen(flat_users[redo], draws)]
         return negs
 
 
