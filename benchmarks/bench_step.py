@@ -20,6 +20,8 @@ epoch of the same round. A profile of one batch (`profile`: where its
 time goes, each phase waited for, median over an epoch) goes beside.
 
     python benchmarks/bench_step.py --out benchmarks/step.json
+    MXNET_EXEC_BULK_EXEC_TRAIN=0 python benchmarks/bench_step.py \
+        --rounds 0 --operators benchmarks/step_operators.json
 """
 import argparse
 import json
@@ -172,6 +174,24 @@ def profile(loop):
     return {name: 1e3 * statistics.median(s) for name, s in phases.items()}
 
 
+def operators(loop):
+    """MXNet's profile of one epoch of `loop`: per operator (or bulked
+    segment of operators) its count and total, min and mean ms, and the
+    C API calls the host made. Run with MXNET_EXEC_BULK_EXEC_TRAIN=0 in
+    the environment to see each operator apart."""
+    mx.nd.waitall()
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True,
+                           filename=os.devnull)
+    mx.profiler.set_state('run')
+    loop.epoch()
+    mx.nd.waitall()
+    mx.profiler.set_state('stop')
+    table = json.loads(mx.profiler.dumps(reset=True, format='json'))['Time']
+    return {kind: dict(sorted(table.get(kind, {}).items(),
+                              key=lambda kv: -kv[1]['Total']))
+            for kind in ('operator', 'MXNET_C_API')}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-dir', default=None)
@@ -179,6 +199,9 @@ def main(argv=None):
     parser.add_argument('--epochs', type=int, default=4,
                         help='timed epochs of each loop a round')
     parser.add_argument('--out', default=None, help='JSON file to write')
+    parser.add_argument('--operators', default=None, metavar='FILE',
+                        help="also write MXNet's profile of one epoch of "
+                             "each loop to FILE (JSON)")
     args = parser.parse_args(argv)
     from bench_chapter import stock
     data = load_chapter_data(args.data_dir)
@@ -191,8 +214,12 @@ def main(argv=None):
         row = {'load_average_before': os.getloadavg()}
         row['stock_epoch_seconds'] = stock(data, [device],
                                            evaluate=False)['epoch_seconds']
+        timings = {name: [] for name in loops}
+        for _ in range(args.epochs):  # epochs of the loops alternate
+            for name, loop in loops.items():
+                timings[name] += timed_epochs(loop, 1)
         for name, loop in loops.items():
-            seconds = timed_epochs(loop, args.epochs)
+            seconds = timings[name]
             row[name] = {'epoch_seconds': min(seconds),
                          'median_epoch_seconds': statistics.median(seconds),
                          'all_epoch_seconds': seconds,
@@ -200,19 +227,24 @@ def main(argv=None):
                          / min(seconds)}
             row[name]['x_stock_epoch'] = (row['stock_epoch_seconds']
                                           / min(seconds))
+        row['after_x_before'] = (row['before']['epoch_seconds']
+                                 / row['after']['epoch_seconds'])
         row['load_average_after'] = os.getloadavg()
         rounds.append(row)
         print(f'round {r + 1}: load {row["load_average_before"][0]:.2f}, '
               f'stock {row["stock_epoch_seconds"]:.3f} s, ' + ', '.join(
                   f'{n} {row[n]["epoch_seconds"]:.3f} s '
-                  f'({row[n]["x_stock_epoch"]:.1f}x stock)' for n in loops))
+                  f'({row[n]["x_stock_epoch"]:.1f}x stock)' for n in loops)
+              + f'; after {row["after_x_before"]:.2f}x before')
     profiles = {name: profile(loop) for name, loop in loops.items()}
     for name, phases in profiles.items():
         print(f'one batch, {name} (ms, median, each phase waited for): '
               + ', '.join(f'{k} {v:.3f}' for k, v in phases.items()))
-    best = {n: max(r[n]['x_stock_epoch'] for r in rounds) for n in loops}
-    print('best ratio to the stock epoch of the same round: ' + ', '.join(
-        f'{n} {v:.1f}x' for n, v in best.items()))
+    best = {n: max((r[n]['x_stock_epoch'] for r in rounds), default=None)
+            for n in loops}
+    if rounds:
+        print('best ratio to the stock epoch of the same round: ' + ', '.join(
+            f'{n} {v:.1f}x' for n, v in best.items()))
     record = {
         'command': 'python benchmarks/bench_step.py ' + ' '.join(
             argv if argv is not None else sys.argv[1:]),
@@ -220,15 +252,29 @@ def main(argv=None):
                     '10 factors, MLP 10-10-10, Adam lr 0.01 wd 1e-5, '
                     'one CPU context, MovieLens-100K',
         'rounds': rounds, 'best_x_stock_epoch': best,
+        'median_after_x_before': statistics.median(
+            [r['after_x_before'] for r in rounds] or [float('nan')]),
         'median_x_stock_epoch': {
-            n: statistics.median(r[n]['x_stock_epoch'] for r in rounds)
-            for n in loops},
+            n: statistics.median([r[n]['x_stock_epoch'] for r in rounds]
+                                 or [float('nan')]) for n in loops},
         'profile_ms_per_batch': profiles,
         'machine': machine(), 'mxnet': mx.__version__}
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(record, f, indent=2)
             f.write('\n')
+    if args.operators:
+        ops = {name: operators(loop) for name, loop in loops.items()}
+        ops['bulked'] = os.environ.get('MXNET_EXEC_BULK_EXEC_TRAIN') != '0'
+        ops['load_average'] = os.getloadavg()
+        with open(args.operators, 'w') as f:
+            json.dump(ops, f, indent=1)
+            f.write('\n')
+        for name in loops:
+            top = list(ops[name]['operator'].items())[:8]
+            print(f'{name}: ' + ', '.join(
+                f'{k[:40]} {v["Total"]:.0f} ms (min {v["Min"]:.3f})'
+                for k, v in top))
 
 
 if __name__ == '__main__':
