@@ -324,3 +324,45 @@ def test_epoch_batches_tell_sparse_global_rows_each_batch_in_turn():
     for batch in epoch_batches(rows, mx.cpu()):
         assert (rows.last[0] == batch[0].asnumpy()).all()
         assert (rows.rows((0,)) == numpy.unique(batch[0].asnumpy())).all()
+
+
+def test_a_fast_step_loop_gives_the_corrected_reference_losses(tmp_path):
+    # tests/reference/synthetic_corrected_seed0.json, made by the loop of
+    # per-batch reads and trainer.step: a loop of FastStep over
+    # epoch_batches, its losses read once an epoch, gives the same epoch
+    # losses bit for bit (its settings, built here as `build` does)
+    import json
+    import os
+    import random
+    from synthetic import make_ratings, write_udata
+    from d2l_ncf.data import load_chapter_data
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(here, 'reference',
+                           'synthetic_corrected_seed0.json')) as f:
+        reference = json.load(f)
+    data = load_chapter_data(write_udata(tmp_path / 'data', make_ratings()))
+    random.seed(0)
+    numpy.random.seed(0)
+    mx.random.seed(0)
+    batches = TripleBatches(
+        data.users_train, data.items_train,
+        NegativeSampler(data.candidates, data.num_users, data.num_items),
+        32, numpy.random.RandomState(0))
+    net = NeuMF(4, data.num_users, data.num_items, [4, 4],
+                sigmoid_output=False)
+    net.initialize(ctx=mx.cpu(), init=mx.init.Normal(0.01))
+    net.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), 'adam',
+                            {'learning_rate': 0.01, 'wd': 1e-5})
+    step = FastStep(net, LOSSES['bpr'](), trainer, [mx.cpu()])
+    losses = []
+    for _ in reference['history']:
+        epoch = epoch_batches(batches, mx.cpu())
+        for values in epoch:
+            step(values)
+        total = 0.0
+        for loss in step.finish():
+            total += loss
+        losses.append(total / (len(epoch) * 32))
+    assert isinstance(step.update, FlatUpdate)
+    assert losses == [row['loss'] for row in reference['history']]
