@@ -3,7 +3,9 @@ beside the stock chapter epoch, in one process (issue 34).
 
 The chapter's settings on the real MovieLens-100K, one CPU context: BPR,
 one negative, batch 1024, 10 factors, MLP 10-10-10, Adam lr 0.01 wd 1e-5,
-logits (the corrected protocol). Three epoch loops, taking turns in each
+logits (the corrected protocol); or with ``--setting paper`` the NCF
+paper's (log loss, 4 negatives, batch 256, 8 factors, MLP 32-16-8, Adam
+lr 0.001, no decay), where the stock chapter epoch is only a yardstick. Three epoch loops, taking turns in each
 round so that a busy machine slows them alike:
 
 - stock: the chapter's own code, one epoch (bench_chapter.stock);
@@ -20,6 +22,8 @@ epoch of the same round. A profile of one batch (`profile`: where its
 time goes, each phase waited for, median over an epoch) goes beside.
 
     python benchmarks/bench_step.py --out benchmarks/step.json
+    python benchmarks/bench_step.py --setting paper \
+        --out benchmarks/step_paper.json
     MXNET_EXEC_BULK_EXEC_TRAIN=0 python benchmarks/bench_step.py \
         --rounds 0 --operators benchmarks/step_operators.json
 """
@@ -38,38 +42,42 @@ from mxnet import autograd, gluon
 from d2l_ncf import load_chapter_data
 from d2l_ncf.engine.sampling import NegativeSampler, TripleBatches
 from d2l_ncf.engine.step import FastStep, epoch_batches
-from d2l_ncf.losses import BPRLoss, fused_objective
+from d2l_ncf.losses import LOSSES, fused_objective
 from d2l_ncf.model import NeuMF
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine  # noqa: E402
 
-BATCH = 1024
+# name: (loss, negatives, batch, factors, hiddens, lr, wd)
+SETTINGS = {'chapter': ('bpr', 1, 1024, 10, [10, 10, 10], 0.01, 1e-5),
+            'paper': ('log', 4, 256, 8, [32, 16, 8], 0.001, 0.0)}
 
 
-def setup(data, device, seed=0):
-    """The corrected protocol at the chapter's settings: net, loss,
-    trainer and the batches."""
+def setup(data, device, setting='chapter', seed=0):
+    """The corrected protocol at `setting`: net, loss, trainer and the
+    batches."""
+    loss, num_neg, batch, factors, hiddens, lr, wd = SETTINGS[setting]
     mx.random.seed(seed)
-    net = NeuMF(10, data.num_users, data.num_items, [10, 10, 10],
+    net = NeuMF(factors, data.num_users, data.num_items, hiddens,
                 sigmoid_output=False)
     net.initialize(ctx=device, init=mx.init.Normal(0.01))
     net.hybridize()
     trainer = gluon.Trainer(net.collect_params(), 'adam',
-                            {'learning_rate': 0.01, 'wd': 1e-5})
+                            {'learning_rate': lr, 'wd': wd})
     sampler = NegativeSampler(data.candidates, data.num_users,
                               data.num_items)
     batches = TripleBatches(data.users_train, data.items_train, sampler,
-                            BATCH, numpy.random.RandomState(seed))
-    return net, BPRLoss(), trainer, batches
+                            batch, numpy.random.RandomState(seed), num_neg)
+    return net, LOSSES[loss](), trainer, batches
 
 
 class Before:
     """The step of issue 15 as its loop ran it, one epoch a call."""
 
-    def __init__(self, data, device):
+    def __init__(self, data, device, setting):
         self.device = [device]
-        self.net, self.loss, self.trainer, self.batches = setup(data, device)
+        self.net, self.loss, self.trainer, self.batches = setup(
+            data, device, setting)
         self.graph = None
 
     def epoch(self, phases=None):
@@ -101,9 +109,9 @@ class After:
     """FastStep on an epoch's batches prepared at once, one epoch a
     call."""
 
-    def __init__(self, data, device):
+    def __init__(self, data, device, setting):
         self.device = device
-        net, loss, trainer, self.batches = setup(data, device)
+        net, loss, trainer, self.batches = setup(data, device, setting)
         self.step = FastStep(net, loss, trainer, [device])
 
     def epoch(self, phases=None):
@@ -196,6 +204,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-dir', default=None)
     parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--setting', choices=list(SETTINGS),
+                        default='chapter',
+                        help="the chapter's (default) or the NCF paper's "
+                             "(log loss, 4 negatives, batch 256, 8 factors, "
+                             "MLP 32-16-8, lr 0.001, no decay)")
     parser.add_argument('--epochs', type=int, default=4,
                         help='timed epochs of each loop a round')
     parser.add_argument('--out', default=None, help='JSON file to write')
@@ -206,7 +219,8 @@ def main(argv=None):
     from bench_chapter import stock
     data = load_chapter_data(args.data_dir)
     device = mx.cpu()
-    loops = {'before': Before(data, device), 'after': After(data, device)}
+    loops = {'before': Before(data, device, args.setting),
+             'after': After(data, device, args.setting)}
     for loop in loops.values():
         loop.epoch()  # compiles the graphs
     rounds = []
@@ -223,7 +237,8 @@ def main(argv=None):
             row[name] = {'epoch_seconds': min(seconds),
                          'median_epoch_seconds': statistics.median(seconds),
                          'all_epoch_seconds': seconds,
-                         'examples_per_sec': len(loop.batches) * BATCH
+                         'examples_per_sec': len(loop.batches)
+                         * loop.batches.batch_size
                          / min(seconds)}
             row[name]['x_stock_epoch'] = (row['stock_epoch_seconds']
                                           / min(seconds))
@@ -248,9 +263,11 @@ def main(argv=None):
     record = {
         'command': 'python benchmarks/bench_step.py ' + ' '.join(
             argv if argv is not None else sys.argv[1:]),
-        'settings': 'corrected protocol, BPR, 1 negative, batch 1024, '
-                    '10 factors, MLP 10-10-10, Adam lr 0.01 wd 1e-5, '
-                    'one CPU context, MovieLens-100K',
+        'setting': args.setting,
+        'settings': dict(zip(('loss', 'num_neg', 'batch_size', 'factors',
+                              'hiddens', 'lr', 'wd'),
+                             SETTINGS[args.setting])),
+        'protocol': 'corrected, Adam, one CPU context, MovieLens-100K',
         'rounds': rounds, 'best_x_stock_epoch': best,
         'median_after_x_before': statistics.median(
             [r['after_x_before'] for r in rounds] or [float('nan')]),
