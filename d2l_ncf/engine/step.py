@@ -187,11 +187,12 @@ class FlatUpdate:
         """A FlatUpdate for `trainer`, or None where its update is not
         one elementwise operator over plain dense float32 parameters on
         one device, updated locally."""
+        if type(trainer) is not gluon.Trainer or len(devices) != 1:
+            return None  # e.g. --sparse's, or several devices' reduction
         kvstore = trainer._kvstore_params['kvstore']
-        if (type(trainer) is not gluon.Trainer or len(devices) != 1
-                or not (kvstore is None or isinstance(kvstore, str)
-                        and 'dist' not in kvstore)):
-            return None  # several devices or workers: reduced in a kvstore
+        if not (kvstore is None or isinstance(kvstore, str)
+                and 'dist' not in kvstore):
+            return None  # a kvstore given, or several workers
         if not trainer._kv_initialized:  # local: no kvstore for one device
             trainer._init_kvstore()
         if trainer._kvstore is not None or trainer._update_on_kvstore:
