@@ -67,6 +67,9 @@ class FastStep:
     ``penalty(net, users, items, negatives)``, if given, is added to the
     objective the gradients are taken of, not to the returned loss.
     `finish()`, once an epoch, reads the epoch's batch losses at once.
+    `scale` (``distributed.Cluster.scale``: the workers whose examples
+    one dist_sync step sums) multiplies the batch size the update divides
+    the summed gradient by, as ``trainer.step(B * scale)``.
 
     The compiled graph is built for the first batch's shapes; later
     batches must have the same number of negatives and the same presence
@@ -75,15 +78,17 @@ class FastStep:
     a HybridBlock, runs the chapter's calls instead.
     """
 
-    def __init__(self, net, loss, trainer, devices, penalty=None):
+    def __init__(self, net, loss, trainer, devices, penalty=None, *,
+                 scale=1):
         self.net, self.loss, self.trainer = net, loss, trainer
         self.devices, self.penalty = list(devices), penalty
+        self.scale = scale
         self.graph, self.num_neg = None, None
         self.update = None  # a FlatUpdate, or False where none fits
         self.losses = []  # this epoch's, on the device, for `finish`
 
     def __call__(self, values):
-        batch_size = values[0].shape[0]
+        batch_size = values[0].shape[0] * self.scale
         parts = [split(v, self.devices) for v in values]
         if self.update is None:  # the first batch
             self._build(parts)

@@ -119,7 +119,7 @@ def test_fast_step_trains_as_the_chapters_calls(loss_name, num_neg,
         assert numpy.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def graph_and_trainer_step(net, loss, trainer, values):
+def graph_and_trainer_step(net, loss, trainer, values, scale=1):
     """The same compiled graph as FastStep's, then trainer.step."""
     graph = PairwiseObjective(net, loss, 1 if values[2].ndim == 1
                               else values[2].shape[1])
@@ -128,7 +128,7 @@ def graph_and_trainer_step(net, loss, trainer, values):
     with autograd.record():
         total = graph(*arrays)
     total.backward()
-    trainer.step(values[0].shape[0])
+    trainer.step(values[0].shape[0] * scale)
     return float(total)
 
 
@@ -366,3 +366,25 @@ def test_a_fast_step_loop_gives_the_corrected_reference_losses(tmp_path):
         losses.append(total / (len(epoch) * 32))
     assert isinstance(step.update, FlatUpdate)
     assert losses == [row['loss'] for row in reference['history']]
+
+
+def test_scale_divides_the_gradient_by_the_global_batch():
+    # dist_sync: a step sums `scale` workers' examples, so the loop gave
+    # trainer.step B * scale; FastStep(scale=...) updates as that does
+    devices = [mx.cpu()]
+    seen = []
+    for fast in (False, True):
+        net, trainer = make(devices)
+        step = FastStep(net, LOSSES['bpr'](), trainer, devices, scale=3)
+        for values in batches(1, False):
+            if fast:
+                step(values)
+            else:
+                graph_and_trainer_step(net, LOSSES['bpr'](), trainer,
+                                       values, scale=3)
+        if fast:
+            assert isinstance(step.update, FlatUpdate)
+        assert trainer._optimizer.rescale_grad == 1 / (3 * BATCH)
+        seen.append(parameters(net))
+    for a, b in zip(*seen):
+        assert (a == b).all()
