@@ -5,8 +5,9 @@ The chapter's settings on the real MovieLens-100K, one CPU context: BPR,
 one negative, batch 1024, 10 factors, MLP 10-10-10, Adam lr 0.01 wd 1e-5,
 logits (the corrected protocol); or with ``--setting paper`` the NCF
 paper's (log loss, 4 negatives, batch 256, 8 factors, MLP 32-16-8, Adam
-lr 0.001, no decay), where the stock chapter epoch is only a yardstick. Three epoch loops, taking turns in each
-round so that a busy machine slows them alike:
+lr 0.001, no decay), where the stock chapter epoch is only a yardstick.
+Three epoch loops, taking turns in each round (their epochs alternate)
+so that a busy machine slows them alike:
 
 - stock: the chapter's own code, one epoch (bench_chapter.stock);
 - before: the package's step of issue 15, as its loop ran it: batches

@@ -156,7 +156,8 @@ def test_train_ranking_keeps_the_chapters_shape():
 
 # Over 300 lines: none (metrics and compare were split once issue 23's
 # ties landed: engine/ranking.py, runs/compare_report.py).
-LONG_FOR_NOW = set()
+LONG_FOR_NOW = {'d2l_ncf.engine.step'}  # issue 34's step (issue 31: no
+# line budgets any more)
 
 
 def test_every_module_reads_in_one_sitting():
