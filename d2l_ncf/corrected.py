@@ -3,7 +3,7 @@
 
 Each departure from the chapter is a visible line, marked ``# fix:``:
 
-- the step: one compiled graph of net and loss (`step.FastStep`);
+- the step: one compiled graph of net and loss (`engine.step.FastStep`);
   positives and negatives are scored together, the model outputs
   logits (`model.NeuMF(sigmoid_output=False)`);
 - the loss: the mean per example, summed on the device and read once
@@ -32,7 +32,7 @@ from d2l import mxnet as d2l
 from mxnet import autograd
 
 from .engine.scoring import NonFiniteModelError, non_finite_parameters
-from .step import FastStep
+from .engine.step import FastStep, epoch_batches
 from .metrics import TIE_SHARE, Metrics, label, tie_notice
 
 
@@ -51,8 +51,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     its reporter evaluates and prints).
     """
     history, stop = list(history), stop or (lambda: None)
-    step = FastStep(net, loss, trainer, devices, penalty)  # fix: one graph
     scale = cluster.scale if cluster is not None else 1
+    step = FastStep(net, loss, trainer, devices, penalty,  # fix: one graph
+                    scale=scale)
     reporter = cluster is None or cluster.is_reporter
     timer, metrics = d2l.Timer(), last_metrics(history)
     train_seconds = eval_seconds = examples = 0
@@ -60,19 +61,20 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
          total_batches(train_iter, num_epochs - len(history)))
     try:
         for epoch in range(len(history), num_epochs):
-            total, n, tic = 0.0, 0, time.perf_counter()
+            n, tic = 0, time.perf_counter()
             timer.start()  # fix: the chapter never restarts its timer
-            for i, values in enumerate(train_iter):
+            batches = epoch_batches(train_iter, devices[0])  # on the device
+            for i, values in enumerate(batches):
                 stop()  # between batches
-                l = step(values)  # the batch's summed loss, on the device
-                if cluster is not None:  # every worker's part, added
-                    l = float(cluster.sum(l.asnumpy()).sum())
-                total = total + l  # fix: a sum, not a running total
+                step(values)  # forward, backward, update; loss kept there
                 n += values[0].shape[0] * scale
                 timer.stop()
                 timer.start()  # fix: each batch timed once (sampling too)
                 call(callbacks, 'on_batch_end', epoch + 1, i + 1)
-            epoch_loss = float(total) / n  # fix: the mean per example
+            losses = step.finish()  # fix: each batch's sum, read once
+            if cluster is not None:  # every worker's part, added
+                losses = cluster.sum(numpy.array(losses)).tolist()
+            epoch_loss = sum(losses) / n  # fix: the mean per example
             check_finite(net, epoch_loss, epoch + 1)
             train_seconds += time.perf_counter() - tic
             examples += n

@@ -15,6 +15,9 @@ import numpy
 # The NCF paper's sampled evaluation: the held-out item ranked among this
 # many items the user has not seen (its HR@10 and NDCG@10).
 EVAL_NEGATIVES = 99
+# Catalogues of at most this many (user, item) pairs get a table of the
+# seen ones (one byte a pair) for `NegativeSampler.is_seen`.
+TABLE_LIMIT = 1 << 26
 
 
 class NegativeSampler:
@@ -50,10 +53,20 @@ class NegativeSampler:
         rank = numpy.arange(len(self.keys)) - numpy.repeat(
             self.first[:-1], seen_per_user)
         self.gaps = self.keys - rank
+        # Ours, for speed: where users x items is small (ML-100K: 1.6
+        # MB) a table of seen pairs answers `is_seen` by one lookup, the
+        # same answers as the binary search, several times faster.
+        self.table = None
+        if num_users * num_items <= TABLE_LIMIT:
+            self.table = numpy.zeros(num_users * num_items, dtype=bool)
+            self.table[self.keys] = True
+        self.any_dense = bool(self.dense.any())
 
     def is_seen(self, users, items):
         """Boolean array: has `users[j]` interacted with `items[j]`?"""
         keys = users * self.num_items + items
+        if self.table is not None:
+            return self.table[keys]
         pos = numpy.searchsorted(self.keys, keys)
         pos[pos == len(self.keys)] = 0
         return self.keys[pos] == keys if len(self.keys) else (
@@ -64,13 +77,20 @@ class NegativeSampler:
         users = numpy.asarray(users, dtype=numpy.int64)
         users = numpy.repeat(users[:, None], num_neg, axis=1)
         negs = rng.randint(0, self.num_items, size=users.shape)
-        dense = self.dense[users]
-        if dense.any():  # never, on data without such users
+        if self.any_dense:  # never, on data without such users
+            dense = self.dense[users]
             negs[dense] = self._sample_unseen(users[dense], rng)
-        redo = ~dense & self.is_seen(users, negs)
-        while redo.any():
-            negs[redo] = rng.randint(0, self.num_items, size=redo.sum())
-            redo[redo] = self.is_seen(users[redo], negs[redo])
+            redo = ~dense & self.is_seen(users, negs)
+        else:
+            redo = self.is_seen(users, negs)
+        # redraw the seen ones, in row-major order, until none is seen
+        # (positions rather than masks: the same draws, fewer operations)
+        redo = numpy.flatnonzero(redo)
+        flat_users, flat_negs = users.reshape(-1), negs.reshape(-1)
+        while len(redo):
+            draws = rng.randint(0, self.num_items, size=len(redo))
+            flat_negs[redo] = draws
+            redo = redo[self.is_seen(flat_users[redo], draws)]
         return negs
 
 

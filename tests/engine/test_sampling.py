@@ -71,3 +71,49 @@ def test_every_example_once_per_pass():
         assert (i == u).all()  # positives stay paired with their user
         seen.extend(u.tolist())
     assert sorted(seen) == sorted(users)
+
+
+def test_the_seen_table_answers_as_the_binary_search(monkeypatch):
+    # small catalogues look seen pairs up in a table, large ones search
+    # the sorted keys: the same answers, so the same draws
+    from d2l_ncf.engine import sampling
+    rng = numpy.random.RandomState(3)
+    candidates = {u: sorted(set(rng.randint(0, 40, 12).tolist()))
+                  for u in range(30)}
+    candidates[7] = list(range(35))  # past half the catalogue
+    table = NegativeSampler(candidates, 30, 40)
+    monkeypatch.setattr(sampling, 'TABLE_LIMIT', 0)
+    search = NegativeSampler(candidates, 30, 40)
+    assert table.table is not None and search.table is None
+    users = rng.randint(0, 30, 5000)
+    items = rng.randint(0, 40, 5000)
+    assert (table.is_seen(users, items) == search.is_seen(users, items)).all()
+    assert table.is_seen(users, items).any()
+    a = table.sample(users, numpy.random.RandomState(9), 3)
+    b = search.sample(users, numpy.random.RandomState(9), 3)
+    assert (a == b).all()
+
+
+def test_redraws_are_the_mask_loops_draws():
+    # the sampler redraws by positions; the loop it replaced redrew by a
+    # boolean mask: the same draws in the same order, so seeded runs and
+    # the reference outputs are unchanged
+    rng = numpy.random.RandomState(5)
+    candidates = {u: sorted(set(rng.randint(0, 12, 5).tolist()))
+                  for u in range(6)}
+    sampler = NegativeSampler(candidates, 6, 12)
+    users = rng.randint(0, 6, 300)
+
+    def mask_loop(rng, num_neg):
+        us = numpy.repeat(users[:, None], num_neg, axis=1)
+        negs = rng.randint(0, 12, size=us.shape)
+        redo = sampler.is_seen(us, negs)
+        while redo.any():
+            negs[redo] = rng.randint(0, 12, size=redo.sum())
+            redo[redo] = sampler.is_seen(us[redo], negs[redo])
+        return negs
+
+    for num_neg in (1, 3):
+        expected = mask_loop(numpy.random.RandomState(8), num_neg)
+        got = sampler.sample(users, numpy.random.RandomState(8), num_neg)
+        assert (got == expected).all()
