@@ -6,7 +6,7 @@ reads the loss back to the host. `FastStep` does the same arithmetic in
 few, large operations:
 
 - positives and negatives scored by one call of the net, the loss in the
-  same compiled graph (`losses.PairwiseObjective`), with static memory and
+  same compiled graph (`PairwiseObjective`, below), with static memory and
   shapes;
 - one update for all parameters: their weights and gradients are slices
   of one flat buffer each, so a single ``adam_update`` (or SGD's update)
