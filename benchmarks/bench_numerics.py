@@ -40,7 +40,7 @@ def measure(setting):
     import io
     import time
     from d2l_ncf import cli
-    from d2l_ncf.training import train_ranking  # noqa: F401 (warm import)
+    from d2l_ncf.corrected import train_ranking  # noqa: F401 (warm import)
     import tempfile
     out = tempfile.mkdtemp()
     argv = ['train', '--devices', 'cpu', '--seed', '0', '--no-progress',

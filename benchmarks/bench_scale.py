@@ -204,8 +204,8 @@ def measure_epoch(data, state):
     from d2l_ncf.runs.builders import build, resolve_devices, seed_everything
     from d2l_ncf.runs.config import TrainConfig
     from d2l_ncf.runs.run import quietly
-    from d2l_ncf.callbacks import Hooks
-    from d2l_ncf.training import train_ranking
+    from d2l_ncf.callbacks import penalty_of
+    from d2l_ncf.corrected import train_ranking
     config = TrainConfig(protocol='corrected', num_epochs=1, eval_step=2,
                          **SETTINGS).validate()
     devices = resolve_devices(config)
@@ -217,8 +217,9 @@ def measure_epoch(data, state):
         train_ranking, setup.net, setup.train_iter, data.test_iter,
         setup.loss, setup.trainer, None, data.num_users, data.num_items,
         1, devices, setup.evaluator, data.candidates,
-        eval_step=config.eval_step, protocol=setup.protocol,
-        callbacks=Hooks(plot=False))
+        eval_step=config.eval_step,
+        callbacks=[c for c in setup.callbacks if not hasattr(c, 'penalty')],
+        penalty=penalty_of(setup.callbacks))
     t2 = time.perf_counter()
     state.update(net=setup.net, devices=devices, config=config)
     return dict(build_seconds=t1 - t0, epoch_seconds=t2 - t1,

@@ -39,12 +39,12 @@ from mxnet import autograd
 
 from d2l_ncf import load_chapter_data
 from d2l_ncf.runs.builders import build, load_data, seed_everything
-from d2l_ncf.callbacks import Callback, Hooks
+from d2l_ncf.callbacks import Callback, penalty_of
 from d2l_ncf.runs.config import TrainConfig
 from d2l_ncf.runtime.numerics import cpu_info
 from d2l_ncf.runs.records import versions
 from d2l_ncf.runs.run import quietly
-from d2l_ncf.training import train_ranking
+from d2l_ncf.corrected import train_ranking
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -84,8 +84,9 @@ def run(name, data, data_dir, epochs, use_sparse=False, between=None,
         train_ranking, setup.net, setup.train_iter, data.test_iter,
         setup.loss, setup.trainer, None, data.num_users, data.num_items,
         epochs, devices, setup.evaluator, data.candidates,
-        eval_step=config.eval_step, protocol=setup.protocol,
-        callbacks=Hooks([Stamps()], plot=False))
+        eval_step=config.eval_step,
+        callbacks=[c for c in setup.callbacks if not hasattr(c, 'penalty')]
+        + [Stamps()], penalty=penalty_of(setup.callbacks))
     if evaluate:
         with autograd.predict_mode():
             result.update(setup.evaluator(
