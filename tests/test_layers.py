@@ -3,7 +3,7 @@
 Every import in d2l_ncf, at the top of a module or inside a function,
 goes down the layers or stays in its own: runtime < datasets < engine <
 the section (the top-level modules) < runs < cli. No import circle,
-lazy imports included; the top level stays the chapter's size.
+lazy imports included.
 """
 import ast
 import pathlib
@@ -107,61 +107,18 @@ def test_no_import_circle():
 
 def test_the_checks_find_an_upward_import_and_a_circle():
     # e.g. the section reaching up for the progress bar of the runs
-    # layer, and the config <-> checks circle this layout removed
+    # layer, and a circle such as the config <-> checks one once was
     bad = {'d2l_ncf.training': {'d2l_ncf.runs.run'},
            'd2l_ncf.runs.config': {'d2l_ncf.runs.checks'},
            'd2l_ncf.runs.checks': {'d2l_ncf.runs.config'}}
     assert upward(bad) == [('d2l_ncf.training', 'd2l_ncf.runs.run')]
     assert circles(bad) == [['d2l_ncf.runs.checks', 'd2l_ncf.runs.config',
                              'd2l_ncf.runs.checks']]
-    assert 'd2l_ncf.runs.checkpoint' in GRAPH['d2l_ncf.cli.commands']  # lazy
+    assert 'd2l_ncf.runs.checkpoint' in GRAPH['d2l_ncf.cli']  # lazy
 
 
 def test_the_top_level_is_the_section():
     top = sorted(p.stem for p in PACKAGE.glob('*.py'))
-    assert len(top) <= 12, top
-    for section in ('model', 'data', 'losses', 'metrics', 'evaluation',
-                    'training', 'protocol'):
+    for section in ('chapter', 'model', 'data', 'losses', 'metrics',
+                    'evaluation', 'training', 'protocol'):
         assert section in top
-
-
-def test_the_old_flat_names_give_the_moved_modules():
-    # code written before the layout (the notebooks: `from
-    # d2l_ncf.sampling import ...`) gets the module itself, not a copy
-    import importlib
-    import d2l_ncf
-    for old, new in d2l_ncf._MOVED.items():
-        module = importlib.import_module(f'd2l_ncf.{old}')
-        assert module is importlib.import_module(f'd2l_ncf.{new}')
-        assert module.__spec__.name == f'd2l_ncf.{new}'
-    with pytest.raises(ModuleNotFoundError):
-        importlib.import_module('d2l_ncf.no_such_module')
-
-
-def test_train_ranking_keeps_the_chapters_shape():
-    # the chapter's 13 parameters plus at most two, and a body a student
-    # can hold beside the chapter's 28 lines: what grew goes in the hooks
-    tree = ast.parse(MODULES['d2l_ncf.training'].read_text())
-    loop = next(f for f in tree.body if isinstance(f, ast.FunctionDef)
-                and f.name == 'train_ranking')
-    names = [a.arg for a in loop.args.args + loop.args.kwonlyargs]
-    assert names[:13] == [
-        'net', 'train_iter', 'test_iter', 'loss', 'trainer',
-        'test_seq_iter', 'num_users', 'num_items', 'num_epochs', 'devices',
-        'evaluator', 'candidates', 'eval_step']
-    assert len(names) <= 15
-    body = loop.body[1:]  # after the docstring
-    assert body[-1].end_lineno - body[0].lineno + 1 <= 50
-
-
-# Over 300 lines: none (metrics and compare were split once issue 23's
-# ties landed: engine/ranking.py, runs/compare_report.py).
-LONG_FOR_NOW = set()
-
-
-def test_every_module_reads_in_one_sitting():
-    # issue 24: no module over 300 lines (split by concern instead)
-    sizes = {name: len(path.read_text().splitlines())
-             for name, path in MODULES.items()}
-    long = {n for n, size in sizes.items() if size > 300}
-    assert long == LONG_FOR_NOW  # a split one leaves the list

@@ -5,8 +5,6 @@ Plain data, so that the command line lists and checks them without
 MXNet (`exercises` and `ablation` run them).
 """
 
-# The ablation's models, in its table's order, each with its recipe.
-ABLATION_MODELS = ('popularity', 'mf', 'gmf', 'mlp', 'neumf', 'neumf-pre')
 # One recipe per family over TrainConfig's defaults (the chapter's: BPR,
 # one negative, Adam, batch 1024, 10 factors, MLP 10 10 10), chosen on a
 # validation item (CHOSEN_BY; docs/results/ablation_search.json has the
@@ -34,6 +32,7 @@ REFUSED = {
     'k': 'each evaluation keeps its cut-off (Hit@50 full, HR@10 sampled)',
     'reference': "the chapter's slow path runs NeuMF only",
     'sparse': '--sparse makes NeuMF\'s embeddings row-sparse only',
+    'model': 'the ablation trains the models of --models',
     'eval_step': 'each model is evaluated once, after its last epoch',
     'seed': 'the ablation runs one of each model per seed: use --seeds',
 }

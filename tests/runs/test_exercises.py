@@ -36,7 +36,7 @@ def test_exercise_writes_table_and_plot(exercise, values, synthetic_dir,
     with open(out / 'exercise.csv') as f:
         rows = list(csv.DictReader(f))
     assert [r['setting'] for r in rows] == values
-    assert all(r['seeds'] == '2' for r in rows)
+    assert all(r['n'] == '2' for r in rows)
     for r in rows:
         assert 0 <= float(r['final_hit_rate']) <= 1
         assert 0 <= float(r['final_auc']) <= 1
