@@ -39,16 +39,7 @@ _EXPORTS = {
     'run_ablation': 'runs.ablation',
 }
 
-__all__ = [
-    'NeuMF', 'PRDataset', 'hit_and_auc', 'evaluate_ranking',
-    'train_ranking', 'BPRLoss', 'HingeLossbRec', 'try_all_gpus',
-    'parse_devices', 'read_data_ml100k', 'split_data_ml100k',
-    'load_data_ml100k', 'load_chapter_data', 'DataNotFoundError',
-    'TrainConfig', 'seed_everything', 'load_dataset', 'DataFormatError',
-    'CheckpointError', 'recommend', 'train', 'run_quietly', 'build',
-    'Callback', 'Metrics', 'Popularity', 'MF', 'GMF', 'MLP',
-    'load_pretrained', 'run_ablation',
-]
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name):

@@ -203,10 +203,10 @@ def build_parser():
                         "and so the chapter's)")
     la = sub.add_parser(  # main hands 'launch' to main_launch
         'launch', allow_abbrev=False, description=LAUNCH_DESCRIPTION,
-        help='start a distributed train job on MXNet parameter servers')
+        help='start a distributed train job on MXNet parameter servers',
+        usage='d2l-ncf launch [-h] --workers W [--servers S] [--port PORT] '
+              '[--hosts FILE] [--python PYTHON] [--ssh SSH] -- train ...')
     add_launch_options(la)
-    la.add_argument('train_command', nargs=argparse.REMAINDER,
-                    help="'--' then the train command")
     r = sub.add_parser(
         'recommend', help="top-k items for a user from a checkpoint",
         description="Print the k items a user has not interacted with "
@@ -279,8 +279,8 @@ def build_parser():
     a.add_argument('--out', default=None,
                    help='folder for ablation.json, .md, .csv and .png')
     add_run_options(a, models=(), protocol=CORRECTED.name)
-    parser.commands = {'train': p, 'recommend': r, 'exercise': e,
-                       'compare': c, 'ablation': a}  # for usage errors
+    parser.commands = {'train': p, 'launch': la, 'recommend': r,
+                       'exercise': e, 'compare': c, 'ablation': a}
     return parser
 
 
@@ -457,9 +457,9 @@ def add_launch_options(p):
 
 
 def main_launch(argv):
-    parser = argparse.ArgumentParser(prog='d2l-ncf launch', allow_abbrev=False,
-                                     description=LAUNCH_DESCRIPTION)
-    add_launch_options(parser)
+    """``d2l-ncf launch OPTIONS -- train ...``: split at the ``--`` (the
+    train command's options are its own), then run the job."""
+    parser = build_parser().commands['launch']
     try:
         if '--' not in argv and not {'-h', '--help'} & set(argv):
             raise LaunchError("missing '--' before the train command, e.g. "

@@ -32,7 +32,7 @@ from .config import (MODELS, TrainConfig, UsageError, check_fits_data,
                      check_memory, config_dict, option)
 from .questions import CHOSEN_BY, RECIPES, REFUSED
 from .records import check_out_dir, versions
-from .run import RunStopped
+from ..runtime.stopping import RunStopped
 from .sweep import SweepFailed, check_out, check_seeds, fit_one, write_report
 
 OUTPUTS = ('ablation.json', 'ablation.md', 'ablation.csv', 'ablation.png')

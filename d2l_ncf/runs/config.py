@@ -83,24 +83,16 @@ class TrainConfig:
         EVAL_NEGATIVES, low=1,
         help='sampled negatives per user with --eval sampled (default: '
              '%(default)s)')
-    # Ours: at most this many (user, item) pairs are scored and ranked at
-    # once (engine.chunking.EVAL_CHUNK); the metrics do not depend on it.
-    eval_chunk: int = setting(
+    eval_chunk: int = setting(  # ours (engine.chunking)
         EVAL_CHUNK, low=1,
         help='pairs (users x items) the evaluator scores and ranks at '
              'once; bounds its memory, not its numbers (default: '
              '%(default)s)')
-    # Ours: the chapter's own PRDataset and evaluate_ranking (slow) instead
-    # of the vectorised sampler and evaluator, which give the same numbers.
-    reference: bool = setting(
+    reference: bool = setting(  # ours: the fast path gives the same numbers
         False, flag=True,
         help="use the chapter's own PRDataset and evaluate_ranking (slow) "
              "instead of the fast path")
-    # Ours: row-sparse gradients for the four embeddings and a lazy
-    # optimizer update: a step reads and writes only the rows its batch
-    # used, Adam's moments and weight decay included (sparse.py;
-    # corrected protocol, optimizers adam, sgd or nag).
-    sparse: bool = setting(
+    sparse: bool = setting(  # ours (engine.sparse): moments and decay too
         False, flag=True,
         help='row-sparse embedding gradients and lazy updates: a step '
              'touches only the rows its batch uses (corrected protocol; '
@@ -113,8 +105,7 @@ class TrainConfig:
         help='training epochs (default: %(default)s)')
     eval_step: int = setting(  # the chapter's default: every epoch
         1, low=1, help='evaluate every N epochs (default: %(default)s)')
-    # The chapter's MovieLens-100K; 'ml-1m' is the NCF paper's data set.
-    dataset: str = setting(
+    dataset: str = setting(  # the chapter's MovieLens-100K
         'ml-100k', choices=sorted(DATASETS),
         help="MovieLens set: ml-100k (the chapter's), ml-1m (the NCF "
              "paper's), ml-20m or ml-25m (default: %(default)s)")
@@ -124,9 +115,7 @@ class TrainConfig:
                    '$D2L_NCF_DATA_DIR, $D2L_NCF_ML1M_DIR, '
                    '$D2L_NCF_ML20M_DIR or $D2L_NCF_ML25M_DIR, else '
                    'download)')
-    # Ours: any CSV/TSV of interactions instead of MovieLens, its field
-    # separator (None: tab for .tsv, else comma) and its columns in order.
-    data: Optional[str] = setting(
+    data: Optional[str] = setting(  # ours, with sep and columns
         None, metavar='PATH',
         help='a CSV/TSV file of interactions instead of MovieLens; a '
              'header line is allowed')
@@ -149,23 +138,16 @@ class TrainConfig:
         0.01, above=0, help='learning rate (default: %(default)s)')
     wd: float = setting(  # the chapter's value
         1e-5, low=0, help='weight decay (default: %(default)s)')
-    # Ours: L2 penalty on the embedding rows each batch uses (corrected
-    # protocol; model.embedding_l2); 0 adds nothing, as in the chapter.
-    reg: float = setting(
+    reg: float = setting(  # ours (model.embedding_l2); 0 as the chapter
         0.0, low=0, help='L2 penalty on the embedding rows each batch '
                          'uses (corrected protocol) (default: %(default)s)')
-    # Ours: evaluate a moving average of the weights, with this decay per
-    # batch (averaging.WeightAverage; corrected protocol); 0: off.
-    ema: float = setting(
+    ema: float = setting(  # ours (engine.averaging); 0: off
         0.0, low=0, below=1,
         help='evaluate a moving average of the weights with this decay per '
              'batch, e.g. 0.99 (corrected protocol; default: %(default)s, '
              'off)')
-    # Ours: weigh each user's latest training interactions more: an
-    # example followed by r more of its user's weighs 1 + recency *
-    # exp(-r / recency_tau), scaled to average 1 (sampling.recency_
-    # weights; corrected protocol, log loss). The test item is each user's
-    # latest, and what a user rated last says most about it. 0: off.
+    # Ours (sampling.recency_weights, scaled to average 1): the test item
+    # is each user's latest, and what a user rated last says most of it.
     recency: float = setting(
         0.0, low=0,
         help="weigh each user's latest training interactions more: 1 + "
@@ -187,15 +169,13 @@ class TrainConfig:
     init_sigma: float = setting(  # the chapter's mx.init.Normal(0.01)
         0.01, above=0,
         help='std of the Normal initialiser (default: %(default)s)')
-    # Ours: the chapter uses d2l.get_dataloader_workers() (4). With worker
-    # processes the negatives depend on which worker draws them, so the
-    # default 0 keeps a seeded run repeatable. The printed numbers agree.
+    # Ours: the chapter's 4 workers draw negatives in an order no seed
+    # fixes; 0 keeps a seeded run repeatable (the printed numbers agree).
     num_workers: int = setting(
         0, low=0, help='DataLoader worker processes (default: %(default)s; '
                        'the chapter uses 4)')
-    # Ours: the model to train; the others are NeuMF's parts and the
-    # baselines it is measured against (baselines.py). neumf-pre starts
-    # from a trained gmf and mlp, which only the ablation trains first.
+    # Ours: NeuMF's parts and baselines; neumf-pre starts from a trained
+    # gmf and mlp, which only the ablation trains first.
     model: str = setting(
         'neumf', choices=MODELS,
         help="neumf (the chapter's), or a baseline of baselines.py: mf, "

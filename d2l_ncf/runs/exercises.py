@@ -18,7 +18,7 @@ from .builders import load_data, resolve_devices
 from .questions import EXERCISES, settings_for
 from .plotting import exercise_figure
 from .records import check_out_dir
-from .run import RunStopped
+from ..runtime.stopping import RunStopped
 from .sweep import (SweepFailed, check_out, check_seeds, fit_one, summarise,
                     write_report)
 

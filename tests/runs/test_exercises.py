@@ -61,11 +61,13 @@ def test_settings_change_the_model(synthetic_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['optim', '--values', 'adam:x:1'], 'must be numbers'),
-    (['optim', '--values', 'adam:0.1'], 'NAME:LR:WD'),
+    (['optim', '--values', 'adam:x:1'], 'lr must be a number'),
+    (['optim', '--values', 'adam:0.1'], 'OPTIMIZER:LR:WD such as '
+                                        'adam:0.01:1e-5'),
     (['optim', '--values', 'nosuch:0.1:0'], 'unknown optimizer'),
-    (['hiddens', '--values', '10 x'], 'expected sizes'),
-    (['factors', '--values', 'four'], 'expected a whole number'),
+    (['hiddens', '--values', '10 x'], 'nums_hiddens must be sizes'),
+    (['hiddens', '--values', '10 0'], '--hiddens must be one or more sizes'),
+    (['factors', '--values', 'four'], 'num_factors must be a whole number'),
     (['loss', '--values', 'log', '--protocol', 'book'], 'book protocol'),
     (['colours', '--values', '1'], 'invalid choice'),
 ])
