@@ -2,7 +2,6 @@
 config through `builders.build` and `run.fit`, the seeds checked, one
 summariser (mean and sd over seeds) and one report writer."""
 import contextlib
-import dataclasses
 import numbers
 import os
 import statistics
@@ -97,10 +96,6 @@ def fit_one(config, data, devices, callbacks=(), what=None):
     except (NonFiniteLossError, NonFiniteModelError) as err:
         raise type(err)(f'{what}: {err}' if what else str(err)) from None
     return net, dict(result, wall_seconds=time.perf_counter() - tic)
-
-
-def with_settings(config, **settings):
-    return dataclasses.replace(config, **settings).validate()
 
 
 @contextlib.contextmanager

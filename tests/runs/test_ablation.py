@@ -452,6 +452,13 @@ def ratings_csv(tmp_path, **kwargs):
     return str(path)
 
 
+def small_data(tmp_path):
+    """The data of `ratings_csv`, as a MovieLens folder and loaded."""
+    folder = write_udata(tmp_path / 'small', make_ratings(
+        num_users=24, num_items=120, per_user=8))
+    return folder, load_dataset('ml-100k', data_dir=folder)
+
+
 def test_ablation_reads_a_data_file(tmp_path, capsys):
     # issue 31/32: `--data FILE` crashed on every file ('str' object has
     # no attribute 'num_users'): --data was taken as run_ablation's data
@@ -481,7 +488,7 @@ def test_a_full_disk_while_writing_the_report_prints_the_rows(
         raise OSError(errno.ENOSPC, 'No space left on device', args[0])
     monkeypatch.setattr(os, 'replace', full)
     out = tmp_path / 'out'
-    code = cli.main(['ablation', '--data', ratings_csv(tmp_path),
+    code = cli.main(['ablation', '--data-dir', small_data(tmp_path)[0],
                      '--models', 'popularity', '--seeds', '0', '--devices',
                      'cpu', '--no-progress', '--out', str(out)])
     printed = capsys.readouterr()
@@ -497,12 +504,14 @@ def test_an_empty_out_is_refused_before_any_work(tmp_path, usage_error,
     # issue 32: `--out ''` trained, then crashed in os.makedirs('')
     import d2l_ncf.runs.ablation as ablation
     monkeypatch.setattr(ablation, 'train_model', None)  # never reached
-    usage_error(['ablation', '--data', ratings_csv(tmp_path), '--models',
-                 'mf', '--seeds', '0', '--devices', 'cpu', '--out', ''],
-                "--out '': expected a folder name")
+    monkeypatch.setattr(ablation, 'fit_one', None, raising=False)
+    folder, data = small_data(tmp_path)
+    usage_error(['ablation', '--data-dir', folder, '--models', 'mf',
+                 '--seeds', '0', '--devices', 'cpu', '--batch-size', '32',
+                 '--out', ''], "--out '': expected a folder name")
     with pytest.raises(UsageError, match="--out '': expected a folder"):
-        run_ablation(['mf'], seeds=[0], out='', progress=False,
-                     data=ratings_csv(tmp_path), **CPU)
+        run_ablation(['mf'], seeds=[0], out='', progress=False, data=data,
+                     batch_size=32, **CPU)
 
 
 def test_a_diverging_model_names_model_seed_and_settings(tmp_path):
@@ -510,7 +519,7 @@ def test_a_diverging_model_names_model_seed_and_settings(tmp_path):
     from d2l_ncf.engine.scoring import NonFiniteModelError
     with pytest.raises((NonFiniteLossError, NonFiniteModelError)) as err:
         run_ablation(['mf'], seeds=[4], progress=False,
-                     data=ratings_csv(tmp_path), evals=['full'],
+                     data=small_data(tmp_path)[1], evals=['full'],
                      num_epochs=2, batch_size=32, lr=1e30, **CPU)
     assert 'mf, seed 4' in str(err.value) and '--lr 1e+30' in str(err.value)
 
@@ -520,7 +529,7 @@ def test_the_report_names_the_sampled_negatives(tmp_path):
     # as if it were the NCF paper's 99
     out = tmp_path / 'out'
     run_ablation(['popularity'], seeds=[0], out=str(out), progress=False,
-                 data=ratings_csv(tmp_path), eval_negatives=20, **CPU)
+                 data=small_data(tmp_path)[1], eval_negatives=20, **CPU)
     md = (out / 'ablation.md').read_text()
     assert 'Hit@10 (sampled, 20 negatives)' in md
     assert 'Hit@50 (full)' in md
@@ -531,7 +540,7 @@ def test_the_python_api_names_wrong_arguments(tmp_path):
     # sizes (as the README passes it) a TypeError; wrong types raw
     # TypeErrors; seeds=[] returned [] and wrote nothing
     assert model_config('mlp', {'nums_hiddens': [8]}).nums_hiddens == (8,)
-    data = ratings_csv(tmp_path)
+    data = small_data(tmp_path)[1]
     rows = run_ablation('popularity', seeds=[0], progress=False, data=data,
                         **CPU)
     assert {r['model'] for r in rows} == {'popularity'}
