@@ -203,10 +203,10 @@ def build_parser():
                         "and so the chapter's)")
     la = sub.add_parser(  # main hands 'launch' to main_launch
         'launch', allow_abbrev=False, description=LAUNCH_DESCRIPTION,
-        help='start a distributed train job on MXNet parameter servers',
-        usage='d2l-ncf launch [-h] --workers W [--servers S] [--port PORT] '
-              '[--hosts FILE] [--python PYTHON] [--ssh SSH] -- train ...')
+        help='start a distributed train job on MXNet parameter servers')
     add_launch_options(la)
+    la.add_argument('train_command', nargs=argparse.REMAINDER,
+                    help="'--' then the train command")
     r = sub.add_parser(
         'recommend', help="top-k items for a user from a checkpoint",
         description="Print the k items a user has not interacted with "
