@@ -289,3 +289,18 @@ def test_ctrl_c_while_mxnet_loads_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(run, 'train', interrupted)
     assert cli.main(['train', '--no-progress', '--devices', 'cpu']) == 130
     assert capsys.readouterr().err == 'd2l-ncf: stopped by SIGINT\n'
+
+
+@pytest.mark.parametrize('argv, option', [
+    (['train', '--out', ''], '--out'), (['train', '--save', ''], '--save'),
+    (['train', '--resume', ''], '--resume'),
+    (['exercise', 'factors', '--values', '4', '--out', ''], '--out'),
+    (['ablation', '--out', ''], '--out')])
+def test_an_empty_folder_name_is_refused_before_any_work(
+        argv, option, usage_error, monkeypatch):
+    # issue 32: `--out ''` passed the first check and failed after
+    # training; `train --save ''` saved nothing and exited 0
+    import d2l_ncf.runs.run as run
+    monkeypatch.setattr(run, 'train', None)  # never reached
+    usage_error(argv + ['--devices', 'cpu'],
+                f"{option} '': expected a folder name")
