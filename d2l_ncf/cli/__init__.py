@@ -304,17 +304,17 @@ def main_run(args, command):
     try:
         config.validate()
         check_typed(args, typed, config)
-        from ..runs.builders import resolve_devices
-        resolve_devices(config)
         if args.command == 'train':
             check_kvstore(args)
         if args.command == 'exercise':
             for _, change in settings_for(args.exercise, args.values):
                 dataclasses.replace(config, **change).validate()
         if args.command == 'ablation':
-            from ..runs.ablation import check_models, model_config
+            from ..runs.questions import check_models, model_config
             for model in check_models(args.models):
                 model_config(model, typed)
+        from ..runs.builders import resolve_devices  # MXNet loads here
+        resolve_devices(config)
     except (ValueError, ClusterError) as err:  # DeviceError included
         command.error(str(err))
     from ..datasets.formats import DataFormatError

@@ -28,42 +28,14 @@ from ..runtime.progress import bar
 from .ablation_report import markdown, report_files, summarise
 from .builders import (Pretrained, build, build_evaluator, load_data,
                        resolve_devices, seed_everything)
-from .config import (MODELS, TrainConfig, UsageError, check_fits_data,
-                     check_memory, config_dict, option)
-from .questions import CHOSEN_BY, RECIPES, REFUSED
+from .config import (MODELS, UsageError, check_fits_data, check_memory,
+                     config_dict)
+from .questions import CHOSEN_BY, RECIPES, check_models, model_config
 from .records import check_out_dir, versions
 from ..runtime.stopping import RunStopped
 from .sweep import SweepFailed, check_out, check_seeds, fit_one, write_report
 
 OUTPUTS = ('ablation.json', 'ablation.md', 'ablation.csv', 'ablation.png')
-
-
-def check_models(models):
-    """`models` (a name or names) in `MODELS`' order, each once; an
-    unknown name is a usage error naming the choices."""
-    models = [models] if isinstance(models, str) else list(models)
-    unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
-        raise UsageError(f'unknown model {unknown[0]!r}: ' if unknown else
-                         'no model: ' + f'expected some of '
-                         f'{", ".join(MODELS)}')
-    repeated = sorted({m for m in models if models.count(m) > 1})
-    if repeated:
-        print(f'note: model(s) {", ".join(repeated)} given more than once; '
-              f'each model is trained once per seed', file=sys.stderr)
-    return [m for m in MODELS if m in models]
-
-
-def model_config(model, settings=None):
-    """The `TrainConfig` of `model`: the corrected protocol, its family's
-    recipe, then `settings` (config fields a user gave) on top."""
-    settings = dict(settings or {})
-    base = TrainConfig(protocol=CORRECTED.name)
-    for name in settings:
-        if name in REFUSED and settings[name] != getattr(base, name):
-            raise UsageError(f'{option(name)}: {REFUSED[name]}')
-    config = dataclasses.replace(base, model=model, **RECIPES[model])
-    return dataclasses.replace(config, **settings).validate()
 
 
 def needed(models):

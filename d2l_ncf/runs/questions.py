@@ -1,9 +1,14 @@
 """The section's four exercises as settings: each one's question, and
-how one ``--values`` entry sets the config; and the ablation's models,
-their recipes and the settings it fixes.
-Plain data, so that the command line lists and checks them without
-MXNet (`exercises` and `ablation` run them).
+the fields one ``--values`` entry sets; and the ablation's recipes, the
+settings it fixes, and the config of each of its models. Data and checks
+without MXNet, so that the command line checks them before it loads
+(`exercises` and `ablation` run them).
 """
+import dataclasses
+import sys
+
+from ..protocol import CORRECTED
+from .config import MODELS, TrainConfig, UsageError, option
 
 # One recipe per family over TrainConfig's defaults (the chapter's: BPR,
 # one negative, Adam, batch 1024, 10 factors, MLP 10 10 10), chosen on a
@@ -79,3 +84,31 @@ def settings_for(name, values):
                                  f'{what}, as in {example}') from None
         settings.append((value, change))
     return settings
+
+
+def check_models(models):
+    """`models` (a name or names) in `MODELS`' order, each once; an
+    unknown name is a usage error naming the choices."""
+    models = [models] if isinstance(models, str) else list(models)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise UsageError(f'unknown model {unknown[0]!r}: ' if unknown else
+                         'no model: ' + f'expected some of '
+                         f'{", ".join(MODELS)}')
+    repeated = sorted({m for m in models if models.count(m) > 1})
+    if repeated:
+        print(f'note: model(s) {", ".join(repeated)} given more than once; '
+              f'each model is trained once per seed', file=sys.stderr)
+    return [m for m in MODELS if m in models]
+
+
+def model_config(model, settings=None):
+    """The `TrainConfig` of `model`: the corrected protocol, its family's
+    recipe, then `settings` (config fields a user gave) on top."""
+    settings = dict(settings or {})
+    base = TrainConfig(protocol=CORRECTED.name)
+    for name in settings:
+        if name in REFUSED and settings[name] != getattr(base, name):
+            raise UsageError(f'{option(name)}: {REFUSED[name]}')
+    config = dataclasses.replace(base, model=model, **RECIPES[model])
+    return dataclasses.replace(config, **settings).validate()

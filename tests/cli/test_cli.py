@@ -196,6 +196,11 @@ def test_an_empty_separator_is_a_usage_error_of_train(tmp_path, capsys):
     (['train', '--data', 'r.csv', '--dataset', 'ml-1m'], 2,
      '--data reads a file'),
     (['exercise', 'nosuch', '--values', '1'], 2, 'invalid choice'),
+    (['exercise', 'factors', '--values', 'four'], 2, 'a whole number'),
+    (['ablation', '--protocol', 'book'], 2, 'the corrected protocol'),
+    (['ablation', '--out', ''], 2, "--out '': expected a folder name"),
+    (['train', '--model', 'mf', '--protocol', 'book'], 2,
+     "the book protocol is the chapter's NeuMF"),
 ])
 def test_help_and_usage_errors_import_no_mxnet_nor_d2l(args, code, text,
                                                        tmp_path):
