@@ -9,7 +9,6 @@ deviation of the final and the best epoch:
 """
 import argparse
 import json
-import statistics
 import sys
 
 from d2l_ncf import cli
@@ -17,6 +16,7 @@ from d2l_ncf import cli
 from d2l_ncf.runtime import numerics
 from d2l_ncf.runs.records import versions
 from d2l_ncf.runs.run import quietly
+from d2l_ncf.runs.sweep import mean_sd
 
 RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
           '--num-neg', '16', '--num-factors', '64', '--hiddens', '64', '32',
@@ -26,9 +26,9 @@ RECIPE = ['--protocol', 'corrected', '--eval', 'sampled', '--loss', 'log',
 
 
 def summary(values):
-    return {'mean': statistics.mean(values),
-            'sd': statistics.stdev(values) if len(values) > 1 else 0.0,
-            'values': values}
+    """The package's one summary (`sweep.mean_sd`): one seed has no sd."""
+    mean, sd = mean_sd(values)
+    return {'mean': mean, 'sd': sd, 'values': values}
 
 
 def run_quietly(options, seed, out, data_dir=None):
@@ -83,10 +83,11 @@ def main(argv=None):
         'numerics': numerics.record(),
     }
     for part in ('final', 'best_epoch'):
-        print(f"{part}: HR@10 {result[part]['hit_rate']['mean']:.3f} ± "
-              f"{result[part]['hit_rate']['sd']:.3f}, NDCG@10 "
-              f"{result[part]['ndcg']['mean']:.3f} ± "
-              f"{result[part]['ndcg']['sd']:.3f}")
+        print(f'{part}: ' + ', '.join(
+            f"{name} {result[part][m]['mean']:.3f}" + (
+                f" ± {result[part][m]['sd']:.3f}"
+                if result[part][m]['sd'] is not None else ' (n=1)')
+            for name, m in (('HR@10', 'hit_rate'), ('NDCG@10', 'ndcg'))))
     if args.out:
         write_json(result, args.out)
 

@@ -16,63 +16,26 @@ import signal
 import sys
 import time
 
-from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
-import mxnet as mx
 import numpy
-from mxnet import autograd
 
-from ..baselines import GMF, MF, MLP, Popularity, load_pretrained, row_l2
-from ..callbacks import Averaging, Callback, penalty_of, Penalty
+from ..callbacks import Callback
 from ..data import build_chapter_data, locate_ratings
 from ..datasets.interactions import index_interactions, split_seq_aware
 from ..datasets.reader import read_interactions
-from ..engine.averaging import WeightAverage
-from ..evaluation import RankingEvaluator
-from ..losses import LOSSES
-from ..model import NeuMF
 from ..protocol import CORRECTED, EVALS
 from ..runtime import numerics
 from ..runtime.progress import bar
-from ..corrected import train_ranking
-from .ablation_report import summarise, write_report
-from .builders import (build_iterators, build_trainer, load_data,
+from .ablation_report import markdown, report_files, summarise
+from .builders import (Pretrained, build, build_evaluator, load_data,
                        resolve_devices, seed_everything)
-from .checks import UsageError, check_fits_data
-from .config import TrainConfig, config_dict, option
-from .exercises import distinct_seeds
-from .questions import ABLATION_MODELS as MODELS
-from .questions import CHOSEN_BY, RECIPES, REFUSED
+from .config import (MODELS, UsageError, check_fits_data, check_memory,
+                     config_dict)
+from .questions import CHOSEN_BY, RECIPES, check_models, model_config
 from .records import check_out_dir, release_out, versions
-from .run import RunStopped, quietly
+from ..runtime.stopping import RunStopped
+from .sweep import SweepFailed, check_out, check_seeds, fit_one, write_report
 
 OUTPUTS = ('ablation.json', 'ablation.md', 'ablation.csv', 'ablation.png')
-
-
-def check_models(models):
-    """`models` in `MODELS`' order, each once; an unknown name is a
-    usage error naming the choices."""
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise UsageError(f'unknown model {unknown[0]!r}: expected one of '
-                         f'{", ".join(MODELS)}')
-    repeated = sorted({m for m in models if list(models).count(m) > 1})
-    if repeated:
-        print(f'note: model(s) {", ".join(repeated)} given more than once; '
-              f'each model is trained once per seed', file=sys.stderr)
-    return [m for m in MODELS if m in models]
-
-
-def model_config(model, settings=None):
-    """The `TrainConfig` of `model`: the corrected protocol, its family's
-    recipe, then `settings` (config fields a user gave) on top."""
-    settings = dict(settings or {})
-    for name in settings:
-        if name in REFUSED and settings[name] != getattr(
-                TrainConfig(protocol=CORRECTED.name), name):
-            raise UsageError(f'{option(name)}: {REFUSED[name]}')
-    config = dataclasses.replace(TrainConfig(protocol=CORRECTED.name),
-                                 **RECIPES[model])
-    return dataclasses.replace(config, **settings).validate()
 
 
 def needed(models):
@@ -87,36 +50,32 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
 
     `settings` are `TrainConfig` fields applied to every model over its
     recipe (e.g. ``num_epochs=2, devices='cpu', data_dir=...``); `data`
-    (as `builders.load_data` gives it) replaces the data the settings
-    name. With `out`, the report is written there after every seed.
-    Each row: ``model``, ``eval``, ``seed``, ``k``, the metrics as
-    metrics.json names them, ``tie_share``, the final training ``loss``
-    and seconds.
+    is a CSV/TSV file of interactions (as ``--data``) or data as
+    `builders.load_data` gives it. With `out`, the report is written
+    there after every seed. Each row: ``model``, ``eval``, ``seed``,
+    ``k``, the metrics as metrics.json names them, ``tie_share``, the
+    final training ``loss`` and seconds.
     """
     tic = time.perf_counter()
-    models, seeds = check_models(models), distinct_seeds(tuple(seeds))
-    if not models:
-        raise UsageError(f'no model: expected some of {", ".join(MODELS)}')
+    models, seeds = check_models(models), check_seeds(seeds)
+    evals = [evals] if isinstance(evals, str) else list(evals)
+    if not evals or any(e not in EVALS for e in evals):
+        raise UsageError(f'--evals {evals!r}: expected some of '
+                         f'{", ".join(EVALS)}')
     evals = [e for e in EVALS if e in evals]
-    if not evals:
-        raise UsageError(f'--evals: expected some of {", ".join(EVALS)}')
+    if isinstance(data, (str, bytes)) or hasattr(data, '__fspath__'):
+        data, settings = None, dict(settings, data=str(data))
+    elif data is not None and not hasattr(data, 'num_users'):
+        raise UsageError(f'data: expected a file of interactions (a path) '
+                         f'or data from builders.load_data, got '
+                         f'{type(data).__name__}')
+    check_out(out)
     check_out_dir(out, overwrite, OUTPUTS)
     configs = {m: model_config(m, settings) for m in needed(models)}
     devices = resolve_devices(configs[models[0]])
     data = data if data is not None else load_data(configs[models[0]])
-    for model, config in configs.items():
-        for e in evals:  # popularity has no batches
-            try:
-                check_fits_data(dataclasses.replace(config, eval=e, **(
-                    {'batch_size': 1} if model == 'popularity' else {})),
-                    data)
-            except UsageError as err:  # advice the ablation can take
-                raise UsageError(
-                    f'{err}. The ablation keeps each evaluation\'s cut-off '
-                    f'(k = {dataclasses.replace(config, eval=e).cutoff} '
-                    f'for {e}); on this data leave that evaluation out: '
-                    f'--evals {" ".join(x for x in evals if x != e) or "..."}'
-                    ) from None
+    for model in configs:
+        check_fits(configs[model], data, evals)
     epochs = len(seeds) * sum(
         c.num_epochs for m, c in configs.items() if m != 'popularity')
     epoch_bar = bar(total=epochs, enabled=progress, desc='ablation',
@@ -132,7 +91,8 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
                 done = list(dict.fromkeys(r['seed'] for r in rows))
                 info.update(finished_seeds=done,
                             complete=len(done) == len(seeds))
-                write_report(out, rows, info)
+                write_report(out, report_files(rows, info), rows,
+                             f'rows of seeds {" ".join(map(str, done))}')
     except KeyboardInterrupt as err:  # SIGINT, SIGTERM
         signum = getattr(err, 'signum', signal.SIGINT)
         kept = (f'the finished seeds are in {out}' if rows and out
@@ -146,92 +106,76 @@ def run_ablation(models=MODELS, seeds=(0, 1, 2), out=None, progress=True,
     return rows
 
 
+def check_fits(config, data, evals):
+    """Refuse a model whose settings this data cannot take, before any
+    work, saying what would help: an evaluation left out only when that
+    is what fails, else that the data is too small, else the refusal."""
+    check_memory(config, data.num_users, data.num_items)
+    errors = {}
+    for e in EVALS:
+        try:
+            check_fits_data(dataclasses.replace(config, eval=e), data, False)
+        except UsageError as err:
+            errors[e] = str(err)
+    failed = [e for e in evals if e in errors]
+    if not failed:
+        return
+    message = errors[failed[0]]
+    if len(set(errors.values())) == 1 and len(errors) == len(EVALS):
+        raise UsageError(message)  # not the evaluation's: the batch size
+    works = [e for e in evals if e not in errors]
+    if works:
+        raise UsageError(
+            f'{message}. The ablation keeps each evaluation\'s cut-off (k '
+            f'= {dataclasses.replace(config, eval=failed[0]).cutoff} for '
+            f'{failed[0]}); on this data leave that evaluation out: '
+            f'--evals {" ".join(works)}')
+    raise UsageError(
+        f'{message}. This data is too small for the ablation\'s '
+        f'evaluations ({data.num_items} items; each keeps its cut-off: '
+        + ', '.join(f'k = {dataclasses.replace(config, eval=e).cutoff} '
+                    f'{e}' for e in failed) + '): use a larger data set')
+
+
 def run_seed(models, seed, configs, data, devices, evals, epoch_bar):
-    """The rows of one seed: each model trained, then evaluated."""
-    evaluators = {e: RankingEvaluator(
-        CORRECTED, None, e, configs[models[0]].eval_negatives, seed=seed,
-        chunk_size=configs[models[0]].eval_chunk) for e in evals}
+    """The rows of one seed: each model trained (`sweep.fit_one`), and
+    evaluated by each of `evals` after its last epoch."""
     trained, rows = {}, []
     for model in needed(models):
-        config = dataclasses.replace(configs[model], seed=seed)
-        seed_everything(seed)
-        label = EpochLabel(epoch_bar, model, seed)
-        net, result = train_model(model, config, data, devices, trained,
-                                  [label])
+        config = dataclasses.replace(configs[model], seed=seed,
+                                     eval=evals[0])
+        config = dataclasses.replace(config, eval_step=config.num_epochs)
+        evaluations = Evaluations(
+            {e: build_evaluator(dataclasses.replace(config, eval=e))
+             for e in evals}, data, devices)
+        if model == 'popularity':  # nothing to train
+            seed_everything(seed)
+            net, result = build(config, data, devices).net, {}
+            evaluations.net = net
+            evaluations.on_evaluate(None, None)
+        else:
+            net, result = train_model(
+                model, config, data, devices, trained,
+                [EpochLabel(epoch_bar, model, seed), evaluations])
+            evaluations.keep_evaluated_weights()
         trained[model] = net
-        if model not in models:
-            continue
-        for e, evaluator in evaluators.items():
-            rows.append(dict({'model': model, 'eval': e, 'seed': seed},
-                             **evaluate(net, evaluator, data, devices),
-                             loss=result.get('loss'),
-                             train_seconds=result.get('train_seconds', 0.0)))
+        if model in models:
+            rows += [dict({'model': model, 'eval': e, 'seed': seed},
+                          **evaluations.rows[e], loss=result.get('loss'),
+                          train_seconds=result.get('train_seconds', 0.0))
+                     for e in evals]
     return rows
 
 
-def evaluate(net, evaluator, data, devices):
-    """`evaluator`'s metrics of `net` on the test items, with its k, the
-    share of test items tied with another listed item (counted in
-    expectation) and the seconds it took."""
-    tic = time.perf_counter()
-    with autograd.predict_mode():
-        metrics = evaluator(net, data.test_iter, None, data.candidates,
-                            data.num_users, data.num_items, devices)
-    return dict({'k': evaluator.k}, **{m: float(v) for m, v in
-                                       metrics.items()},
-                tie_share=metrics.tie_share,
-                num_test=metrics.ties[1] if metrics.ties else None,
-                eval_seconds=time.perf_counter() - tic)
-
-
-def build_model(model, config, data, devices, trained=None):
-    """`model`'s network for `config`, initialised on `devices` (and
-    hybridized). neumf-pre takes its weights from ``trained['gmf']`` and
-    ``trained['mlp']``; popularity counts the training items."""
-    n_users, n_items = data.num_users, data.num_items
-    factors, hiddens = config.num_factors, list(config.nums_hiddens)
-    net = {'popularity': lambda: Popularity(n_items),
-           'mf': lambda: MF(factors, n_users, n_items),
-           'gmf': lambda: GMF(factors, n_users, n_items),
-           'mlp': lambda: MLP(factors, n_users, n_items, hiddens)}.get(
-        model, lambda: NeuMF(factors, n_users, n_items, hiddens,
-                             sigmoid_output=False))()
-    net.initialize(ctx=devices, force_reinit=True,
-                   init=mx.init.Normal(config.init_sigma))
-    if model == 'popularity':
-        net.fit(data.items_train)
-    if model == 'neumf-pre':
-        load_pretrained(net, trained['gmf'], trained['mlp'])
-    if model != 'popularity':  # it has nothing to compile
-        net.hybridize()
-    return net
-
-
 def train_model(model, config, data, devices, trained=None, callbacks=()):
-    """Build `model` and train it with the chapter's loop (corrected
-    protocol) for `config.num_epochs`; returns ``(net, result)`` with
-    `result` as `training.train_ranking` returns it ({} for popularity).
-    The loop evaluates nothing: `evaluate` does, afterwards."""
-    net = build_model(model, config, data, devices, trained)
-    if model == 'popularity':
-        return net, {}
-    train_iter, _ = build_iterators(config, data)
-    averager = WeightAverage(net, config.ema) if config.ema else None
-    hooks = [Penalty(row_l2(config.reg)) if config.reg else None,
-             Averaging(averager) if averager else None] + list(callbacks)
-    hooks = [h for h in hooks if h is not None]
-    result, _ = quietly(
-        train_ranking, net, train_iter, data.test_iter,
-        LOSSES[config.loss](), build_trainer(config, net), None,
-        data.num_users, data.num_items, config.num_epochs, devices, None,
-        data.candidates, eval_step=config.num_epochs + 1,
-        callbacks=[h for h in hooks if not hasattr(h, 'penalty')],
-        penalty=penalty_of(hooks))
-    if averager is not None and averager.shadow is not None:
-        # the average becomes the model, as train evaluates and saves it
-        for average, param in zip(averager.shadow, averager.params):
-            param.set_data(average)
-    return net, result
+    """`model` trained for `config` (`sweep.fit_one`): ``(net, result)``;
+    neumf-pre starts from ``trained['gmf']`` and ``trained['mlp']``."""
+    config = dataclasses.replace(config, model=model)
+    if model == 'neumf-pre':
+        callbacks = [Pretrained(trained['gmf'], trained['mlp'])] + list(
+            callbacks)
+    return fit_one(config, data, devices, callbacks,
+                   f'{model}, seed {config.seed}')
 
 
 def validation_data(config):
@@ -251,6 +195,45 @@ def validation_data(config):
         summary=dict(inter.summary, interactions=int(keep.sum()),
                      validation='each user\'s test interaction removed'))
     return build_chapter_data(inter, folder)
+
+
+class Evaluations(Callback):
+    """Each evaluator's row for the net at the loop's evaluation, with
+    the weights it evaluates (e.g. the moving average): its k, metrics,
+    the share of test items tied (in expectation), their number, seconds;
+    the sampled one notes its negatives."""
+
+    def __init__(self, evaluators, data, devices):
+        self.evaluators, self.data, self.devices = evaluators, data, devices
+        self.rows, self.kept = {}, None
+
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
+        self.net = net
+
+    def on_evaluate(self, epoch, metrics):
+        from mxnet import autograd
+        d = self.data
+        for e, evaluator in self.evaluators.items():
+            tic = time.perf_counter()
+            with autograd.predict_mode():
+                m = evaluator(self.net, d.test_iter, None, d.candidates,
+                              d.num_users, d.num_items, self.devices)
+            self.rows[e] = dict(
+                {'k': evaluator.k}, **{n: float(v) for n, v in m.items()},
+                tie_share=m.tie_share,
+                num_test=m.ties[1] if m.ties else None,
+                eval_seconds=time.perf_counter() - tic,
+                **({'negatives': evaluator.num_neg} if e == 'sampled'
+                   else {}))
+        self.kept = [p.data().copy()
+                        for p in self.net.collect_params().values()]
+
+    def keep_evaluated_weights(self):
+        """The weights evaluated become the net's (an average, if any), as
+        `train` evaluates and saves them: neumf-pre starts from them."""
+        for p, w in zip(self.net.collect_params().values(), self.kept):
+            p.set_data(w)
 
 
 class EpochLabel(Callback):
@@ -282,9 +265,14 @@ def report_info(models, seeds, evals, configs, settings, data, devices,
 
 
 def main_ablation(args, settings):
-    """``d2l-ncf ablation``: the job, then its table on stdout."""
-    from .ablation_report import markdown
-    rows = run_ablation(args.models, args.seeds, args.out,
-                        not args.no_progress, args.overwrite, args.evals,
-                        **settings)
+    """``d2l-ncf ablation``: the job, then its table on stdout (the
+    finished seeds' table too when the report cannot be written)."""
+    try:
+        rows = run_ablation(args.models, args.seeds, args.out,
+                            not args.no_progress, args.overwrite, args.evals,
+                            **settings)
+    except SweepFailed as err:
+        if err.rows:
+            print(markdown(summarise(err.rows)), end='')
+        raise
     print(markdown(summarise(rows)), end='')

@@ -7,12 +7,9 @@ an ablation.json's rows without training anything.
 import csv
 import json
 import math
-import os
-import statistics
 
 from ..metrics import RANKING, TIE_NOTICE_SHARE, short_name
-from ..runtime.locking import deferred_signals
-from .exercises import replaced
+from . import sweep
 
 # Pairs a reader of the table compares: (model, against whom).
 COMPARISONS = (('mf', 'neumf'), ('neumf', 'gmf'), ('neumf', 'mlp'),
@@ -21,28 +18,9 @@ COMPARISONS = (('mf', 'neumf'), ('neumf', 'gmf'), ('neumf', 'mlp'),
 
 def summarise(rows):
     """One entry per (model, eval), in the rows' order: ``model``,
-    ``eval``, ``k``, ``n`` (seeds), and per metric its mean and its sd
-    (``None`` for one seed)."""
-    groups = {}
-    for row in rows:
-        groups.setdefault((row['model'], row['eval']), []).append(row)
-    summary = []
-    for (model, eval_), group in groups.items():
-        entry = {'model': model, 'eval': eval_, 'k': group[0]['k'],
-                 'n': len(group)}
-        for m in RANKING:
-            values = [r[m] for r in group if m in r]
-            if values:
-                entry[m] = statistics.mean(values)
-                entry[f'{m}_sd'] = (statistics.stdev(values)
-                                    if len(values) > 1 else None)
-        entry['num_test'] = group[0].get('num_test')  # test items
-        shares = [r['tie_share'] for r in group
-                  if r.get('tie_share') is not None]
-        if shares:
-            entry['tie_share'] = statistics.mean(shares)
-        summary.append(entry)
-    return summary
+    ``eval``, ``n`` (seeds), the means (``k``, each metric, ``tie_share``,
+    ``num_test``...) and each metric's sd (``None`` for one seed)."""
+    return sweep.summarise(rows, ('model', 'eval'), RANKING)
 
 
 def columns(summary):
@@ -73,7 +51,11 @@ def markdown(summary):
     n = sorted({e['n'] for e in summary})
     spread = ('one seed (n=1): no standard deviation' if n == [1] else
               f'mean ± sd over {"/".join(map(str, n))} seeds')
-    head = ['model'] + [f'{short_name(m, k)} ({ev})' for ev, m, k in cols]
+    negatives = {e['eval']: e.get('negatives') for e in summary}
+    head = ['model'] + [
+        f'{short_name(m, k)} ({ev}' + (f', {negatives[ev]:g} negatives)'
+                                       if negatives.get(ev) else ')')
+        for ev, m, k in cols]
     lines = [f'Ablation, corrected protocol; {spread}.', '',
              '| ' + ' | '.join(head) + ' |',
              '|' + '---|' * len(head)]
@@ -168,24 +150,20 @@ CSV_FIELDS = ['model', 'eval', 'k', 'n'] + [
     f for m in RANKING for f in (m, f'{m}_sd')] + ['tie_share']
 
 
-def write_report(out, rows, info):
+def report_files(rows, info):
     """ablation.json (`info`, the rows, their summary), .md, .csv and
-    .png in folder `out`, each replaced whole."""
+    .png, as `sweep.write_report` writes them."""
     from .plotting import ablation_figure  # matplotlib: only here
-    os.makedirs(out, exist_ok=True)
     summary = summarise(rows)
-    with deferred_signals():
-        with replaced(os.path.join(out, 'ablation.json')) as f:
-            json.dump(dict(info, rows=rows, summary=summary), f, indent=2)
-            f.write('\n')
-        with replaced(os.path.join(out, 'ablation.md')) as f:
-            f.write(markdown(summary))
-        with replaced(os.path.join(out, 'ablation.csv'), newline='') as f:
-            writer = csv.DictWriter(f, CSV_FIELDS, extrasaction='ignore')
-            writer.writeheader()
-            writer.writerows(summary)
-        png = os.path.join(out, 'ablation.png')
-        tmp = f'{png}.tmp-{os.getpid()}.png'
-        ablation_figure(summary).savefig(tmp, dpi=100)
-        os.replace(tmp, png)
-    return summary
+
+    def table(f):
+        writer = csv.DictWriter(f, CSV_FIELDS, extrasaction='ignore')
+        writer.writeheader()
+        writer.writerows(summary)
+    return {
+        'ablation.json': lambda f: f.write(json.dumps(
+            dict(info, rows=rows, summary=summary), indent=2) + '\n'),
+        'ablation.md': lambda f: f.write(markdown(summary)),
+        'ablation.csv': table,
+        'ablation.png': lambda f: ablation_figure(summary).savefig(
+            f, dpi=100, format='png')}

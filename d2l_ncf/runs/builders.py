@@ -1,6 +1,7 @@
-"""From a config to the things a run trains: devices, data, NeuMF, loss,
-trainer, batches, evaluator and the loop's callbacks, each consistent
-with the config's protocol (`build`)."""
+"""From a config to the things a run trains: devices, data, the model
+`config.model` names (NeuMF or a baseline), loss, trainer, batches,
+evaluator and the loop's callbacks, each consistent with the config's
+protocol (`build`)."""
 import dataclasses
 import random
 
@@ -10,7 +11,8 @@ import numpy
 from mxnet import gluon
 
 from .. import chapter
-from ..callbacks import Averaging, Penalty
+from ..baselines import GMF, MF, MLP, Popularity, load_pretrained, row_l2
+from ..callbacks import Averaging, Callback, Penalty
 from ..data import load_dataset
 from ..engine import sparse
 from ..engine.averaging import WeightAverage
@@ -53,24 +55,43 @@ def load_data(config):
 
 
 def build_net(config, num_users, num_items, devices):
-    """NeuMF as `config` describes it, initialised (and hybridized): the
-    chapter's own class under the book protocol."""
-    if config.protocol == 'book':  # as printed: an nn.Block
-        net = chapter.NeuMF(config.num_factors, num_users, num_items,
-                            nums_hiddens=list(config.nums_hiddens))
+    """The model `config.model` names, initialised on `devices` (and
+    hybridized): the chapter's NeuMF, or a baseline of `baselines`
+    (neumf-pre is a NeuMF that `Pretrained` starts from its parts;
+    popularity still needs its counts: `build` fits it). Under the book
+    protocol NeuMF is the chapter's own class, an nn.Block as printed."""
+    f, hiddens = config.num_factors, list(config.nums_hiddens)
+    if config.protocol == 'book' and config.model == 'neumf':
+        net = chapter.NeuMF(f, num_users, num_items, nums_hiddens=hiddens)
         net.initialize(ctx=devices, force_reinit=True,
                        init=mx.init.Normal(config.init_sigma))
         return net
-    net = NeuMF(config.num_factors, num_users, num_items,
-                nums_hiddens=list(config.nums_hiddens),
-                sigmoid_output=get_protocol(config.protocol).sigmoid_output)
+    net = {'popularity': lambda: Popularity(num_items),
+           'mf': lambda: MF(f, num_users, num_items),
+           'gmf': lambda: GMF(f, num_users, num_items),
+           'mlp': lambda: MLP(f, num_users, num_items, hiddens)}.get(
+        config.model, lambda: NeuMF(
+            f, num_users, num_items, nums_hiddens=hiddens,
+            sigmoid_output=get_protocol(config.protocol).sigmoid_output))()
     if config.sparse:  # row-sparse gradients for P, Q, U and V
         sparse.use_row_sparse_grads(net)
     net.initialize(ctx=devices, force_reinit=True,
                    init=mx.init.Normal(config.init_sigma))
-    if not config.reference:
+    if not config.reference and config.model != 'popularity':
         net.hybridize()  # the same graph, compiled: about 1.7x faster
     return net
+
+
+class Pretrained(Callback):
+    """Starts a NeuMF (neumf-pre) from a trained `gmf` and `mlp` as the
+    loop begins (`baselines.load_pretrained`; NCF paper, 3.4.1)."""
+
+    def __init__(self, gmf, mlp):
+        self.gmf, self.mlp = gmf, mlp
+
+    def on_train_begin(self, net, trainer, batches_per_epoch,
+                       total_batches):
+        load_pretrained(net, self.gmf, self.mlp)
 
 
 def build_trainer(config, net, kvstore='device', global_rows=None):
@@ -132,22 +153,28 @@ class Setup:
     train_iter: object
     evaluator: object
     averager: object  # a WeightAverage, or None
-    callbacks: list  # for training.train_ranking, averager included
+    callbacks: list  # for the loop, averager and penalty included
 
 
 def build(config, data, devices, kvstore='device', progress=False):
-    """NeuMF, its loss, trainer, batches, evaluator and callbacks for
-    `config` on `data`, consistent with `config.protocol`. Seed the
-    generators first (`seed_everything`) for a repeatable run."""
+    """The model `config.model` names, its loss, trainer, batches,
+    evaluator and callbacks for `config` on `data`, consistent with
+    `config.protocol`. Seed the generators first (`seed_everything`) for
+    a repeatable run. Popularity comes fitted (it has nothing to train:
+    no trainer)."""
     train_iter, evaluator = build_iterators(config, data, progress)
     global_rows = None
     if config.sparse:  # the global batches: which rows a step changes
         train_iter = global_rows = sparse.GlobalRows(train_iter)
     net = build_net(config, data.num_users, data.num_items, devices)
+    if config.model == 'popularity':
+        net.fit(data.items_train)
     averager = WeightAverage(net, config.ema) if config.ema else None
-    callbacks = [Penalty(embedding_l2(config.reg)) if config.reg else None,
+    l2 = embedding_l2 if isinstance(net, NeuMF) else row_l2
+    callbacks = [Penalty(l2(config.reg)) if config.reg else None,
                  Averaging(averager) if averager is not None else None]
+    trainer = (None if config.model == 'popularity' else
+               build_trainer(config, net, kvstore, global_rows))
     return Setup(get_protocol(config.protocol), net, LOSSES[config.loss](),
-                 build_trainer(config, net, kvstore, global_rows), train_iter,
-                 evaluator,
-                 averager, [c for c in callbacks if c is not None])
+                 trainer, train_iter, evaluator, averager,
+                 [c for c in callbacks if c is not None])

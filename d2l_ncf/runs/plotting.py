@@ -88,7 +88,7 @@ def exercise_figure(rows, xlabel, k, title=None):
         ax.set_xticklabels(labels, rotation=25 if longest > 8 else 0,
                            ha='right' if longest > 8 else 'center')
         ax.set_xlim(-0.6, len(rows) - 0.4)
-    seeds = rows[0].get('seeds', 1)
+    seeds = rows[0].get('n', rows[0].get('seeds', 1))  # older tables
     ax.set(xlabel=xlabel, ylabel=f'final value (mean ± sd, {seeds} '
            f'seed{"s" if int(seeds) > 1 else ""})', ylim=(0, 1))
     if title:

@@ -13,8 +13,7 @@ import numpy
 from ..runtime import numerics
 from ..runtime.locking import hold_folder, release_folder
 from .checkpoint import CheckpointError, is_checkpoint, other_files
-from .checks import UsageError
-from .config import config_dict
+from .config import UsageError, config_dict
 from .plotting import save_curves
 
 OUTPUT_FILES = ('metrics.json', 'curves.png')

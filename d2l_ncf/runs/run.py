@@ -20,7 +20,7 @@ from ..corrected import NonFiniteLossError
 from .builders import build, load_data, resolve_devices, seed_everything
 from .checkpoint import (CheckpointError, check_same_data, data_record,
                          load_checkpoint, restore, save_checkpoint)
-from .checks import check_fits_data, check_resumable, divergence_settings
+from .config import check_fits_data, check_resumable, divergence_settings
 from .config import TrainConfig, config_dict
 from .records import check_out_dir, check_save_dir, run_record, write_outputs
 

@@ -1,4 +1,8 @@
-"""Import MXNet once, with an error that says how to install it."""
+"""Import MXNet once, with an error that says how to install it, after
+the numerics are fixed (`numerics.configure`)."""
+from . import numerics
+
+numerics.announce()  # applies the mode in force first, if none yet
 
 
 class MXNetMissingError(ImportError):

@@ -20,6 +20,7 @@ Two modes, chosen by ``D2L_NCF_NUMERICS`` (or ``d2l-ncf train --numerics``):
 
 This module imports nothing heavy: `configure` must run before MXNet.
 """
+import io
 import os
 import sys
 
@@ -107,28 +108,46 @@ def requested_mode(environ=None):
     return mode
 
 
-def configure():
-    """Apply the mode in force to this process, once, before MXNet.
+def configure(mode=None):
+    """Apply numerics `mode` (None: the one ``D2L_NCF_NUMERICS`` names,
+    else portable) to this process; returns the state `record` reports.
 
-    Returns the state `record` reports.
+    The package's import applies the environment's mode; the command
+    line then applies its ``--numerics``, which replaces it while MXNet
+    is not loaded yet (after, it is an error). What portable mode
+    overrode is said once, as MXNet loads (`announce`).
     """
-    if not _state:
-        try:  # before MXNet loads: it would abort
-            check_threads(os.environ)
-        except NumericsError as err:
-            print(f'd2l_ncf: error: {err}', file=sys.stderr)
-            raise SystemExit(2) from None
-        model, flags = cpu_info()
-        # `d2l-ncf ... --numerics native` restarts in native mode from the
-        # user's environment: a note on what portable mode overrode here
-        # would be wrong
-        stream = (open(os.devnull, 'w') if asks_native(sys.argv)
-                  else sys.stderr)
-        _state.update(apply(os.environ, flags, stream,
-                            late='mxnet' in sys.modules), cpu=model)
-        if stream is not sys.stderr:
-            stream.close()
+    if _state and mode in (None, _state['mode']):
+        return _state
+    if _state:
+        if 'mxnet' in sys.modules:
+            raise NumericsError(
+                f'--numerics {mode}: this process already runs MXNet in '
+                f'{_state["mode"]} mode; set {ENV}={mode} before it starts')
+        for name, value in _state['original'].items():  # the user's
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    if mode is not None:
+        os.environ[ENV] = mode
+    try:  # before MXNet loads: it would abort or crash
+        check_threads(os.environ)
+    except NumericsError as err:
+        print(f'd2l_ncf: error: {err}', file=sys.stderr)
+        raise SystemExit(2) from None
+    model, flags = cpu_info()
+    notes = io.StringIO()
+    _state.clear()
+    _state.update(apply(os.environ, flags, notes,
+                        late='mxnet' in sys.modules), cpu=model,
+                  notes=notes.getvalue())
     return _state
+
+
+def announce():
+    """Say once on stderr what `configure` overrode or could not do."""
+    sys.stderr.write(configure().pop('notes', ''))
 
 
 def check_threads(environ):
@@ -142,13 +161,6 @@ def check_threads(environ):
             f'whole number of threads from 1 to {MAX_THREADS}; native '
             f'numerics pass it to MXNet, which stops on anything else. Set '
             f'it so, unset it, or use portable numerics (one thread)')
-
-
-def asks_native(argv):
-    """Whether command line `argv` asks for ``--numerics native``."""
-    argv = list(argv or ())
-    return '--numerics=native' in argv or any(
-        a == '--numerics' and b == 'native' for a, b in zip(argv, argv[1:]))
 
 
 def apply(environ, flags, stream, late=False):
@@ -195,18 +207,6 @@ def apply(environ, flags, stream, late=False):
             'original': original,
             'applied': mode == 'native' or not (late and changed),
             'environment': {k: environ.get(k) for k in RECORDED}}
-
-
-def users_environment():
-    """This process's environment as the user gave it: the variables
-    portable mode set are put back as they were (what a restart in
-    another mode must see, not the portable values)."""
-    environ = dict(os.environ)
-    for name, value in configure().get('original', {}).items():
-        environ.pop(name, None)
-        if value is not None:
-            environ[name] = value
-    return environ
 
 
 def mode():

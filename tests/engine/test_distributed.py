@@ -17,7 +17,7 @@ import pytest
 
 from d2l_ncf import cli
 
-from d2l_ncf.cli import launch
+from d2l_ncf.engine import launcher as launch
 from d2l_ncf.engine.distributed import (ClusterError, ShardedBatches,
                                  check_launched, settings_vector)
 

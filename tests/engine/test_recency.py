@@ -139,15 +139,14 @@ def test_usage_errors(usage_error, synthetic_dir, extra, message):
 
 def test_a_checkpoint_from_before_recency_still_resumes():
     from d2l_ncf.runs.config import TrainConfig
-    from d2l_ncf.runs.checkpoint import CheckpointError
-    from d2l_ncf.runs.checks import check_resumable
+    from d2l_ncf.runs.config import check_resumable
     from d2l_ncf.runs.config import config_dict
     config = TrainConfig(protocol='corrected', num_epochs=3)
     older = config_dict(config)
     del older['recency'], older['recency_tau']  # written before they were
     checkpoint = {'config': older, 'folder': 'ck', 'state': {'epoch': 2}}
     check_resumable(checkpoint, config)  # no error: defaults fill them
-    with pytest.raises(CheckpointError, match=r'recency 2\.0 \(checkpoint: '
+    with pytest.raises(ValueError, match=r'recency 2\.0 \(checkpoint: '
                                                r'0\.0\)'):
         check_resumable(checkpoint, TrainConfig(
             protocol='corrected', loss='log', recency=2.0, num_epochs=3))

@@ -14,7 +14,7 @@ from d2l_ncf.runs.ablation import (MODELS, RECIPES, model_config,
                                    run_ablation, train_model,
                                    validation_data)
 from d2l_ncf.callbacks import Callback
-from d2l_ncf.runs.checks import UsageError
+from d2l_ncf.runs.config import UsageError
 from d2l_ncf.engine.sampling import sample_eval_negatives
 from synthetic import make_ratings, write_udata
 
@@ -86,7 +86,7 @@ def tiny_with_ties(folder, seed=0):
 
 
 def test_model_names_match_the_command_line():
-    from d2l_ncf.cli.parser import ABLATION_MODELS
+    from d2l_ncf.runs.config import MODELS as ABLATION_MODELS
     assert ABLATION_MODELS == MODELS
     assert set(RECIPES) == set(MODELS)
 
@@ -390,7 +390,7 @@ def test_a_stop_keeps_the_finished_seeds(tmp_path, monkeypatch):
     real = ablation.train_model
 
     def stopped_in_seed_1(model, config, *args, **kwargs):
-        if config.seed == 1:
+        if config.seed == 1:  # a deterministic point: no timing
             raise KeyboardInterrupt
         return real(model, config, *args, **kwargs)
     monkeypatch.setattr(ablation, 'train_model', stopped_in_seed_1)
@@ -409,11 +409,155 @@ def test_a_stop_keeps_the_finished_seeds(tmp_path, monkeypatch):
 def test_a_catalogue_too_small_for_k_50_is_told_what_it_can_do(
         synthetic_dir, usage_error):
     # found by the new-user pass: the error advised --k, which the
-    # ablation refuses; 40 items cannot rank the full list at k = 50
-    usage_error(['ablation', '--data-dir', synthetic_dir, '--models', 'mf',
-                 '--seeds', '0', '--epochs', '1', '--devices', 'cpu',
-                 '--no-progress'],
-                'on this data leave that evaluation out: --evals sampled')
+    # ablation refuses; 40 items cannot rank the full list at k = 50 nor
+    # sample 99 negatives: the data is too small, whatever --evals says
+    # (issue 32: the advice looped, ending in a literal '--evals ...')
+    for evals in (['full', 'sampled'], ['full'], ['sampled']):
+        printed = usage_error(
+            ['ablation', '--data-dir', synthetic_dir, '--models', 'mf',
+             '--seeds', '0', '--epochs', '1', '--devices', 'cpu',
+             '--batch-size', '32', '--no-progress', '--evals'] + evals,
+            'This data is too small for the ablation')
+        assert '--evals' not in printed.err.splitlines()[-1]
+
+
+def test_a_batch_size_refusal_advises_no_evaluation(synthetic_dir,
+                                                    usage_error):
+    # issue 32: every refusal advised --evals sampled, even one that an
+    # evaluation cannot help
+    printed = usage_error(
+        ['ablation', '--data-dir', synthetic_dir, '--models', 'mf',
+         '--seeds', '0', '--devices', 'cpu', '--no-progress'],
+        '--batch-size 1024 is larger than the 168 training interactions')
+    assert '--evals' not in printed.err.splitlines()[-1]
+
+
+def test_a_catalogue_too_small_for_one_evaluation_advises_the_other(
+        tmp_path, usage_error):
+    # 60 items: the full ranking at k = 50 is certain for some user, the
+    # sampled one (10 negatives given) works
+    folder = write_udata(tmp_path / 'd', make_ratings(
+        num_users=24, num_items=60, per_user=12))
+    usage_error(['ablation', '--data-dir', folder, '--models', 'mf',
+                 '--seeds', '0', '--devices', 'cpu', '--batch-size', '32',
+                 '--eval-negatives', '20', '--no-progress'],
+                'leave that evaluation out: --evals sampled')
+
+
+def ratings_csv(tmp_path, **kwargs):
+    path = tmp_path / 'ratings.csv'
+    path.write_text(''.join(f'{u},{i},{r},{t}\n' for u, i, r, t in
+                            make_ratings(**dict(dict(
+                                num_users=24, num_items=120, per_user=8),
+                                **kwargs))))
+    return str(path)
+
+
+def small_data(tmp_path):
+    """The data of `ratings_csv`, as a MovieLens folder and loaded."""
+    folder = write_udata(tmp_path / 'small', make_ratings(
+        num_users=24, num_items=120, per_user=8))
+    return folder, load_dataset('ml-100k', data_dir=folder)
+
+
+def test_ablation_reads_a_data_file(tmp_path, capsys):
+    # issue 31/32: `--data FILE` crashed on every file ('str' object has
+    # no attribute 'num_users'): --data was taken as run_ablation's data
+    out, path = tmp_path / 'out', ratings_csv(tmp_path)
+    assert cli.main(['ablation', '--data', path,
+                     '--models', 'popularity', 'mf', '--seeds', '0',
+                     '--epochs', '1', '--batch-size', '32', '--devices',
+                     'cpu', '--no-progress', '--out', str(out)]) == 0
+    record = json.loads((out / 'ablation.json').read_text())
+    with open(path) as f:
+        assert record['data']['interactions'] == len(f.readlines())
+    assert record['settings']['mf']['data'].endswith('ratings.csv')
+    assert '| mf |' in capsys.readouterr().out
+    # and through the Python API: a path is the file to read
+    rows = run_ablation('popularity', seeds=[0], progress=False,
+                        data=ratings_csv(tmp_path), evals='full', **CPU)
+    assert [r['model'] for r in rows] == ['popularity']
+
+
+def test_a_full_disk_while_writing_the_report_prints_the_rows(
+        tmp_path, monkeypatch, capsys):
+    # issue 32: a traceback, and the finished seeds' rows were lost
+    import errno
+    import os
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, 'No space left on device', args[0])
+    monkeypatch.setattr(os, 'replace', full)
+    out = tmp_path / 'out'
+    code = cli.main(['ablation', '--data-dir', small_data(tmp_path)[0],
+                     '--models', 'popularity', '--seeds', '0', '--devices',
+                     'cpu', '--no-progress', '--out', str(out)])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert 'No space left on device' in printed.err
+    assert 'Traceback' not in printed.err
+    assert '| popularity |' in printed.out  # the finished seed's rows
+    assert not [f for f in os.listdir(out) if '.tmp-' in f]
+
+
+def test_an_empty_out_is_refused_before_any_work(tmp_path, usage_error,
+                                                 monkeypatch):
+    # issue 32: `--out ''` trained, then crashed in os.makedirs('')
+    import d2l_ncf.runs.ablation as ablation
+    monkeypatch.setattr(ablation, 'train_model', None)  # never reached
+    monkeypatch.setattr(ablation, 'fit_one', None, raising=False)
+    folder, data = small_data(tmp_path)
+    usage_error(['ablation', '--data-dir', folder, '--models', 'mf',
+                 '--seeds', '0', '--devices', 'cpu', '--batch-size', '32',
+                 '--out', ''], "--out '': expected a folder name")
+    with pytest.raises(UsageError, match="--out '': expected a folder"):
+        run_ablation(['mf'], seeds=[0], out='', progress=False, data=data,
+                     batch_size=32, **CPU)
+
+
+def test_a_diverging_model_names_model_seed_and_settings(tmp_path):
+    from d2l_ncf.corrected import NonFiniteLossError
+    from d2l_ncf.engine.scoring import NonFiniteModelError
+    with pytest.raises((NonFiniteLossError, NonFiniteModelError)) as err:
+        run_ablation(['mf'], seeds=[4], progress=False,
+                     data=small_data(tmp_path)[1], evals=['full'],
+                     num_epochs=2, batch_size=32, lr=1e30, **CPU)
+    assert 'mf, seed 4' in str(err.value) and '--lr 1e+30' in str(err.value)
+
+
+def test_the_report_names_the_sampled_negatives(tmp_path):
+    # issue 32: ablation.md said "Hit@10 (sampled)" under 20 negatives,
+    # as if it were the NCF paper's 99
+    out = tmp_path / 'out'
+    run_ablation(['popularity'], seeds=[0], out=str(out), progress=False,
+                 data=small_data(tmp_path)[1], eval_negatives=20, **CPU)
+    md = (out / 'ablation.md').read_text()
+    assert 'Hit@10 (sampled, 20 negatives)' in md
+    assert 'Hit@50 (full)' in md
+
+
+def test_the_python_api_names_wrong_arguments(tmp_path):
+    # issue 32: 'mf' read as the models 'm' and 'f'; a list of hidden
+    # sizes (as the README passes it) a TypeError; wrong types raw
+    # TypeErrors; seeds=[] returned [] and wrote nothing
+    assert model_config('mlp', {'nums_hiddens': [8]}).nums_hiddens == (8,)
+    data = small_data(tmp_path)[1]
+    rows = run_ablation('popularity', seeds=[0], progress=False, data=data,
+                        **CPU)
+    assert {r['model'] for r in rows} == {'popularity'}
+    for kwargs, message in [
+            (dict(seeds='0'), "--seeds '0': expected whole numbers"),
+            (dict(seeds=[]), '--seeds []: expected whole numbers'),
+            (dict(seeds=[0.5]), '--seeds 0.5: expected whole numbers'),
+            (dict(seeds=None), '--seeds None: expected whole numbers'),
+            (dict(num_epochs='2'), 'num_epochs is "2", expected a whole '
+                                   'number'),
+            (dict(data=5), 'data: expected a file of interactions'),
+            (dict(models='svd'), "unknown model 'svd'")]:
+        kwargs = dict(dict(models=['mf'], seeds=[0], data=data), **kwargs)
+        with pytest.raises(ValueError) as err:
+            run_ablation(progress=False, **kwargs, **CPU)
+        assert message in str(err.value), (kwargs, str(err.value))
 
 
 def test_a_model_named_twice_is_trained_once_with_a_note(capsys):

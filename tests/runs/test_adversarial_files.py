@@ -460,14 +460,14 @@ def test_an_interrupted_exercise_keeps_the_finished_rows(
         synthetic_dir, tmp_path, monkeypatch, capsys):
     import d2l_ncf.runs.exercises
     from d2l_ncf.runs.run import Stopped
-    real_fit, calls = d2l_ncf.runs.exercises.fit, []
+    real_fit, calls = d2l_ncf.runs.exercises.fit_one, []
 
     def fit(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise Stopped(signal.SIGTERM)
         return real_fit(*args, **kwargs)
-    monkeypatch.setattr(d2l_ncf.runs.exercises, 'fit', fit)
+    monkeypatch.setattr(d2l_ncf.runs.exercises, "fit_one", fit)
     out = tmp_path / 'ex'
     code = cli.main(['exercise', 'factors', '--values', '4', '8',
                      '--data-dir', synthetic_dir, '--out', str(out)]

@@ -20,7 +20,7 @@ import numpy
 import pytest
 
 import d2l_ncf.runs.builders
-import d2l_ncf.runs.checks
+import d2l_ncf.runs.config
 import d2l_ncf.runs.run
 from d2l_ncf import cli, evaluation, load_chapter_data
 from d2l_ncf.runs.checkpoint import load_checkpoint
@@ -31,7 +31,7 @@ from d2l_ncf.model import NeuMF
 from d2l_ncf.evaluation import RankingEvaluator
 from d2l_ncf.engine.scoring import score_pairs
 from d2l_ncf.metrics import UndefinedMetricError, full_ranking_metrics
-from d2l_ncf.runs.checks import check_fits_data
+from d2l_ncf.runs.config import check_fits_data
 from d2l_ncf.runs.run import train
 from d2l_ncf.engine.sampling import NegativeSampler
 from synthetic import write_udata
@@ -235,7 +235,7 @@ def test_k_below_every_list_is_accepted_and_the_evaluator_refuses_above(
         if ok:
             check_fits_data(config, data)
         else:
-            with pytest.raises(d2l_ncf.runs.checks.UsageError):
+            with pytest.raises(d2l_ncf.runs.config.UsageError):
                 check_fits_data(config, data)
     with pytest.raises(UndefinedMetricError, match='certain'):
         RankingEvaluator('corrected', k=60, eval='sampled', num_neg=50)
@@ -304,7 +304,7 @@ def test_exercise_counts_a_repeated_seed_once(synthetic_dir, capsys):
     twice = run_exercise('factors', ['4'], base, (0, 1, 0), progress=False)
     once = run_exercise('factors', ['4'], base, (0, 1), progress=False)
     assert 'seed(s) 0 given more than once' in capsys.readouterr().err
-    assert twice[0]['seeds'] == 2
+    assert twice[0]['n'] == 2
     for m in ('final_hit_rate', 'final_hit_rate_sd', 'final_auc_sd'):
         assert twice[0][m] == once[0][m]
 
@@ -526,7 +526,7 @@ def test_settings_that_cannot_fit_in_memory_are_refused_first(
 
 
 def test_the_memory_estimate_counts_parameters_state_and_activations():
-    from d2l_ncf.runs.checks import UsageError, check_memory, memory_estimate
+    from d2l_ncf.runs.config import UsageError, check_memory, memory_estimate
     # 40 layers of 4096 on ML-100K: ~40 x 4096^2 weights, 4 float32
     # copies with Adam (16 bytes each); a batch of 1024 positives and
     # 1024 negatives keeps 3 floats per hidden unit and 4 per factor
@@ -552,6 +552,6 @@ def test_the_memory_estimate_counts_parameters_state_and_activations():
                  nums_hiddens=(256, 128, 64), num_neg=4), 6040, 3706),
 ], ids=['book', 'ml-20m-sparse', 'recipe-like-ml-1m'])
 def test_normal_settings_are_not_refused_for_memory(config, users, items):
-    from d2l_ncf.runs.checks import check_memory, memory_estimate
+    from d2l_ncf.runs.config import check_memory, memory_estimate
     assert memory_estimate(config, users, items)[0] < 1e9
     check_memory(config, users, items, available=1e9)

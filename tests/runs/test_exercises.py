@@ -36,7 +36,7 @@ def test_exercise_writes_table_and_plot(exercise, values, synthetic_dir,
     with open(out / 'exercise.csv') as f:
         rows = list(csv.DictReader(f))
     assert [r['setting'] for r in rows] == values
-    assert all(r['seeds'] == '2' for r in rows)
+    assert all(r['n'] == '2' for r in rows)
     for r in rows:
         assert 0 <= float(r['final_hit_rate']) <= 1
         assert 0 <= float(r['final_auc']) <= 1
@@ -61,11 +61,13 @@ def test_settings_change_the_model(synthetic_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['optim', '--values', 'adam:x:1'], 'must be numbers'),
-    (['optim', '--values', 'adam:0.1'], 'NAME:LR:WD'),
+    (['optim', '--values', 'adam:x:1'], 'lr must be a number'),
+    (['optim', '--values', 'adam:0.1'], 'OPTIMIZER:LR:WD such as '
+                                        'adam:0.01:1e-5'),
     (['optim', '--values', 'nosuch:0.1:0'], 'unknown optimizer'),
-    (['hiddens', '--values', '10 x'], 'expected sizes'),
-    (['factors', '--values', 'four'], 'expected a whole number'),
+    (['hiddens', '--values', '10 x'], 'nums_hiddens must be sizes'),
+    (['hiddens', '--values', '10 0'], '--hiddens must be one or more sizes'),
+    (['factors', '--values', 'four'], 'num_factors must be a whole number'),
     (['loss', '--values', 'log', '--protocol', 'book'], 'book protocol'),
     (['colours', '--values', '1'], 'invalid choice'),
 ])

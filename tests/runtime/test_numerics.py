@@ -107,7 +107,7 @@ def run_python(code, **env):
 
 
 def test_importing_the_package_fixes_the_threads_a_user_set():
-    code = ('import d2l_ncf, os; from d2l_ncf import numerics; '
+    code = ('import d2l_ncf.model, os; from d2l_ncf.runtime import numerics; '
             'print(os.environ["OMP_NUM_THREADS"], numerics.omp_threads())')
     done = run_python(code, OMP_NUM_THREADS='4')
     assert done.returncode == 0, done.stderr
@@ -125,7 +125,7 @@ def test_any_module_imported_first_fixes_numerics_before_mxnet(module):
     # the package imports its names lazily (issue 15): whichever module
     # loads MXNet, the package's numerics ran before, and MXNet's NumPy
     # interface is on as soon as MXNet is loaded
-    code = (f'import d2l_ncf.{module}, sys; from d2l_ncf import numerics; '
+    code = (f'import d2l_ncf.{module}, sys; from d2l_ncf.runtime import numerics; '
             f'loaded = "mxnet" in sys.modules; import mxnet; '
             f'print(loaded, mxnet.util.is_np_array(), '
             f'numerics.record()["applied_before_mxnet"])')
