@@ -11,8 +11,8 @@ import os
 
 import matplotlib
 
-from d2l_ncf.exercises import EXERCISES, exercise_label
-from d2l_ncf.plotting import exercise_figure, neumf_figure
+from d2l_ncf.runs.exercises import EXERCISES, exercise_label
+from d2l_ncf.runs.plotting import exercise_figure, neumf_figure
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
