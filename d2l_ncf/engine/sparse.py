@@ -21,7 +21,6 @@ import tempfile
 import mxnet as mx
 import numpy
 from mxnet import autograd, gluon, nd
-from mxnet.gluon import nn
 
 from .optimizers import LAZY_OPTIMIZERS  # noqa: F401  (no MXNet there)
 
@@ -52,30 +51,21 @@ class RowSparseGradParameter(gluon.Parameter):
                                 self._grad, self.grad_req)
 
 
-class SparseEmbedding(nn.Embedding):
-    """``nn.Embedding(..., sparse_grad=True)`` that works in NumPy mode;
-    its parameter is named as the dense embedding's with the same
-    ``prefix``, so the two load each other's parameters."""
-
-    def __init__(self, input_dim, output_dim, **kwargs):
-        super().__init__(input_dim, output_dim, sparse_grad=True, **kwargs)
-        dense = self.weight
-        self.params._params[dense.name] = weight = RowSparseGradParameter(
-            dense.name, shape=dense.shape, dtype=dense.dtype,
-            init=dense.init, allow_deferred_init=True,
-            grad_stype='row_sparse')
-        del self._reg_params['weight']  # gluon refuses to replace it
-        self.weight = weight
-
-
 def use_row_sparse_grads(net, names=tuple(EMBEDDINGS)):
-    """Replace `net`'s embeddings `names` by `SparseEmbedding`s, in place,
-    before `initialize` (the parameters keep their order, so a seeded
-    initialisation draws the dense net's values). Returns `net`."""
+    """Give `net`'s embeddings `names` row-sparse gradients, in place,
+    before `initialize`. Their parameters keep their names and order, so
+    a seeded initialisation draws the dense net's values and the two
+    load each other's parameters. Returns `net`."""
     for name in names:
-        dense = getattr(net, name)
-        setattr(net, name, SparseEmbedding(*dense.weight.shape,
-                                           prefix=dense.prefix))
+        block = getattr(net, name)
+        dense = block.weight
+        block._kwargs['sparse_grad'] = True  # the operator's argument
+        del block._reg_params['weight']  # gluon refuses to replace it
+        block.params._params[dense.name] = block.weight = (
+            RowSparseGradParameter(
+                dense.name, shape=dense.shape, dtype=dense.dtype,
+                init=dense.init, allow_deferred_init=True,
+                grad_stype='row_sparse'))
     return net
 
 
