@@ -1,17 +1,12 @@
 """Row-sparse embedding gradients with lazy optimizer updates (``--sparse``).
 
-A batch uses a few thousand rows of each embedding, yet a dense gradient
-has a row for every user or item, and the optimizer moves every row:
-Adam's moments and its weight decay touch the whole table at every step
-(docs/ERRATA.md). With ``--sparse`` NeuMF's P, Q, U and V get row-sparse
-gradients and an optimizer with a lazy update (`LAZY_OPTIMIZERS`) reads
-and writes only the rows the batch used: weights, moments and decay.
-
-MXNet 1.9's NumPy mode refuses to allocate row-sparse arrays, so only the
-gradients are: the weights stay dense ``mxnet.numpy`` arrays (saving,
-scoring and checkpoints unchanged; a sparse run's parameters load into a
-dense NeuMF) with a legacy row-sparse gradient buffer, which the
-embedding operator's ``sparse_grad=True`` fills.
+A dense gradient has a row for every user or item, and the optimizer then
+moves every row (Adam's moments and weight decay, docs/ERRATA.md). With
+``--sparse``, NeuMF's P, Q, U and V get row-sparse gradients and a lazy
+optimizer (`LAZY_OPTIMIZERS`) updates only the rows a batch used. MXNet
+1.9's NumPy mode allocates no row-sparse arrays, so only the gradients
+are legacy ``RowSparseNDArray``s: the weights stay dense (saving, scoring
+and checkpoints as without ``--sparse``).
 """
 from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import os
@@ -142,16 +137,12 @@ def spend_lazy_update_notice():
 
 class DistSparseTrainer(gluon.Trainer):
     """gluon.Trainer for dist_sync with row-sparse embedding gradients
-    and the optimizer on the workers (a combination gluon refuses: it
-    cannot pull a row-sparse gradient by a plain pull).
-
-    Every worker keeps whole tables and its optimizer state, as the dense
-    path does (checkpoints and resuming unchanged). A step pushes every
-    gradient (an embedding's: the rows this worker's part used) and pulls
-    the sums: dense gradients whole, an embedding's by ``row_sparse_pull``
-    of the rows the global batch used (`rows`: weight name -> batch
-    columns). Every worker then runs the same lazy update.
-    """
+    and the optimizer on the workers, which gluon refuses. A step pushes
+    every gradient (an embedding's: the rows this worker's part used) and
+    pulls the sums: dense gradients whole, an embedding's by
+    ``row_sparse_pull`` of the rows the global batch used (`rows`: weight
+    name -> batch columns). Every worker then runs the same lazy update
+    and keeps its optimizer state, as the dense path does."""
 
     def __init__(self, params, optimizer, optimizer_params, kv, batches,
                  rows):
