@@ -1,10 +1,9 @@
-"""An exponential moving average of a network's weights, for evaluation.
+"""An exponential moving average of a network's weights (``--ema``, ours).
 
-Ours, for the corrected protocol (`--ema`). The weights after each batch
-are averaged with a decay per batch (0.99: about the last 100 batches);
-evaluation scores the averaged weights, training continues from the live
-ones. Rankings from one batch to the next are noisy, and the average is
-a steadier model than any single step's.
+Rankings from one batch to the next are noisy; the average of the weights
+over about the last 1 / (1 - decay) batches is a steadier model than any
+single step's. Evaluation scores the average, training goes on from the
+live weights.
 """
 import contextlib
 
@@ -14,12 +13,8 @@ from mxnet import np
 
 
 class WeightAverage:
-    """``shadow = decay * shadow + (1 - decay) * weights``, every batch.
-
-    The average starts from the weights after the first batch. In the
-    training loop, `callbacks.Averaging` updates it after each batch and
-    lends its weights to the checks and the evaluation.
-    """
+    """``shadow = decay * shadow + (1 - decay) * weights`` after every
+    batch, starting from the weights after the first."""
 
     def __init__(self, net, decay):
         self.params = list(net.collect_params().values())
@@ -49,14 +44,11 @@ class WeightAverage:
 
     def state(self):
         """The averaged weights as NumPy arrays, by parameter position."""
-        if self.shadow is None:
-            return {}
-        return {f'p{j}': s.asnumpy() for j, s in enumerate(self.shadow)}
+        return {f'p{j}': s.asnumpy() for j, s in enumerate(self.shadow or [])}
 
     def load(self, state):
-        if not state:
-            return
-        ctx = self.params[0].data().ctx
-        self.shadow = [np.array(state[f'p{j}'], ctx=ctx,
-                                dtype=numpy.float32)
-                       for j in range(len(self.params))]
+        if state:
+            ctx = self.params[0].data().ctx
+            self.shadow = [np.array(state[f'p{j}'], ctx=ctx,
+                                    dtype=numpy.float32)
+                           for j in range(len(self.params))]

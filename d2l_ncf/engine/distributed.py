@@ -1,16 +1,15 @@
 """Data-parallel training on MXNet's own parameter server (ps-lite).
 
 A job has one scheduler, S servers and W workers, each a process that
-finds the others through the ``DMLC_*`` environment (`launch` sets it).
+finds the others through the ``DMLC_*`` environment (`launcher` sets it).
 Every worker draws the same seeded global batches and trains on its part:
 worker ``r`` of ``W`` takes rows ``[r B / W, (r + 1) B / W)`` of each batch
-of ``B``, and splits them over its own ``D`` devices as
-``split_and_load`` does. With ``dist_sync`` the servers add the W workers'
-gradients, so W workers with D devices each take the same steps as one
-process with W x D devices. With ``dist_async`` each worker's push is
-applied on the servers as it arrives (the optimizer runs there).
-
-Only worker 0 evaluates, prints the result lines and writes files.
+of ``B`` and splits them over its own ``D`` devices as ``split_and_load``
+does. With ``dist_sync`` the servers add the W workers' gradients, so W
+workers with D devices each take the same steps as one process with
+W x D devices. With ``dist_async`` each worker's push is applied on the
+servers as it arrives (the optimizer runs there). Only worker 0
+evaluates, prints the result lines and writes files.
 """
 import ctypes
 import hashlib
@@ -32,47 +31,47 @@ SETTINGS_KEY, LOSS_KEY = 900001, 900100
 # Settings that may differ between workers: where each finds the data,
 # its DataLoader processes, how it names its devices (their number counts)
 LOCAL_SETTINGS = ('data_dir', 'data', 'num_workers', 'devices')
-HOW_TO_LAUNCH = (
-    "start it with the launcher, e.g. 'd2l-ncf launch --workers 2 "
-    "--servers 1 -- train --kvstore {kvstore} ...', or set DMLC_ROLE, "
-    "DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER and "
-    "DMLC_NUM_WORKER for every process as docs/ARCHITECTURE.md shows")
-
-
-def _mx():
-    """MXNet, imported when a job connects: the launcher and the
-    command line's checks need none of it."""
-    from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy)
-    import mxnet
-    return mxnet
+PR_SET_PDEATHSIG = 1  # Linux's prctl option
 
 
 class ClusterError(ValueError):
     """The workers of a job cannot train together."""
 
 
-def is_distributed(kvstore):
-    return isinstance(kvstore, Cluster) or str(kvstore).startswith('dist')
-
-
 def check_launched(kvstore, environ=os.environ):
     """A dist kvstore outside a launched job: say how to launch it."""
-    if is_distributed(kvstore) and environ.get('DMLC_ROLE') != 'worker':
-        found = environ.get('DMLC_ROLE')
+    if str(kvstore).startswith('dist') and environ.get('DMLC_ROLE') != (
+            'worker'):
         raise ClusterError(
             f'--kvstore {kvstore} trains on a parameter-server job, and '
             f'this process is not one of its workers (DMLC_ROLE is '
-            f'{found!r}); ' + HOW_TO_LAUNCH.format(kvstore=kvstore))
+            f"{environ.get('DMLC_ROLE')!r}); start it with the launcher, "
+            f"e.g. 'd2l-ncf launch --workers 2 --servers 1 -- train "
+            f"--kvstore {kvstore} ...', or set DMLC_ROLE, DMLC_PS_ROOT_URI, "
+            f'DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER and DMLC_NUM_WORKER for '
+            f'every process as docs/ARCHITECTURE.md shows')
+
+
+def linux_prctl():
+    """Linux's prctl, or None where there is none."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def connect(kvstore, environ=os.environ):
     """A `Cluster` for a dist kvstore (blocks until every node is up);
     the kvstore name itself for the one-process kinds."""
-    if not is_distributed(kvstore):
+    if not str(kvstore).startswith('dist'):
         return kvstore
     check_launched(kvstore, environ)
-    die_with_parent()
-    kv = _mx().kv.create(kvstore)
+    prctl = linux_prctl()
+    if prctl is not None:  # die with the launcher (or ssh's shell), even
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # if it is SIGKILLed
+    from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy)
+    import mxnet
+    kv = mxnet.kv.create(kvstore)
     cluster = Cluster(kv, int(environ.get(RANK_ENV, kv.rank)),
                       kv.num_workers)
     # Until `finish`, a failing worker exits at once: the kvstore's
@@ -84,30 +83,13 @@ def connect(kvstore, environ=os.environ):
     return cluster
 
 
-PR_SET_PDEATHSIG = 1  # Linux's prctl option
-
-
-def die_with_parent():
-    """Have Linux kill this process when the one that started it (the
-    launcher, or ssh's shell) dies, even by SIGKILL: a lost launcher
-    leaves no worker behind. Elsewhere the launcher's watch must do."""
-    prctl = parent_death_signal()
-    if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def parent_death_signal():
-    """Linux's prctl, or None where there is none."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
 def trainer_options(kvstore):
-    """gluon.Trainer's kvstore arguments for a name or a `Cluster`."""
+    """gluon.Trainer's kvstore arguments for a name or a `Cluster`. Sync:
+    the servers only add gradients and every worker runs the same
+    optimizer step (so its state can be saved and resumed); async: the
+    servers update."""
     if isinstance(kvstore, Cluster):
-        return kvstore.trainer_options()
+        return {'kvstore': kvstore.kv, 'update_on_kvstore': not kvstore.sync}
     return {'kvstore': kvstore}
 
 
@@ -117,26 +99,13 @@ class Cluster:
     def __init__(self, kv, rank, num_workers):
         self.kv, self.rank, self.num_workers = kv, rank, num_workers
         self.sync = 'async' not in kv.type
+        self.is_reporter = rank == 0  # worker 0 evaluates, prints, writes
+        # how many workers' examples one step sums (async: only ours)
+        self.scale = num_workers if self.sync else 1
         self._loss_keys = {}
 
     def __str__(self):
         return self.kv.type
-
-    @property
-    def is_reporter(self):
-        """Worker 0 evaluates, prints and writes."""
-        return self.rank == 0
-
-    @property
-    def scale(self):
-        """How many workers' examples one step sums (async: only ours)."""
-        return self.num_workers if self.sync else 1
-
-    def trainer_options(self):
-        """gluon.Trainer's kvstore arguments. Sync: the servers only add
-        gradients and every worker runs the same optimizer step (so its
-        state can be saved and resumed); async: the servers update."""
-        return {'kvstore': self.kv, 'update_on_kvstore': not self.sync}
 
     def set_exit_barrier(self, on):
         """Whether this worker waits for the others when it exits (and
@@ -166,42 +135,37 @@ class Cluster:
             devices_per_worker=len(devices), kvstore=self.kv.type,
             start_epoch=checkpoint['state']['epoch'] if checkpoint else 0)
         self.check_same(settings)
-        return self.shard(batches)
-
-    def shard(self, batches):
         return ShardedBatches(batches, self.rank, self.num_workers)
 
     def sum(self, array):
         """`array` (NumPy) added over the workers (sync); ours (async)."""
         if not self.sync:
             return array
+        from mxnet import nd
         array = numpy.asarray(array, dtype=numpy.float32)
-        mx = _mx()
         key = self._loss_keys.get(array.shape)
         if key is None:  # each shape its own key, made once by all
             key = self._loss_keys[array.shape] = (
                 LOSS_KEY + len(self._loss_keys))
-            self.kv.init(key, mx.nd.zeros(array.shape))
-        out = mx.nd.zeros(array.shape)
-        self.kv.push(key, mx.nd.array(array, dtype='float32'))
+            self.kv.init(key, nd.zeros(array.shape))
+        out = nd.zeros(array.shape)
+        self.kv.push(key, nd.array(array, dtype='float32'))
         self.kv.pull(key, out=out)
         return out.asnumpy()
 
     def check_same(self, settings):
         """Stop every worker before training if one's `settings` (a dict
         of JSON values) differ from worker 0's; name what differs."""
+        from mxnet import nd
         mine = settings_vector(settings)
-        mx = _mx()
-        # init keeps the vector of the kvstore's rank 0
-        self.kv.init(SETTINGS_KEY, mx.nd.array(mine))
-        seen = mx.nd.zeros(mine.shape)
+        self.kv.init(SETTINGS_KEY, nd.array(mine))  # keeps rank 0's
         if self.sync:  # a sync push adds every worker's: W times ours
-            self.kv.push(SETTINGS_KEY, mx.nd.array(mine))
+            self.kv.push(SETTINGS_KEY, nd.array(mine))
+        seen = nd.zeros(mine.shape)
         self.kv.pull(SETTINGS_KEY, out=seen)
-        expected = mine * (self.num_workers if self.sync else 1)
-        seen = seen.asnumpy()
-        differ = [name for name, t, m in zip(sorted(settings), seen, expected)
-                  if t != m]
+        differ = [name for name, s, m in zip(sorted(settings),
+                                             seen.asnumpy(),
+                                             mine * self.scale) if s != m]
         if differ:
             raise ClusterError(
                 f'the {self.num_workers} workers were started with other '
@@ -223,12 +187,9 @@ def settings_vector(settings):
 
 
 class ShardedBatches:
-    """Worker `rank`'s part of every batch of `batches`.
-
-    Every worker runs the same seeded `batches` (the global stream, so
-    the negatives drawn agree) and keeps rows ``[rank B / W, (rank + 1) B
-    / W)`` of each array; W must divide the batch size.
-    """
+    """Worker `rank`'s part of every batch of `batches`: rows ``[rank B /
+    W, (rank + 1) B / W)`` of each array (every worker runs the same
+    seeded stream, so the negatives drawn agree)."""
 
     def __init__(self, batches, rank, num_workers):
         self.batches, self.rank, self.num_workers = (

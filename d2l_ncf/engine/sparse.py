@@ -1,28 +1,12 @@
 """Row-sparse embedding gradients with lazy optimizer updates (``--sparse``).
 
-A batch of B examples uses at most a few thousand rows of each embedding,
-yet a dense gradient has a row for every user or item, and MXNet's
-optimizers then move every row: Adam's moments and its weight decay touch
-the whole table at every step (the chapter's decay of untrained rows,
-docs/ERRATA.md). With ``--sparse`` the four embeddings of NeuMF (P, Q, U,
-V) get row-sparse gradients, holding only the rows the batch used, and an
-optimizer with a lazy update (`LAZY_OPTIMIZERS`) reads and writes only
-those rows: weights, Adam's moments and the decay alike.
-
-MXNet 1.9's NumPy mode, which the package runs in, refuses to allocate
-row-sparse arrays. Only the gradients need to be: the weights stay dense
-``mxnet.numpy`` arrays (so saving, loading, scoring and checkpoints are
-unchanged, and a sparse run's parameters load into a dense NeuMF), while
-`RowSparseGradParameter` gives each weight a legacy row-sparse gradient
-buffer, which the embedding operator's ``sparse_grad=True`` fills.
-
-Distributed (``dist_sync``), every worker keeps a whole copy of the
-tables and its optimizer state, as the dense path does; `DistSparseTrainer`
-pushes each embedding's row-sparse gradient (this worker's rows only) and
-pulls back, with ``row_sparse_pull``, the summed gradient of just the rows
-the global batch touched -- the rows this step changes. The servers keep
-no optimizer state (`assign_optimizer`): checkpoints and resuming work as without
-``--sparse``.
+A dense gradient has a row for every user or item, and the optimizer then
+moves every row (Adam's moments and weight decay, docs/ERRATA.md). With
+``--sparse``, NeuMF's P, Q, U and V get row-sparse gradients and a lazy
+optimizer (`LAZY_OPTIMIZERS`) updates only the rows a batch used. MXNet
+1.9's NumPy mode allocates no row-sparse arrays, so only the gradients
+are legacy ``RowSparseNDArray``s: the weights stay dense (saving, scoring
+and checkpoints as without ``--sparse``).
 """
 from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 import os
@@ -32,22 +16,25 @@ import tempfile
 import mxnet as mx
 import numpy
 from mxnet import autograd, gluon, nd
-from mxnet.gluon import nn
 
 from .optimizers import LAZY_OPTIMIZERS  # noqa: F401  (no MXNet there)
 
 # NeuMF's embeddings and the batch columns whose ids index each: users
 # (column 0) for P and U; positives and negatives (1, 2) for Q and V.
 EMBEDDINGS = {'P': (0,), 'U': (0,), 'Q': (1, 2), 'V': (1, 2)}
+ASYNC_REFUSED = (
+    '--sparse trains under dist_sync only: under dist_async the servers '
+    'would run the optimizer on row-sparse pushes to a table gluon stores '
+    'dense there, which aborts MXNet 1.9; use --kvstore '
+    'dist_sync, or drop --sparse')
+# What MXNet logs (C++, to stderr) on a thread's first lazy update.
+LAZY_NOTICE = 'Optimizer with lazy_update = True detected'
 
 
 class RowSparseGradParameter(gluon.Parameter):
-    """A dense weight with a row-sparse gradient buffer, in NumPy mode.
-
-    Gluon's own ``grad_stype='row_sparse'`` allocates the buffer with
-    ``mxnet.numpy.zeros``, which has no sparse storage; this allocates a
-    legacy ``RowSparseNDArray`` and attaches it to the weight for autograd.
-    """
+    """A dense weight with a legacy ``RowSparseNDArray`` gradient (gluon's
+    ``grad_stype='row_sparse'`` allocates it with ``mxnet.numpy``, which
+    has no sparse storage)."""
 
     def _init_grad(self):
         if self.grad_req == 'null':
@@ -59,34 +46,21 @@ class RowSparseGradParameter(gluon.Parameter):
                                 self._grad, self.grad_req)
 
 
-class SparseEmbedding(nn.Embedding):
-    """``nn.Embedding(..., sparse_grad=True)`` that works in NumPy mode.
-
-    Its parameter has the same name as the dense embedding's would with
-    the same ``prefix``, so the two load each other's saved parameters.
-    """
-
-    def __init__(self, input_dim, output_dim, **kwargs):
-        super().__init__(input_dim, output_dim, sparse_grad=True, **kwargs)
-        dense = self.weight
-        weight = RowSparseGradParameter(
-            dense.name, shape=dense.shape, dtype=dense.dtype,
-            init=dense.init, allow_deferred_init=True,
-            grad_stype='row_sparse')
-        self.params._params[dense.name] = weight
-        del self._reg_params['weight']  # gluon refuses to replace it
-        self.weight = weight
-
-
 def use_row_sparse_grads(net, names=tuple(EMBEDDINGS)):
-    """Replace `net`'s embeddings `names` by `SparseEmbedding`s of the
-    same shapes and parameter names, in place (before `initialize`; the
-    parameters keep their order, so a seeded initialisation draws the
-    same values as the dense net's). Returns `net`."""
+    """Give `net`'s embeddings `names` row-sparse gradients, in place,
+    before `initialize`. Their parameters keep their names and order, so
+    a seeded initialisation draws the dense net's values and the two
+    load each other's parameters. Returns `net`."""
     for name in names:
-        dense = getattr(net, name)
-        setattr(net, name, SparseEmbedding(*dense.weight.shape,
-                                           prefix=dense.prefix))
+        block = getattr(net, name)
+        dense = block.weight
+        block._kwargs['sparse_grad'] = True  # the operator's argument
+        del block._reg_params['weight']  # gluon refuses to replace it
+        block.params._params[dense.name] = block.weight = (
+            RowSparseGradParameter(
+                dense.name, shape=dense.shape, dtype=dense.dtype,
+                init=dense.init, allow_deferred_init=True,
+                grad_stype='row_sparse'))
     return net
 
 
@@ -110,60 +84,37 @@ class GlobalRows:
         return getattr(self.batches, name)
 
     def rows(self, columns):
-        """The sorted distinct ids of the last batch's `columns`."""
-        ids = [as_numpy(self.last[c]).reshape(-1) for c in columns]
+        """The sorted distinct ids of the last batch's `columns` (NumPy
+        arrays, or MXNet's from the chapter's DataLoader)."""
+        ids = [self.last[c] for c in columns]
+        ids = [numpy.asarray(a.asnumpy() if hasattr(a, 'asnumpy') else a)
+               .reshape(-1) for a in ids]
         return numpy.unique(numpy.concatenate(ids)).astype(numpy.int64)
 
 
-ASYNC_REFUSED = (
-    '--sparse trains under dist_sync only: under dist_async the servers '
-    'would run the optimizer on row-sparse pushes to a table gluon stores '
-    'dense there, which aborts MXNet 1.9; use --kvstore '
-    'dist_sync, or drop --sparse')
-
-
-def as_numpy(array):
-    """A NumPy array of `array` (NumPy's, or MXNet's: the chapter's
-    DataLoader gives those)."""
-    return array.asnumpy() if hasattr(array, 'asnumpy') else numpy.asarray(
-        array)
-
-
 def make_trainer(net, optimizer, optimizer_params, kvstore, batches=None):
-    """The trainer of a `--sparse` run.
-
-    One process (a kvstore name): gluon.Trainer, which reduces row-sparse
-    gradients over the devices and updates lazily. ``dist_sync`` (a
-    `distributed.Cluster`): `DistSparseTrainer`, which needs the
-    `GlobalRows` the worker's batches come from. ``dist_async`` is
-    refused (`ASYNC_REFUSED`).
-    """
+    """The trainer of a ``--sparse`` run: gluon.Trainer in one process (a
+    kvstore name), `DistSparseTrainer` under dist_sync (a
+    `distributed.Cluster`; `batches` the `GlobalRows` the worker's part
+    comes from); dist_async refused."""
     spend_lazy_update_notice()
     params = net.collect_params()
-    cluster = kvstore if hasattr(kvstore, 'trainer_options') else None
-    if cluster is None:
+    if isinstance(kvstore, str):
         return gluon.Trainer(params, optimizer, optimizer_params,
                              kvstore=kvstore)
-    if not cluster.sync:
+    if not kvstore.sync:
         raise ValueError(ASYNC_REFUSED)
-    if batches is None:
-        raise ValueError('a dist_sync --sparse trainer needs the GlobalRows '
-                         'of the batches')
     rows = {getattr(net, name).weight.name: columns
             for name, columns in EMBEDDINGS.items()}
     return DistSparseTrainer(params, optimizer, optimizer_params,
-                             cluster.kv, batches, rows)
-
-
-# What MXNet logs (C++, to stderr) on a thread's first lazy update.
-LAZY_NOTICE = 'Optimizer with lazy_update = True detected'
+                             kvstore.kv, batches, rows)
 
 
 def spend_lazy_update_notice():
     """MXNet warns, once per thread, that a lazy update differs from a
     dense one; --sparse asks for exactly that. Spend the warning on a
-    one-row Adam update of arrays of our own, with the C++ stderr
-    captured; whatever else was captured is passed on."""
+    one-row Adam update of our own with the C++ stderr captured, and pass
+    on whatever else was captured."""
     weight, mean, var = (nd.zeros((2, 1)) for _ in range(3))
     grad = nd.sparse.row_sparse_array(
         (nd.zeros((1, 1)), nd.array([0], dtype='int64')), shape=(2, 1))
@@ -184,30 +135,14 @@ def spend_lazy_update_notice():
                              if LAZY_NOTICE not in line))
 
 
-# The servers' update for dist_sync --sparse: SGD with learning rate -1
-# and weight decay -1 writes (1 - lr wd) w - lr g = 0 w + g = g into the
-# pushed rows, exactly: the servers hold the last step's summed gradient,
-# rows not pushed are never pulled. (Without an update, MXNet 1.9's
-# servers copy a summed row-sparse push over the stored table row by
-# position, not by row id, and pull back the wrong rows.)
-def assign_optimizer():
-    return mx.optimizer.SGD(learning_rate=-1.0, wd=-1.0, momentum=0.0,
-                            rescale_grad=1.0, lazy_update=True)
-
-
 class DistSparseTrainer(gluon.Trainer):
-    """gluon.Trainer for ``dist_sync`` with row-sparse embedding gradients
-    and the optimizer on the workers.
-
-    gluon.Trainer refuses that combination (MXNet cannot pull a row-sparse
-    gradient by a plain pull). Here each step pushes every gradient (the
-    embeddings' as row-sparse: the rows this worker's part used), then
-    pulls the sums: dense gradients whole, each embedding's gradient with
+    """gluon.Trainer for dist_sync with row-sparse embedding gradients
+    and the optimizer on the workers, which gluon refuses. A step pushes
+    every gradient (an embedding's: the rows this worker's part used) and
+    pulls the sums: dense gradients whole, an embedding's by
     ``row_sparse_pull`` of the rows the global batch used (`rows`: weight
-    name -> batch columns). Every worker then runs the same lazy update,
-    so the replicas stay equal, and the optimizer state is local (saved
-    and resumed as without a kvstore).
-    """
+    name -> batch columns). Every worker then runs the same lazy update
+    and keeps its optimizer state, as the dense path does."""
 
     def __init__(self, params, optimizer, optimizer_params, kv, batches,
                  rows):
@@ -216,21 +151,26 @@ class DistSparseTrainer(gluon.Trainer):
         self._kv, self._batches, self._rows = kv, batches, rows
 
     def _init_kvstore(self):
-        self._kv.set_optimizer(assign_optimizer())
+        # The servers' update: SGD with learning rate -1 and weight decay
+        # -1 writes (1 - lr wd) w - lr g = 0 w + g = g into the pushed
+        # rows, exactly: they hold the last step's summed gradient. (With
+        # none, MXNet 1.9's servers copy a summed row-sparse push over the
+        # table by position, not row id, and pull back the wrong rows.)
+        self._kv.set_optimizer(mx.optimizer.SGD(
+            learning_rate=-1.0, wd=-1.0, momentum=0.0, rescale_grad=1.0,
+            lazy_update=True))
         self._kvstore, self._update_on_kvstore = self._kv, False
         self._distributed, self._kv_initialized = True, True
 
     def _init_params(self):
         for param in self._params_to_init:
-            idx = self._param2idx[param.name]
-            if param._grad_stype == 'row_sparse':
-                n = param.shape[0]  # every row held, as MXNet's servers need
-                value = nd.sparse.row_sparse_array(
+            value = param.list_data()[0]
+            if param._grad_stype == 'row_sparse':  # every row held, as
+                value = nd.sparse.row_sparse_array(  # the servers need
                     (nd.zeros(param.shape, dtype=param.dtype),
-                     nd.arange(n, dtype='int64')), shape=param.shape)
-            else:
-                value = param.list_data()[0]
-            self._kvstore.init(idx, value)
+                     nd.arange(param.shape[0], dtype='int64')),
+                    shape=param.shape)
+            self._kvstore.init(self._param2idx[param.name], value)
         self._params_to_init = []
 
     def _allreduce_grads(self):
@@ -238,18 +178,14 @@ class DistSparseTrainer(gluon.Trainer):
             if param.grad_req == 'null':
                 continue
             grads = param.list_grad()
-            if grads[0].stype == 'row_sparse':
-                self._reduce_rows(i, param, grads)
-            else:
+            if grads[0].stype != 'row_sparse':
                 self._kvstore.pushpull(i, grads, priority=-i)
-
-    def _reduce_rows(self, i, param, grads):
-        """Push this worker's rows; pull the summed rows of the batch."""
-        rows = self._batches.rows(self._rows[param.name])
-        self._kvstore.push(i, grads, priority=-i)
-        out = grads[0]  # MXNet pulls row-sparse values into one array
-        self._kvstore.row_sparse_pull(
-            i, out=out, row_ids=nd.array(rows, dtype='int64',
-                                         ctx=out.context), priority=-i)
-        for g in grads[1:]:
-            out.copyto(g)
+                continue
+            rows = self._batches.rows(self._rows[param.name])
+            self._kvstore.push(i, grads, priority=-i)
+            out = grads[0]  # MXNet pulls row-sparse values into one array
+            self._kvstore.row_sparse_pull(
+                i, out=out, row_ids=nd.array(rows, dtype='int64',
+                                             ctx=out.context), priority=-i)
+            for g in grads[1:]:
+                out.copyto(g)

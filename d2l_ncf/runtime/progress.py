@@ -16,27 +16,6 @@ def in_notebook():
 
 
 def bar(iterable=None, enabled=True, **kwargs):
-    """A tqdm bar on stderr, or the bare iterable when disabled."""
-    if not enabled:
-        return _NoBar(iterable)
-    kwargs.setdefault('file', sys.stderr)
-    kwargs.setdefault('dynamic_ncols', True)
-    return tqdm(iterable, **kwargs)
-
-
-class _NoBar:
-    """Stands in for a tqdm bar: iterates, and ignores updates."""
-    def __init__(self, iterable):
-        self.iterable = iterable
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-    def set_postfix(self, *args, **kwargs):
-        pass
-
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
+    """A tqdm bar on stderr; disabled, it iterates and ignores updates."""
+    return tqdm(iterable, disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True, **kwargs)

@@ -87,8 +87,8 @@ def test_sparse_net_starts_from_the_dense_nets_weights_and_names():
         p.split('_', 1)[1] for p in pb]
     for x, y in zip(pa.values(), pb.values()):
         assert (x.data().asnumpy() == y.data().asnumpy()).all()
-    assert isinstance(b.P, sparse.SparseEmbedding)
-    assert not isinstance(a.P, sparse.SparseEmbedding)
+    assert isinstance(b.P.weight, sparse.RowSparseGradParameter)
+    assert not isinstance(a.P.weight, sparse.RowSparseGradParameter)
 
 
 def test_sparse_parameters_load_into_a_dense_neumf(tmp_path):
