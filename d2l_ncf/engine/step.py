@@ -51,7 +51,7 @@ import numpy
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon, nd
 
-from .sparse import GlobalRows, as_numpy
+from .sparse import GlobalRows
 
 
 # Each loss's formula, once (losses.py's classes and graphs use them too),
@@ -410,7 +410,8 @@ def epoch_batches(batches, device):
     from TripleBatches, which rolls over) are copied one by one."""
     rows = batches if isinstance(batches, GlobalRows) else None
     source = rows.batches if rows is not None else batches
-    epoch = [tuple(as_numpy(v) for v in b) for b in source]
+    epoch = [tuple(v.asnumpy() if hasattr(v, 'asnumpy') else
+                   numpy.asarray(v) for v in b) for b in source]
     if not epoch:
         on_device = []
     elif any(b[0].shape[0] != epoch[0][0].shape[0] for b in epoch):
