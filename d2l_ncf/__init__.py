@@ -48,8 +48,7 @@ _EXPORTS = {
 _MOVED = dict(
     [(m, 'runtime.' + m) for m in ('numerics', 'devices', 'stopping',
                                    'pipes', 'locking', 'progress')]
-    + [(m, 'datasets.' + m) for m in ('movielens', 'reader',
-                                      'interactions')]
+    + [(m, 'datasets.' + m) for m in ('movielens', 'interactions')]
     + [(m, 'engine.' + m) for m in ('sampling', 'scoring', 'sparse',
                                     'averaging', 'distributed')]
     + [(m, 'runs.' + m) for m in ('config', 'checks', 'builders', 'run',

@@ -1,12 +1,10 @@
-"""The chapter's data, under the chapter's names, and `load_dataset`.
+"""The chapter's data under the chapter's names, and `load_dataset`.
 
-`read_data_ml100k` and the lists and dicts of the chapter's data cell
-(`ChapterData`) are ports (`PRDataset` is `chapter.PRDataset`); d2l's own `split_data_ml100k` and
-`load_data_ml100k` are re-exported unchanged. `load_dataset` reads any
-source the same way, one step after the other: locate (a MovieLens
-folder, `movielens`, or a CSV/TSV file), read (`reader`), index and
-split (`interactions`), then the chapter's lists (`build_chapter_data`).
-The split equals d2l's, so MovieLens-100K gives what the chapter builds.
+`read_data_ml100k` and the chapter's lists and dicts (`ChapterData`) are
+ports; d2l's `split_data_ml100k` and `load_data_ml100k` are re-exported.
+`load_dataset` reads any source in four steps: locate (a MovieLens folder
+or a CSV/TSV file), read (`formats`), index and split (`interactions`),
+the chapter's lists (`build_chapter_data`), equal to d2l's on ML-100K.
 """
 import dataclasses
 import os
@@ -16,10 +14,9 @@ from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 
 from .datasets.formats import (FIELDS, DataFormatError, parse_separator,
-                               table_format)
+                               read_interactions, table_format)
 from .datasets.interactions import index_interactions, split_seq_aware
 from .datasets.movielens import DATASETS, DataNotFoundError, movielens_dir
-from .datasets.reader import read_interactions
 
 # d2l's own splitter and loader, unchanged.
 split_data_ml100k = d2l.split_data_ml100k
@@ -27,15 +24,11 @@ load_data_ml100k = d2l.load_data_ml100k
 
 
 def read_data_ml100k(data_dir=None):
-    """Return ``(data, num_users, num_items)`` as d2l's reader does.
-
-    Every field of ``u.data`` must be a whole number; the first bad line
-    is reported with its file and line number (`reader`).
-    """
+    """``(data, num_users, num_items)`` as d2l's reader returns, each
+    line of ``u.data`` checked (`formats`)."""
     spec = DATASETS['ml-100k']
     path = os.path.join(movielens_dir(spec, data_dir), spec.ratings)
     frame = read_interactions(path, spec.ratings_format).frame
-    # the chapter's column names: user_id, item_id, rating, timestamp
     data = frame.drop(columns='line').astype(
         {'user_id': numpy.int64, 'item_id': numpy.int64})
     num_users = data.user_id.unique().shape[0]
@@ -61,12 +54,9 @@ class ChapterData:
 
 
 def build_chapter_data(inter, titles_dir=None):
-    """Split `inter` (seq-aware) and load it as the chapter does.
-
-    The same lists and dicts as d2l's `split_data_ml100k` and
-    `load_data_ml100k` (implicit feedback) build, over dense indices.
-    Users with nothing left to train on are left out of `test_iter`.
-    """
+    """Split `inter` (seq-aware) into the lists and dicts d2l's
+    `split_data_ml100k` and `load_data_ml100k` (implicit) build; users
+    with nothing left to train on are left out of `test_iter`."""
     train_rows, test_rows = split_seq_aware(inter)
     users = inter.users[train_rows]
     users_train = _int_list(users, inter.num_users)
@@ -108,28 +98,20 @@ def _int_list(indices, size, chunk=1 << 20):
 
 
 def load_chapter_data(data_dir=None):
-    """Read, split (seq-aware) and load MovieLens-100K as the chapter does.
-
-    The result equals what d2l's `read_data_ml100k`, `split_data_ml100k`
-    and `load_data_ml100k` give (tests/section/test_data.py checks it).
-    """
+    """MovieLens-100K read, split (seq-aware) and loaded as the chapter
+    does (tests/section/test_data.py holds it to d2l's functions)."""
     return load_dataset('ml-100k', data_dir=data_dir)
 
 
 def load_dataset(dataset='ml-100k', data_dir=None, path=None, sep=None,
                  columns=FIELDS):
-    """Load a data set: ``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m``, a table.
-
-    MovieLens sets come from `data_dir`, else ``$D2L_NCF_DATA_DIR`` (for
-    ml-100k) or ``$D2L_NCF_ML1M_DIR`` (ml-1m; ``..._ML20M_DIR`` and
-    ``..._ML25M_DIR`` likewise), else a download. With
-    `path` (dataset ``'table'``), any CSV/TSV with `columns`; `sep`
-    defaults to a tab for ``.tsv`` files and a comma otherwise.
-    """
+    """``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m`` (from `data_dir`,
+    its variable or a download), or with `path` any CSV/TSV of `columns`
+    (`sep` a tab for ``.tsv`` files, else a comma by default)."""
     ratings, fmt, folder = locate_ratings(dataset, data_dir, path, sep,
                                           columns)
     inter = index_interactions(read_interactions(ratings, fmt))
-    return build_chapter_data(inter, folder)  # split, the chapter's lists
+    return build_chapter_data(inter, folder)
 
 
 def locate_ratings(dataset='ml-100k', data_dir=None, path=None, sep=None,

@@ -1,19 +1,10 @@
-"""Interactions after reading: index -> split -> fingerprint.
+"""Interactions after reading: index, split, summary, fingerprint.
 
-A reader's `Ratings` (original ids, file order) becomes `Interactions`:
-
-- a (user, item) pair that occurs more than once keeps its latest line
-  (largest timestamp, then the later line) and the others are counted;
-- ids need not be 1..n: users and items are mapped to dense indices in
-  ascending order of their original ids (for ML-100K the mapping is
-  ``id - 1``, the chapter's), and the mapping is kept.
-
-`split_seq_aware` gives exactly d2l's seq-aware split (tested against it)
-without its quadratic cost, so MovieLens-1M loads in seconds. Users whose
-only interaction is held out for test have nothing to train on; the
-chapter's data (`data.build_chapter_data`) leaves them out of evaluation
-and counts them. `fingerprint` and `interactions_by_user` say what a
-checkpoint keeps of that data.
+A (user, item) pair read more than once keeps its latest line (largest
+timestamp, then the later line); users and items are mapped to dense
+indices in ascending order of their original ids (for ML-100K ``id - 1``,
+the chapter's), and the mapping is kept. `split_seq_aware` is d2l's
+seq-aware split (tested against it) without its quadratic cost.
 """
 import dataclasses
 import hashlib
@@ -44,9 +35,7 @@ class Interactions:
 
 def index_interactions(ratings):
     """Drop repeated (user, item) pairs (keep the latest) and map ids."""
-    df = ratings.frame
-    # a dropped repeat leaves its pair, so the ids are those of all rows;
-    # the reader keeps ids as int32 where they fit; the mapping is int64
+    df = ratings.frame  # a dropped repeat leaves its pair: ids of all rows
     user_ids, users = numpy.unique(df.user_id.to_numpy(numpy.int64),
                                    return_inverse=True)
     item_ids, items = numpy.unique(df.item_id.to_numpy(numpy.int64),
@@ -92,13 +81,10 @@ def _latest_of_each_pair(pairs, timestamps):
 
 
 def split_seq_aware(inter):
-    """d2l's seq-aware split, vectorised: each user's latest for test.
-
-    Returns ``(train_order, test_rows)``: indices into `inter` of the
-    training interactions, by user then time (ties keep file order), and
-    of each user's test interaction in order of the user's first line --
-    the orders d2l's `split_data_ml100k` produces.
-    """
+    """d2l's seq-aware split: ``(train_order, test_rows)``, the training
+    rows by user then time (ties in file order), and each user's latest
+    (the earliest line of equal times) in order of the user's first line:
+    the orders d2l's `split_data_ml100k` produces."""
     n = len(inter.users)
     # ~t reverses the order of int64 without overflow (-t does not for
     # the smallest timestamp)

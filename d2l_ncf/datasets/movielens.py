@@ -1,18 +1,15 @@
-"""The MovieLens sources: one spec each, and finding or fetching a copy.
+"""The MovieLens sets, and finding or fetching a copy of one.
 
-A spec (`MovieLens`) says all that differs between the sets: where the
-zip is and its checksum, the environment variable naming a local copy of
-the unzipped folder, the ratings file and its `formats.Format`, and the
-titles file and how to read it. `movielens_dir` looks in the folder it
-is given, then in the one named by the spec's variable
-(``D2L_NCF_DATA_DIR`` for MovieLens-100K, ``D2L_NCF_ML1M_DIR``,
-``D2L_NCF_ML20M_DIR``, ``D2L_NCF_ML25M_DIR``), and only then downloads
-the zip into ``$D2L_NCF_CACHE`` (default ``~/.cache/d2l_ncf``), checking
-it: MovieLens-100K against d2l's DATA_HUB SHA-1, the others against
-GroupLens' published MD5.
+`movielens_dir` looks in the folder it is given, then in the one its
+variable names (``D2L_NCF_DATA_DIR`` for MovieLens-100K,
+``D2L_NCF_ML1M_DIR``, ``D2L_NCF_ML20M_DIR``, ``D2L_NCF_ML25M_DIR``), and
+only then downloads the zip into ``$D2L_NCF_CACHE`` (default
+``~/.cache/d2l_ncf``), checking it: MovieLens-100K against d2l's DATA_HUB
+SHA-1, the others against GroupLens' published MD5.
 """
 import csv
 import dataclasses
+import errno
 import os
 import zipfile
 
@@ -25,10 +22,10 @@ ML100K_SHA1 = 'cd4dcac4241c8a4ad7badc7ca635da8a69dddb83'
 DATA_DIR_ENV = 'D2L_NCF_DATA_DIR'
 CACHE_ENV = 'D2L_NCF_CACHE'
 
-# The ratings files' formats: user, item, rating, timestamp in each.
+# The ratings files: user, item, rating, timestamp in each; MovieLens-20M
+# and 25M's ratings.csv starts with the header userId,movieId,rating,...
 UDATA = Format('u.data', '\t')
 ML1M = Format('ratings.dat', '::')
-# MovieLens-20M/25M: userId,movieId,rating,timestamp with that header
 ML20M = Format('ratings.csv', ',', header_allowed=True)
 
 
@@ -51,7 +48,6 @@ class MovieLens:
 
     @property
     def ratings(self):
-        """The ratings file's name inside the folder."""
         return self.ratings_format.name
 
     @property
@@ -62,78 +58,56 @@ class MovieLens:
     def read_titles(self, folder):
         """Original item id -> title from `folder` ({} if no titles)."""
         path = os.path.join(folder, self.titles)
-        titles = {}
         if not os.path.isfile(path):
-            return titles
+            return {}
         with open(path, encoding=self.titles_encoding, newline='') as f:
-            if self.titles_sep == ',':  # quoted CSV: titles may hold commas
-                rows = csv.reader(f)
-            else:
-                rows = (line.rstrip('\r\n').split(self.titles_sep)
-                        for line in f)
-            for fields in rows:
-                if len(fields) >= 2 and fields[0].strip().isdigit():
-                    titles[int(fields[0])] = fields[1]
-        return titles
+            rows = csv.reader(f) if self.titles_sep == ',' else (
+                line.rstrip('\r\n').split(self.titles_sep) for line in f)
+            return {int(row[0]): row[1] for row in rows
+                    if len(row) >= 2 and row[0].strip().isdigit()}
 
 
-def _grouplens_csv(size):
+def _grouplens(size, md5, fmt, titles, sep, encoding='latin-1'):
     return MovieLens(
         f'MovieLens-{size.upper()}',
         f'https://files.grouplens.org/datasets/movielens/ml-{size}.zip',
-        'md5', GROUPLENS_MD5[size], f'D2L_NCF_ML{size.upper()}_DIR',
-        ML20M, 'movies.csv', ',', 'utf-8')
+        'md5', md5, f'D2L_NCF_ML{size.upper()}_DIR', fmt, titles, sep,
+        encoding)
 
 
-# The MD5s GroupLens publishes beside the zips (ml-20m.zip.md5,
-# ml-25m.zip.md5). This machine has no network: the values were not read
-# from GroupLens here but checked offline against several independent
-# public records that quote those files and agree. A download whose MD5
-# differs is refused (`download_movielens`).
-GROUPLENS_MD5 = {'20m': 'cd245b17a1ae2cc31bb14903e1204af3',
-                 '25m': '6b51fb2759a8657d3bfcbfc42b592ada'}
-
+# The MD5s GroupLens publishes beside the zips (ml-1m.zip.md5, ...). For
+# 20M and 25M they were not read from GroupLens here (no network) but
+# checked offline against several independent public records that agree.
 DATASETS = {
     'ml-100k': MovieLens('MovieLens-100K', ML100K_URL, 'sha1', ML100K_SHA1,
                          DATA_DIR_ENV, UDATA, 'u.item', '|'),
-    # GroupLens publishes ml-1m.zip.md5 beside the zip.
-    'ml-1m': MovieLens(
-        'MovieLens-1M',
-        'https://files.grouplens.org/datasets/movielens/ml-1m.zip', 'md5',
-        'c4d9eecfca2ab87c1945afe126590906', 'D2L_NCF_ML1M_DIR',
-        ML1M, 'movies.dat', '::'),
-    # ratings.csv: userId,movieId,rating,timestamp (half-star ratings)
-    'ml-20m': _grouplens_csv('20m'),
-    'ml-25m': _grouplens_csv('25m'),
+    'ml-1m': _grouplens('1m', 'c4d9eecfca2ab87c1945afe126590906', ML1M,
+                        'movies.dat', '::'),
+    'ml-20m': _grouplens('20m', 'cd245b17a1ae2cc31bb14903e1204af3', ML20M,
+                         'movies.csv', ',', 'utf-8'),
+    'ml-25m': _grouplens('25m', '6b51fb2759a8657d3bfcbfc42b592ada', ML20M,
+                         'movies.csv', ',', 'utf-8'),
 }
-
-
-def default_cache_dir():
-    """Where downloads go: ``$D2L_NCF_CACHE`` or ``~/.cache/d2l_ncf``."""
-    return os.environ.get(CACHE_ENV) or os.path.join(
-        os.path.expanduser('~'), '.cache', 'd2l_ncf')
 
 
 def movielens_dir(spec, data_dir=None):
     """A folder holding `spec`'s ratings: given, from its env, or fetched."""
+    origin = 'data_dir' if data_dir is not None else f'${spec.env}'
     if data_dir is None:
         data_dir = os.environ.get(spec.env) or None
-        origin = f'${spec.env}'
-    else:
-        origin = 'data_dir'
-    if data_dir is not None:
-        path = os.path.join(data_dir, spec.ratings)
-        if os.path.isfile(data_dir):
-            raise DataNotFoundError(
-                f'{data_dir} is a file ({origin}); expected the unzipped '
-                f'{spec.name} folder, which holds {spec.ratings} (a CSV/TSV '
-                f'file is given with --data, or path=)')
-        if not os.path.isfile(path):
-            raise DataNotFoundError(
-                f'{path} not found ({origin} = {data_dir!r}): expected the '
-                f'unzipped {spec.name} folder, which holds {spec.ratings}')
-        return data_dir
-    return download_movielens(spec)
+    if data_dir is None:
+        return download_movielens(spec)
+    path = os.path.join(data_dir, spec.ratings)
+    if os.path.isfile(data_dir):
+        raise DataNotFoundError(
+            f'{data_dir} is a file ({origin}); expected the unzipped '
+            f'{spec.name} folder, which holds {spec.ratings} (a CSV/TSV '
+            f'file is given with --data, or path=)')
+    if not os.path.isfile(path):
+        raise DataNotFoundError(
+            f'{path} not found ({origin} = {data_dir!r}): expected the '
+            f'unzipped {spec.name} folder, which holds {spec.ratings}')
+    return data_dir
 
 
 def download_ml100k(cache_dir=None):
@@ -141,33 +115,53 @@ def download_ml100k(cache_dir=None):
     return download_movielens(DATASETS['ml-100k'], cache_dir)
 
 
+# Errors of a download folder that cannot be written, whatever the network.
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
+                errno.EEXIST, errno.ENOSPC, errno.EDQUOT)
+
+
 def download_movielens(spec, cache_dir=None):
     """Download and unzip `spec`'s zip into the cache, checking it."""
-    cache_dir = cache_dir or default_cache_dir()
+    origin = ('cache_dir=' if cache_dir else f'${CACHE_ENV}'
+              if os.environ.get(CACHE_ENV) else 'the default')
+    cache_dir = cache_dir or os.environ.get(CACHE_ENV) or os.path.join(
+        os.path.expanduser('~'), '.cache', 'd2l_ncf')
     folder = os.path.join(cache_dir, spec.folder)
+    fname = folder + '.zip'
     try:
-        # d2l checks a cached copy's SHA-1 itself; an MD5 we check below
-        fname = os.path.join(cache_dir, spec.folder + '.zip')
+        os.makedirs(cache_dir, exist_ok=True)
+        # d2l checks a cached copy's SHA-1 itself; an MD5 we check here
         if not (spec.hash_name == 'md5' and os.path.isfile(fname)
                 and file_digest(fname, 'md5') == spec.digest):
             fname = d2l_download(spec.url, cache_dir, spec.digest
                                  if spec.hash_name == 'sha1' else None)
+        digest = file_digest(fname, spec.hash_name)
+        if digest != spec.digest:
+            raise DataNotFoundError(
+                f'{fname} has '
+                f'{spec.hash_name.upper().replace("SHA1", "SHA-1")} {digest},'
+                f' expected {spec.digest}: the download is damaged; delete '
+                f'it and try again')
+        if not os.path.isfile(os.path.join(folder, spec.ratings)):
+            with zipfile.ZipFile(fname) as archive:
+                archive.extractall(cache_dir)
+    except DataNotFoundError:
+        raise
     except Exception as err:  # requests raises several kinds offline
+        if isinstance(err, OSError) and err.errno in NOT_WRITABLE:
+            raise DataNotFoundError(
+                f'cannot download {spec.name}: the download folder '
+                f'{cache_dir} ({origin}) is not writable '
+                f'({err.strerror or err}). Set {CACHE_ENV} to a folder you '
+                f'can write, or point d2l_ncf at a local copy of the '
+                f'unzipped folder: data_dir= (--data-dir), or '
+                f'{spec.env}=/path/to/{spec.folder}') from None
         raise DataNotFoundError(
             f'could not download {spec.name} from {spec.url} '
             f'({type(err).__name__}). Point d2l_ncf at a local copy of the '
             f'unzipped folder instead: pass data_dir= (or --data-dir on the '
             f'command line), or set {spec.env}=/path/to/{spec.folder}'
         ) from err
-    digest = file_digest(fname, spec.hash_name)
-    if digest != spec.digest:
-        raise DataNotFoundError(
-            f'{fname} has {spec.hash_name.upper().replace("SHA1", "SHA-1")} '
-            f'{digest}, expected {spec.digest}: the download is damaged; '
-            f'delete it and try again')
-    if not os.path.isfile(os.path.join(folder, spec.ratings)):
-        with zipfile.ZipFile(fname) as archive:
-            archive.extractall(cache_dir)
     return folder
 
 

@@ -25,7 +25,7 @@ from ..baselines import GMF, MF, MLP, Popularity, load_pretrained, row_l2
 from ..callbacks import Averaging, Callback, penalty_of, Penalty
 from ..data import build_chapter_data, locate_ratings
 from ..datasets.interactions import index_interactions, split_seq_aware
-from ..datasets.reader import read_interactions
+from ..datasets.formats import read_interactions
 from ..engine.averaging import WeightAverage
 from ..evaluation import RankingEvaluator
 from ..losses import LOSSES

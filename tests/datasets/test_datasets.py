@@ -7,8 +7,8 @@ from d2l_ncf.data import (load_chapter_data, load_data_ml100k, load_dataset,
                           read_data_ml100k, split_data_ml100k)
 from d2l_ncf.datasets.interactions import index_interactions, summary_line
 from d2l_ncf.datasets.movielens import UDATA, DataNotFoundError
-from d2l_ncf.datasets.formats import DataFormatError, table_format
-from d2l_ncf.datasets.reader import read_interactions
+from d2l_ncf.datasets.formats import (DataFormatError, read_interactions,
+                                      table_format)
 from synthetic import make_ratings, write_udata
 
 

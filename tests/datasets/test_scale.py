@@ -9,7 +9,7 @@ from d2l_ncf import cli
 from d2l_ncf.datasets import movielens as data_mod
 from d2l_ncf.data import load_chapter_data, load_dataset
 from d2l_ncf.datasets.movielens import DATASETS, DataNotFoundError, item_titles
-from d2l_ncf.datasets.reader import DataFormatError
+from d2l_ncf.datasets.formats import DataFormatError
 from synthetic import make_ratings, write_udata
 
 HEADER = 'userId,movieId,rating,timestamp\n'
