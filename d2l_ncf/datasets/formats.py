@@ -2,15 +2,10 @@
 
 Ids and timestamps are ASCII decimal integers in the int64 range, ratings
 finite ASCII decimal numbers; files are UTF-8 (a leading byte-order mark
-is dropped) and unquoted; a header line, where the format allows one,
-names the columns in the caller's order. Blank lines are skipped and
-counted; without a timestamp column the file's order is the time order.
-The first bad line is reported with its file, line number and what was
-expected (`DataFormatError`).
-
-A file whose lines are all plain (`_plain_line`) is parsed by pandas' C
-parser; any other is read line by line in Python, which reads what pandas
-was not given and explains what is wrong. Imports nothing of the package.
+is dropped), unquoted, and a header, where allowed, names the columns in
+their order. Blank lines are skipped and counted; without timestamps the
+file's order is the time order. The first bad line is reported with its
+file, line number and what was expected (`DataFormatError`).
 """
 import csv
 import dataclasses
@@ -42,8 +37,8 @@ class Format:
 def table_format(sep=',', columns=FIELDS):
     """A CSV/TSV format: `columns` from FIELDS, user and item required."""
     columns = tuple(c.strip() for c in columns)
-    if not set(columns) <= set(FIELDS) or len(set(columns)) != len(
-            columns) or not {'user', 'item'} <= set(columns):
+    if not {'user', 'item'} <= set(columns) <= set(FIELDS) or len(
+            set(columns)) != len(columns):
         raise ValueError(
             f'columns must name user and item, and optionally rating and '
             f'timestamp, each once, in the file\'s order; got '
@@ -103,14 +98,8 @@ NAMES = {'\t': 'tab', ',': 'comma', ';': 'semicolon', ' ': 'space'}
 TYPED = {'\t': 'tab', ' ': 'space'}  # a separator as --sep takes it
 SPACE = ' \t\x0b\x0c'  # ASCII blanks around a field
 INTEGER = re.compile(r'-?[0-9]+')
-NUMBER = re.compile(r'-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?')
-
-
-def header_column(name):
-    """The column a header name stands for, or None."""
-    key = re.sub(r'[\s_\-]', '', name.lower())
-    return next((c for c, names in HEADER_NAMES.items() if key in names),
-                None)
+NUMBER = re.compile(r'-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)'
+                    r'(?:[eE][-+]?[0-9]+)?')
 
 
 def _expected(fmt):
@@ -155,7 +144,9 @@ def _is_header(path, lineno, text, fields, fmt):
             f'{where}: expected {_expected(fmt)}, got a header line '
             f'{text!r}; {fmt.name} files have none: remove it, or read the '
             f'file as a table (--data {path} --sep ... --columns ...)')
-    named = [header_column(f) for f in fields]
+    keys = [re.sub(r'[\s_\-]', '', f.lower()) for f in fields]
+    named = [next((c for c, names in HEADER_NAMES.items() if k in names),
+                  None) for k in keys]
     if named == list(columns):
         return True
     other = [TYPED.get(s, s) for s in (',', '\t', ';', '|', ' ')
@@ -187,7 +178,9 @@ def _is_header(path, lineno, text, fields, fmt):
 
 
 def read_interactions(path, fmt):
-    """Read `path` in format `fmt`, checking every line."""
+    """Read `path` in format `fmt`, checking every line: a file of plain
+    lines (digits, a '-', a '.' in ratings, the separator) with pandas' C
+    parser, any other line by line, which reads it or names its error."""
     if os.path.isdir(path):
         raise DataFormatError(
             f'{path} is a folder; expected a ratings file (a MovieLens '
@@ -210,51 +203,43 @@ def read_interactions(path, fmt):
     return Ratings(_frame(*read[:2]), str(path), fmt.name, *read[2:])
 
 
-def _plain_line(fmt):
-    """Finds the first line that is not plain: fields of ASCII digits
-    with an optional '-' (a '.' in the rating), the separator between,
-    nothing else. pandas reads such lines as `_read_lines` does."""
-    number = rb'-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)'
-    line = re.escape(fmt.sep.encode()).join(
-        number if c == 'rating' else rb'-?[0-9]+' for c in fmt.columns)
-    return re.compile(rb'^(?!' + line + rb'\r?(?:\n|\Z)|\Z)', re.M)
-
-
 # Rows pandas parses at once: whole, a 20M-row file's parse peaks near 3 GB.
 PARSE_ROWS = 1 << 19
 
 
 def _read_plain(path, body, fmt):
-    """(values, lines, blank lines, header) of a file of plain lines after
-    a valid header or none, parsed by pandas; None for any other."""
+    """(values, lines, blank lines, header) of a file of plain lines,
+    after a valid header or none, read by pandas; else None."""
     if set(fmt.sep) & set(' \x0b\x0c"\r\n.-0123456789'):
-        return None  # a separator the plain lines could hold
+        return None  # a separator that plain lines could hold
     first, _, rest = body.partition(b'\n')
     try:
         line = _fields(path, 1, first, fmt)
         header = line is not None and _is_header(path, 1, *line, fmt)
     except DataFormatError:
         return None
-    body = rest if header else body
-    if not body or _plain_line(fmt).search(body):
+    body, sep = rest if header else body, fmt.sep.encode()
+    plain = re.escape(sep).join(
+        rb'-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)' if c == 'rating' else rb'-?[0-9]+'
+        for c in fmt.columns)
+    if not body or re.search(rb'(?m)^(?!' + plain + rb'\r?(?:\n|\Z)|\Z)',
+                             body):  # a line that is not plain
         return None
-    sep = fmt.sep.encode()
     if len(sep) > 1:  # pandas' C parser takes one byte; plain lines no tab
         body, sep = body.replace(sep, b'\t'), b'\t'
     import pandas as pd  # here: the command line's checks need no pandas
     dtypes = {c: 'float64' if c == 'rating' else 'int64' for c in fmt.columns}
     rows = body.count(b'\n') + (not body.endswith(b'\n'))
-    values = {c: numpy.empty(rows, t) for c, t in dtypes.items()}
-    done = 0
+    values, done = {c: numpy.empty(rows, t) for c, t in dtypes.items()}, 0
     try:
         for piece in pd.read_csv(
                 io.BytesIO(body), sep=sep.decode(), header=None,
-                names=list(fmt.columns), dtype=dtypes, engine='c',
-                na_filter=False, quoting=csv.QUOTE_NONE,
-                float_precision='round_trip', chunksize=PARSE_ROWS):
-            if any(piece[c].dtype != t for c, t in dtypes.items()):
-                return None  # uint64: beyond the int64 range
-            for c in fmt.columns:
+                names=list(fmt.columns), dtype=dtypes, na_filter=False,
+                quoting=csv.QUOTE_NONE, float_precision='round_trip',
+                chunksize=PARSE_ROWS):
+            for c, t in dtypes.items():
+                if piece[c].dtype != t:
+                    return None  # uint64: beyond the int64 range
                 values[c][done:done + len(piece)] = piece[c].to_numpy()
             done += len(piece)
     except (ValueError, OverflowError):  # beyond int64: explained below
@@ -265,9 +250,8 @@ def _read_plain(path, body, fmt):
 
 
 def _read_lines(path, body, fmt):
-    """`_read_plain`'s result, parsed line by line, or the first error."""
-    values = {c: [] for c in fmt.columns}
-    lines, blank, header = [], [], False
+    """`_read_plain`'s result, line by line, or the first bad line."""
+    values, lines, blank, header = {c: [] for c in fmt.columns}, [], [], False
     for lineno, raw in enumerate(io.BytesIO(body), 1):
         line = _fields(path, lineno, raw.rstrip(b'\n'), fmt)
         if line is None:
@@ -282,14 +266,13 @@ def _read_lines(path, body, fmt):
             raise DataFormatError(
                 f'{path}, line {lineno}: expected {_expected(fmt)}, got '
                 f'{len(fields)}: {text!r}')
-        try:
-            parsed = [_parse_field(c, x) for c, x in zip(fmt.columns, fields)]
-        except ValueError as err:
-            raise DataFormatError(
-                f'{path}, line {lineno}: {err}; expected {_expected(fmt)}, '
-                f'got {text!r}') from None
-        for c, v in zip(fmt.columns, parsed):
-            values[c].append(v)
+        for c, x in zip(fmt.columns, fields):
+            try:
+                values[c].append(_parse_field(c, x))
+            except ValueError as err:
+                raise DataFormatError(
+                    f'{path}, line {lineno}: {err}; expected '
+                    f'{_expected(fmt)}, got {text!r}') from None
         lines.append(lineno)
     if not lines:
         raise DataFormatError(
@@ -300,50 +283,42 @@ def _read_lines(path, body, fmt):
 
 
 def _parse_field(column, text):
-    if column == 'rating':
-        if not NUMBER.fullmatch(text) or not math.isfinite(float(text)):
-            raise ValueError(f'the rating {text!r} is not a number'
-                             + _written_as(text, 'a finite decimal number'))
+    noun, rating = {'user': 'user id', 'item': 'item id'}.get(
+        column, column), column == 'rating'
+    if rating and NUMBER.fullmatch(text) and math.isfinite(float(text)):
         return float(text)
-    noun = {'user': 'user id', 'item': 'item id'}.get(column, column)
-    if not INTEGER.fullmatch(text):
-        raise ValueError(f'the {noun} {text!r} is not a whole number'
-                         + _written_as(text, 'ASCII digits 0-9 with an '
-                                             'optional leading minus sign'))
-    if not -2 ** 63 <= int(text) < 2 ** 63:
+    if not rating and INTEGER.fullmatch(text):
+        if -2 ** 63 <= int(text) < 2 ** 63:
+            return int(text)
         raise ValueError(f'the {noun} {text} is outside the 64-bit integer '
                          f'range ({-2 ** 63} to {2 ** 63 - 1})')
-    return int(text)
-
-
-def _written_as(text, rule):
-    """What is wrong with a number's text, beyond not matching `rule`."""
+    rule = ('a finite decimal number' if rating else
+            'ASCII digits 0-9 with an optional leading minus sign')
     odd = [ch for ch in text if not ch.isascii()]
-    if odd:
+    if odd:  # a digit of another script looks like ours: name it
         name = unicodedata.name(odd[0], f'U+{ord(odd[0]):04X}')
-        return f' (written as {rule}; it holds {odd[0]!r}, {name})'
-    return f' (written as {rule})'
+        rule += f'; it holds {odd[0]!r}, {name}'
+    raise ValueError(f'the {noun} {text!r} is not a '
+                     f'{"number" if rating else "whole number"} (written as '
+                     f'{rule})')
 
 
 def _frame(values, lines):
     """The chapter's columns and each row's line; ratings integer when
     all are whole, ids int32 when all fit (half the memory)."""
     import pandas as pd
-    n, int32 = len(lines), numpy.iinfo(numpy.int32)
-    ids = {}
+    n, int32, frame = len(lines), numpy.iinfo(numpy.int32), {}
     for c in ('user', 'item'):
-        ids[c] = numpy.asarray(values[c], dtype=numpy.int64)
-        if int32.min <= ids[c].min() and ids[c].max() <= int32.max:
-            ids[c] = ids[c].astype(numpy.int32)
-    ratings = numpy.asarray(values.get('rating', numpy.ones(n)), numpy.float64)
-    if (ratings == numpy.round(ratings)).all() and (
-            numpy.abs(ratings) < 2.0 ** 53).all():
-        ratings = ratings.astype(numpy.int64)
-    return pd.DataFrame({
-        'user_id': ids['user'], 'item_id': ids['item'], 'rating': ratings,
-        'timestamp': numpy.asarray(values.get('timestamp', numpy.arange(n)),
-                                   dtype=numpy.int64),
-        'line': numpy.asarray(lines, dtype=numpy.int64)})
+        ids = numpy.asarray(values[c], dtype=numpy.int64)
+        frame[c + '_id'] = ids.astype(numpy.int32) if (
+            int32.min <= ids.min() and ids.max() <= int32.max) else ids
+    ratings = numpy.asarray(values.get('rating', numpy.ones(n)), float)
+    whole = (ratings == numpy.round(ratings)) & (abs(ratings) < 2.0 ** 53)
+    frame['rating'] = ratings.astype(numpy.int64) if whole.all() else ratings
+    frame['timestamp'] = numpy.asarray(values.get('timestamp', range(n)),
+                                       dtype=numpy.int64)
+    frame['line'] = numpy.asarray(lines, dtype=numpy.int64)
+    return pd.DataFrame(frame)
 
 
 def file_digest(fname, hash_name='sha1'):
