@@ -1,11 +1,8 @@
-"""Interaction files: their `Format`, and `read_interactions`.
-
-Ids and timestamps are ASCII decimal integers in the int64 range, ratings
-finite ASCII decimal numbers; files are UTF-8 (a leading byte-order mark
-is dropped), unquoted, and a header, where allowed, names the columns in
-their order. Blank lines are skipped and counted; without timestamps the
-file's order is the time order. The first bad line is reported with its
-file, line number and what was expected (`DataFormatError`).
+"""Interaction files: their `Format`, and `read_interactions`, strict:
+ids and timestamps ASCII decimal int64s, ratings finite decimal numbers,
+UTF-8 (a leading BOM dropped), no quotes, a header (where allowed) naming
+the columns in order; blank lines skipped and counted. The first bad line
+is named with its file, number and what was expected (`DataFormatError`).
 """
 import csv
 import dataclasses
@@ -86,14 +83,11 @@ def sniff(path, head):
 
 
 # Header names per column (lower case, without '_', '-' and spaces).
-HEADER_NAMES = {
-    'user': {'user', 'userid', 'uid', 'users', 'u'},
-    'item': {'item', 'itemid', 'iid', 'items', 'i', 'movie', 'movieid',
-             'movies', 'product', 'productid'},
-    'rating': {'rating', 'ratings', 'score', 'stars', 'r'},
-    'timestamp': {'timestamp', 'time', 'ts', 't', 'date', 'datetime',
-                  'unixtime'},
-}
+HEADER_NAMES = {c: names.split() for c, names in (
+    ('user', 'user userid uid users u'),
+    ('item', 'item itemid iid items i movie movieid movies product productid'),
+    ('rating', 'rating ratings score stars r'),
+    ('timestamp', 'timestamp time ts t date datetime unixtime'))}
 NAMES = {'\t': 'tab', ',': 'comma', ';': 'semicolon', ' ': 'space'}
 TYPED = {'\t': 'tab', ' ': 'space'}  # a separator as --sep takes it
 SPACE = ' \t\x0b\x0c'  # ASCII blanks around a field
@@ -102,7 +96,7 @@ NUMBER = re.compile(r'-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)'
                     r'(?:[eE][-+]?[0-9]+)?')
 
 
-def _expected(fmt):
+def _expected(fmt):  # what a line of `fmt` holds
     return (f'{len(fmt.columns)} {NAMES.get(fmt.sep, repr(fmt.sep))}-'
             f'separated fields ({", ".join(fmt.columns)})')
 
@@ -133,8 +127,8 @@ def _fields(path, lineno, raw, fmt):
 
 
 def _is_header(path, lineno, text, fields, fmt):
-    """Whether a first line is a header (column names, not data); one
-    that is not allowed, or names other columns, is an error."""
+    """Whether a first line is a header (names, not data); an error if
+    `fmt` has none or it names other columns."""
     if not all(any(ch.isalpha() for ch in x) and not NUMBER.fullmatch(x)
                for x in fields):
         return False
@@ -178,9 +172,9 @@ def _is_header(path, lineno, text, fields, fmt):
 
 
 def read_interactions(path, fmt):
-    """Read `path` in format `fmt`, checking every line: a file of plain
-    lines (digits, a '-', a '.' in ratings, the separator) with pandas' C
-    parser, any other line by line, which reads it or names its error."""
+    """Read `path` in format `fmt`, checking every line: plain lines
+    (digits, a '-', a '.' in ratings, the separator) with pandas' C parser,
+    any other file line by line, which reads it or names its error."""
     if os.path.isdir(path):
         raise DataFormatError(
             f'{path} is a folder; expected a ratings file (a MovieLens '
@@ -208,7 +202,7 @@ PARSE_ROWS = 1 << 19
 
 
 def _read_plain(path, body, fmt):
-    """(values, lines, blank lines, header) of a file of plain lines,
+    """``(values, lines, blank lines, header)`` of a file of plain lines
     after a valid header or none, read by pandas; else None."""
     if set(fmt.sep) & set(' \x0b\x0c"\r\n.-0123456789'):
         return None  # a separator that plain lines could hold
@@ -229,8 +223,8 @@ def _read_plain(path, body, fmt):
         body, sep = body.replace(sep, b'\t'), b'\t'
     import pandas as pd  # here: the command line's checks need no pandas
     dtypes = {c: 'float64' if c == 'rating' else 'int64' for c in fmt.columns}
-    rows = body.count(b'\n') + (not body.endswith(b'\n'))
-    values, done = {c: numpy.empty(rows, t) for c, t in dtypes.items()}, 0
+    rows, done = body.count(b'\n') + (not body.endswith(b'\n')), 0
+    values = {c: numpy.empty(rows, t) for c, t in dtypes.items()}
     try:
         for piece in pd.read_csv(
                 io.BytesIO(body), sep=sep.decode(), header=None,

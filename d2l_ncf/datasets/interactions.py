@@ -1,11 +1,4 @@
-"""Interactions after reading: index, split, summary, fingerprint.
-
-A (user, item) pair read more than once keeps its latest line (largest
-timestamp, then the later line); users and items are mapped to dense
-indices in ascending order of their original ids (for ML-100K ``id - 1``,
-the chapter's), and the mapping is kept. `split_seq_aware` is d2l's
-seq-aware split (tested against it) without its quadratic cost.
-"""
+"""Interactions after reading: index, split, summary, fingerprint."""
 import dataclasses
 import hashlib
 import os
@@ -24,17 +17,11 @@ class Interactions:
     item_ids: numpy.ndarray
     summary: dict
 
-    @property
-    def num_users(self):
-        return len(self.user_ids)
-
-    @property
-    def num_items(self):
-        return len(self.item_ids)
-
 
 def index_interactions(ratings):
-    """Drop repeated (user, item) pairs (keep the latest) and map ids."""
+    """Keep each (user, item) pair's latest line (largest timestamp, then
+    the later line) and map ids to indices in ascending order of the ids
+    (``id - 1`` for ML-100K, as in the chapter)."""
     df = ratings.frame  # a dropped repeat leaves its pair: ids of all rows
     user_ids, users = numpy.unique(df.user_id.to_numpy(numpy.int64),
                                    return_inverse=True)
@@ -62,10 +49,9 @@ def index_interactions(ratings):
 
 
 def split_seq_aware(inter):
-    """d2l's seq-aware split: ``(train_order, test_rows)``, the training
-    rows by user then time (ties in file order), and each user's latest
-    (the earliest line of equal times) in order of the user's first line:
-    the orders d2l's `split_data_ml100k` produces."""
+    """d2l's seq-aware split without its quadratic cost: the training rows
+    by user then time (ties in file order), and each user's latest (of
+    equal times the earliest line) in order of the user's first line."""
     users, lines = inter.users, numpy.arange(len(inter.users))
     # ~t reverses int64's order without overflow (-t does not for the
     # smallest); the first row of each user is then its test row

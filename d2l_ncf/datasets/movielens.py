@@ -1,11 +1,7 @@
-"""The MovieLens sets, and finding or fetching a copy of one.
-
-`movielens_dir` looks in the folder it is given, then in the one its
-variable names (``D2L_NCF_DATA_DIR`` for MovieLens-100K,
-``D2L_NCF_ML1M_DIR``, ``D2L_NCF_ML20M_DIR``, ``D2L_NCF_ML25M_DIR``), and
-only then downloads the zip into ``$D2L_NCF_CACHE`` (default
-``~/.cache/d2l_ncf``), checking it: MovieLens-100K against d2l's DATA_HUB
-SHA-1, the others against GroupLens' published MD5.
+"""The MovieLens sets, and finding or fetching a copy of one: the folder
+given, else the one its variable names (``D2L_NCF_DATA_DIR`` for 100K,
+``D2L_NCF_ML1M_DIR``, ...), else a download into ``$D2L_NCF_CACHE``
+(``~/.cache/d2l_ncf``) checked by d2l's SHA-1 (100K) or GroupLens' MD5.
 """
 import csv
 import dataclasses
@@ -21,9 +17,7 @@ ML100K_URL = 'https://files.grouplens.org/datasets/movielens/ml-100k.zip'
 ML100K_SHA1 = 'cd4dcac4241c8a4ad7badc7ca635da8a69dddb83'
 DATA_DIR_ENV = 'D2L_NCF_DATA_DIR'
 CACHE_ENV = 'D2L_NCF_CACHE'
-
-# The ratings files: user, item, rating, timestamp in each; MovieLens-20M
-# and 25M's ratings.csv starts with the header userId,movieId,rating,...
+# user, item, rating, timestamp; ratings.csv has a header userId,...
 UDATA = Format('u.data', '\t')
 ML1M = Format('ratings.dat', '::')
 ML20M = Format('ratings.csv', ',', header_allowed=True)
@@ -42,9 +36,8 @@ class MovieLens:
     digest: str
     env: str  # names a local copy of the unzipped folder
     ratings_format: Format  # its name is the ratings file's
-    titles: str  # the titles file: item id, title, ...
-    titles_sep: str  # ',' means a quoted CSV file with a header
-    titles_encoding: str = 'latin-1'
+    titles: str  # item id, title, ...: latin-1, or a quoted UTF-8 CSV
+    titles_sep: str
 
     @property
     def ratings(self):
@@ -57,46 +50,44 @@ class MovieLens:
 
     def read_titles(self, folder):
         """Original item id -> title from `folder` ({} if no titles)."""
-        path = os.path.join(folder, self.titles)
+        path, quoted = os.path.join(folder, self.titles), self.titles_sep == ','
         if not os.path.isfile(path):
             return {}
-        with open(path, encoding=self.titles_encoding, newline='') as f:
-            rows = csv.reader(f) if self.titles_sep == ',' else (
+        with open(path, encoding='utf-8' if quoted else 'latin-1',
+                  newline='') as f:
+            rows = csv.reader(f) if quoted else (
                 line.rstrip('\r\n').split(self.titles_sep) for line in f)
             return {int(row[0]): row[1] for row in rows
                     if len(row) >= 2 and row[0].strip().isdigit()}
 
 
-def _grouplens(size, md5, fmt, titles, sep, encoding='latin-1'):
+def _grouplens(size, md5, fmt, titles, sep):
     return MovieLens(
         f'MovieLens-{size.upper()}',
         f'https://files.grouplens.org/datasets/movielens/ml-{size}.zip',
-        'md5', md5, f'D2L_NCF_ML{size.upper()}_DIR', fmt, titles, sep,
-        encoding)
+        'md5', md5, f'D2L_NCF_ML{size.upper()}_DIR', fmt, titles, sep)
 
 
-# The MD5s GroupLens publishes beside the zips (ml-1m.zip.md5, ...). For
-# 20M and 25M they were not read from GroupLens here (no network) but
-# checked offline against several independent public records that agree.
+# The MD5s GroupLens publishes beside the zips (ml-1m.zip.md5, ...); for
+# 20M and 25M checked offline against several public records that agree.
 DATASETS = {
     'ml-100k': MovieLens('MovieLens-100K', ML100K_URL, 'sha1', ML100K_SHA1,
                          DATA_DIR_ENV, UDATA, 'u.item', '|'),
     'ml-1m': _grouplens('1m', 'c4d9eecfca2ab87c1945afe126590906', ML1M,
                         'movies.dat', '::'),
     'ml-20m': _grouplens('20m', 'cd245b17a1ae2cc31bb14903e1204af3', ML20M,
-                         'movies.csv', ',', 'utf-8'),
+                         'movies.csv', ','),
     'ml-25m': _grouplens('25m', '6b51fb2759a8657d3bfcbfc42b592ada', ML20M,
-                         'movies.csv', ',', 'utf-8'),
+                         'movies.csv', ','),
 }
 
 
 def movielens_dir(spec, data_dir=None):
     """A folder holding `spec`'s ratings: given, from its env, or fetched."""
-    origin = 'data_dir' if data_dir is not None else f'${spec.env}'
-    if data_dir is None:
-        data_dir = os.environ.get(spec.env) or None
-    if data_dir is None:
+    if data_dir is None and not os.environ.get(spec.env):
         return download_movielens(spec)
+    origin = 'data_dir' if data_dir is not None else f'${spec.env}'
+    data_dir = data_dir if data_dir is not None else os.environ[spec.env]
     path = os.path.join(data_dir, spec.ratings)
     if os.path.isfile(data_dir):
         raise DataNotFoundError(
@@ -111,11 +102,10 @@ def movielens_dir(spec, data_dir=None):
 
 
 def download_ml100k(cache_dir=None):
-    """Download and unzip ml-100k.zip into the cache, checking its SHA-1."""
     return download_movielens(DATASETS['ml-100k'], cache_dir)
 
 
-# Errors of a download folder that cannot be written, whatever the network.
+# A download folder that cannot be written, whatever the network says.
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
                 errno.EEXIST, errno.ENOSPC, errno.EDQUOT)
 
@@ -127,21 +117,22 @@ def download_movielens(spec, cache_dir=None):
     cache_dir = cache_dir or os.environ.get(CACHE_ENV) or os.path.join(
         os.path.expanduser('~'), '.cache', 'd2l_ncf')
     folder = os.path.join(cache_dir, spec.folder)
-    fname = folder + '.zip'
+    fname, md5 = folder + '.zip', spec.hash_name == 'md5'
+    local = (f'point d2l_ncf at a local copy of the unzipped folder: '
+             f'data_dir= (--data-dir), or {spec.env}=/path/to/{spec.folder}')
     try:
         os.makedirs(cache_dir, exist_ok=True)
         # d2l checks a cached copy's SHA-1 itself; an MD5 we check here
-        if not (spec.hash_name == 'md5' and os.path.isfile(fname)
+        if not (md5 and os.path.isfile(fname)
                 and file_digest(fname, 'md5') == spec.digest):
-            fname = d2l_download(spec.url, cache_dir, spec.digest
-                                 if spec.hash_name == 'sha1' else None)
+            fname = d2l_download(spec.url, cache_dir,
+                                 None if md5 else spec.digest)
         digest = file_digest(fname, spec.hash_name)
         if digest != spec.digest:
             raise DataNotFoundError(
-                f'{fname} has '
-                f'{spec.hash_name.upper().replace("SHA1", "SHA-1")} {digest},'
-                f' expected {spec.digest}: the download is damaged; delete '
-                f'it and try again')
+                f'{fname} has {"MD5" if md5 else "SHA-1"} {digest}, expected '
+                f'{spec.digest}: the download is damaged; delete it and try '
+                f'again')
         if not os.path.isfile(os.path.join(folder, spec.ratings)):
             with zipfile.ZipFile(fname) as archive:
                 archive.extractall(cache_dir)
@@ -153,21 +144,11 @@ def download_movielens(spec, cache_dir=None):
                 f'cannot download {spec.name}: the download folder '
                 f'{cache_dir} ({origin}) is not writable '
                 f'({err.strerror or err}). Set {CACHE_ENV} to a folder you '
-                f'can write, or point d2l_ncf at a local copy of the '
-                f'unzipped folder: data_dir= (--data-dir), or '
-                f'{spec.env}=/path/to/{spec.folder}') from None
+                f'can write, or {local}') from None
         raise DataNotFoundError(
             f'could not download {spec.name} from {spec.url} '
-            f'({type(err).__name__}). Point d2l_ncf at a local copy of the '
-            f'unzipped folder instead: pass data_dir= (or --data-dir on the '
-            f'command line), or set {spec.env}=/path/to/{spec.folder}'
-        ) from err
+            f'({type(err).__name__}). Instead, {local}') from err
     return folder
-
-
-def item_titles(folder, dataset='ml-100k'):
-    """Original item id -> title from a MovieLens folder ({} if none)."""
-    return DATASETS[dataset].read_titles(folder)
 
 
 def d2l_download(url, folder, sha1):
