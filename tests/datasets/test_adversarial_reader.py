@@ -247,6 +247,7 @@ VALID = [
      '3,4,1.0\n', TABLE3),
     ('\ufeffitem,user\n10,1\n20,1\n', table_format(',', ('item', 'user'))),
     ('1;2;3;4\n', table_format(';')),
+    ('1|2|3|4\n5|6|7|8\n', table_format('|')),  # a regex character
 ]
 
 
