@@ -305,6 +305,7 @@ MALFORMED = [
     ('1\t2\t3\t4 4\n', UDATA), ('1\t2\tnan\t4\n', UDATA),
     ('"1","2"\n', table_format(',', ('user', 'item'))),
     ('user,item\n1,2\n"3",4\n', table_format(',', ('user', 'item'))),
+    ('1|2.0|3|4\n', table_format('|')),  # pandas reads 2.0 as an integer
 ]
 
 
