@@ -167,7 +167,7 @@ def measure_load(folder):
     from d2l_ncf.data import build_chapter_data
     from d2l_ncf.datasets.interactions import index_interactions
     from d2l_ncf.datasets.movielens import DATASETS
-    from d2l_ncf.datasets.reader import read_interactions
+    from d2l_ncf.datasets.formats import read_interactions
     t1 = time.perf_counter()
     spec = DATASETS['ml-20m']
     peaks = {}

@@ -1,12 +1,6 @@
-"""The chapter's data, under the chapter's names, and `load_dataset`.
-
-`read_data_ml100k` and the lists and dicts of the chapter's data cell
-(`ChapterData`) are ports (`PRDataset` is `chapter.PRDataset`); d2l's own `split_data_ml100k` and
-`load_data_ml100k` are re-exported unchanged. `load_dataset` reads any
-source the same way, one step after the other: locate (a MovieLens
-folder, `movielens`, or a CSV/TSV file), read (`reader`), index and
-split (`interactions`), then the chapter's lists (`build_chapter_data`).
-The split equals d2l's, so MovieLens-100K gives what the chapter builds.
+"""The chapter's data under the chapter's names (d2l's splitter and
+loader re-exported), and `load_dataset` for every source: locate, read
+(`formats`), index and split (`interactions`), the chapter's lists.
 """
 import dataclasses
 import os
@@ -16,82 +10,67 @@ from .runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from d2l import mxnet as d2l
 
 from .datasets.formats import (FIELDS, DataFormatError, parse_separator,
-                               table_format)
+                               read_interactions, table_format)
 from .datasets.interactions import index_interactions, split_seq_aware
 from .datasets.movielens import DATASETS, DataNotFoundError, movielens_dir
-from .datasets.reader import read_interactions
 
-# d2l's own splitter and loader, unchanged.
 split_data_ml100k = d2l.split_data_ml100k
 load_data_ml100k = d2l.load_data_ml100k
 
 
 def read_data_ml100k(data_dir=None):
-    """Return ``(data, num_users, num_items)`` as d2l's reader does.
-
-    Every field of ``u.data`` must be a whole number; the first bad line
-    is reported with its file and line number (`reader`).
-    """
+    """``(data, num_users, num_items)`` as d2l's reader returns, each
+    line of ``u.data`` checked (`formats`)."""
     spec = DATASETS['ml-100k']
     path = os.path.join(movielens_dir(spec, data_dir), spec.ratings)
-    frame = read_interactions(path, spec.ratings_format).frame
-    # the chapter's column names: user_id, item_id, rating, timestamp
-    data = frame.drop(columns='line').astype(
-        {'user_id': numpy.int64, 'item_id': numpy.int64})
-    num_users = data.user_id.unique().shape[0]
-    num_items = data.item_id.unique().shape[0]
-    return data, num_users, num_items
+    data = read_interactions(path, spec.ratings_format).frame.drop(
+        columns='line').astype({'user_id': numpy.int64,
+                                'item_id': numpy.int64})
+    return data, data.user_id.nunique(), data.item_id.nunique()
 
 
 @dataclasses.dataclass
 class ChapterData:
-    """What the chapter's data cell builds, kept together."""
+    """What the chapter's data cell builds, and (ours) each index's
+    original id, what reading did (`summary_line` says it in words) and a
+    MovieLens folder with titles, if any."""
     num_users: int
     num_items: int
     users_train: list
     items_train: list
     candidates: dict  # user index -> training item indices
     test_iter: dict   # user index -> [held-out item index]
-    # Ours: the original id of each user and item index, and what reading
-    # the file did (interactions.summary_line says it in words).
     user_ids: numpy.ndarray = None
     item_ids: numpy.ndarray = None
     summary: dict = None
-    titles_dir: str = None  # a MovieLens folder with titles, if any
+    titles_dir: str = None
 
 
 def build_chapter_data(inter, titles_dir=None):
-    """Split `inter` (seq-aware) and load it as the chapter does.
-
-    The same lists and dicts as d2l's `split_data_ml100k` and
-    `load_data_ml100k` (implicit feedback) build, over dense indices.
-    Users with nothing left to train on are left out of `test_iter`.
-    """
+    """Split `inter` (seq-aware) into the lists and dicts d2l's
+    `split_data_ml100k` and `load_data_ml100k` (implicit) build; users
+    with nothing left to train on are left out of `test_iter`."""
     train_rows, test_rows = split_seq_aware(inter)
     users = inter.users[train_rows]
-    users_train = _int_list(users, inter.num_users)
-    items_train = _int_list(inter.items[train_rows], inter.num_items)
+    num_users, num_items = len(inter.user_ids), len(inter.item_ids)
+    users_train = _int_list(users, num_users)
+    items_train = _int_list(inter.items[train_rows], num_items)
     # training rows are by user: each user's items are one slice
     starts = numpy.flatnonzero(numpy.r_[True, users[1:] != users[:-1]]
-                               )[:len(users)]
-    ends = numpy.r_[starts[1:], len(users)].tolist()
+                               )[:len(users)].tolist()
     candidates = {users_train[s]: items_train[s:e]
-                  for s, e in zip(starts.tolist(), ends)}
-    test_iter, excluded = {}, 0
-    for u, i in zip(inter.users[test_rows].tolist(),
-                    inter.items[test_rows].tolist()):
-        if u in candidates:
-            test_iter[u] = [i]
-        else:
-            excluded += 1
-    summary = dict(inter.summary, excluded_users=excluded,
-                   train_interactions=len(users_train),
-                   test_users=len(test_iter))
+                  for s, e in zip(starts, starts[1:] + [len(users)])}
+    test_iter = {u: [i] for u, i in zip(inter.users[test_rows].tolist(),
+                                        inter.items[test_rows].tolist())
+                 if u in candidates}
+    summary = dict(inter.summary, excluded_users=len(test_rows) - len(
+        test_iter), train_interactions=len(users_train),
+        test_users=len(test_iter))
     if not test_iter:
         raise DataFormatError(
             f"{summary['source']}: no user has two or more interactions, "
             f"so none has both a training and a test item")
-    return ChapterData(inter.num_users, inter.num_items, users_train,
+    return ChapterData(num_users, num_items, users_train,
                        items_train, candidates, test_iter, inter.user_ids,
                        inter.item_ids, summary, titles_dir)
 
@@ -99,65 +78,53 @@ def build_chapter_data(inter, titles_dir=None):
 def _int_list(indices, size, chunk=1 << 20):
     """`indices` as a list of Python ints sharing one object per value
     (8 bytes an entry, not 36: MovieLens-20M's lists need 1 GB less)."""
-    pool = list(range(size))
-    out = []
-    for start in range(0, len(indices), chunk):
-        out.extend(map(pool.__getitem__,
-                       indices[start:start + chunk].tolist()))
+    pool, out = list(range(size)), []
+    for s in range(0, len(indices), chunk):
+        out.extend(map(pool.__getitem__, indices[s:s + chunk].tolist()))
     return out
 
 
 def load_chapter_data(data_dir=None):
-    """Read, split (seq-aware) and load MovieLens-100K as the chapter does.
-
-    The result equals what d2l's `read_data_ml100k`, `split_data_ml100k`
-    and `load_data_ml100k` give (tests/section/test_data.py checks it).
-    """
+    """MovieLens-100K as the chapter loads it (equal to d2l's)."""
     return load_dataset('ml-100k', data_dir=data_dir)
 
 
 def load_dataset(dataset='ml-100k', data_dir=None, path=None, sep=None,
                  columns=FIELDS):
-    """Load a data set: ``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m``, a table.
-
-    MovieLens sets come from `data_dir`, else ``$D2L_NCF_DATA_DIR`` (for
-    ml-100k) or ``$D2L_NCF_ML1M_DIR`` (ml-1m; ``..._ML20M_DIR`` and
-    ``..._ML25M_DIR`` likewise), else a download. With
-    `path` (dataset ``'table'``), any CSV/TSV with `columns`; `sep`
-    defaults to a tab for ``.tsv`` files and a comma otherwise.
-    """
+    """``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m`` (from `data_dir`,
+    its variable or a download), or with `path` any CSV/TSV of `columns`
+    (`sep` a tab for ``.tsv`` files, else a comma by default)."""
     ratings, fmt, folder = locate_ratings(dataset, data_dir, path, sep,
                                           columns)
     inter = index_interactions(read_interactions(ratings, fmt))
-    return build_chapter_data(inter, folder)  # split, the chapter's lists
+    return build_chapter_data(inter, folder)
 
 
 def locate_ratings(dataset='ml-100k', data_dir=None, path=None, sep=None,
                    columns=FIELDS):
     """`load_dataset`'s file: ``(path, Format, MovieLens folder or None)``."""
-    if dataset == 'table' or path is not None:
-        if path is None:
-            raise ValueError("dataset 'table' needs a path")
-        if os.path.isdir(path):
-            raise DataFormatError(
-                f'{path} is a folder; expected a CSV or TSV file of '
-                f'interactions (a MovieLens folder is given with '
-                f'--data-dir, or data_dir=)')
-        if os.path.exists(path) and not os.path.isfile(path):
-            raise DataFormatError(  # /dev/stdin, <(...): a pipe
-                f'{path} is a pipe or a device, not a file: d2l-ncf reads '
-                f'the data more than once (to check it and to fingerprint '
-                f'it for checkpoints), which a pipe cannot give; write it '
-                f'to a file first and pass that')
-        if not os.path.isfile(path):
-            raise DataNotFoundError(f'{path} not found: expected a CSV or '
-                                    f'TSV file of interactions')
-        if sep is None:
-            sep = '\t' if path.endswith(('.tsv', '.tab')) else ','
-        return path, table_format(parse_separator(sep), columns), None
-    if dataset not in DATASETS:
-        raise ValueError(f'unknown dataset {dataset!r}: expected one of '
-                         f'{sorted(DATASETS)} or a path')
-    spec = DATASETS[dataset]
-    folder = movielens_dir(spec, data_dir)
-    return os.path.join(folder, spec.ratings), spec.ratings_format, folder
+    if dataset != 'table' and path is None:
+        if dataset not in DATASETS:
+            raise ValueError(f'unknown dataset {dataset!r}: expected one of '
+                             f'{sorted(DATASETS)} or a path')
+        spec = DATASETS[dataset]
+        folder = movielens_dir(spec, data_dir)
+        return os.path.join(folder, spec.ratings), spec.ratings_format, folder
+    if path is None:
+        raise ValueError("dataset 'table' needs a path")
+    if os.path.isdir(path):
+        raise DataFormatError(
+            f'{path} is a folder; expected a CSV or TSV file of interactions '
+            f'(a MovieLens folder is given with --data-dir, or data_dir=)')
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise DataFormatError(  # /dev/stdin, <(...): a pipe
+            f'{path} is a pipe or a device, not a file: d2l-ncf reads the '
+            f'data more than once (to check it and to fingerprint it for '
+            f'checkpoints), which a pipe cannot give; write it to a file '
+            f'first and pass that')
+    if not os.path.isfile(path):
+        raise DataNotFoundError(
+            f'{path} not found: expected a CSV or TSV file of interactions')
+    if sep is None:
+        sep = '\t' if path.endswith(('.tsv', '.tab')) else ','
+    return path, table_format(parse_separator(sep), columns), None

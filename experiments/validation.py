@@ -16,7 +16,7 @@ import numpy
 
 from d2l_ncf.datasets.interactions import index_interactions, split_seq_aware
 from d2l_ncf.datasets.movielens import DATASETS, UDATA, movielens_dir
-from d2l_ncf.datasets.reader import read_interactions
+from d2l_ncf.datasets.formats import read_interactions
 from d2l_ncf.runs.records import versions
 
 from recipe import RECIPE, run_quietly, write_json

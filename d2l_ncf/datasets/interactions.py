@@ -1,20 +1,4 @@
-"""Interactions after reading: index -> split -> fingerprint.
-
-A reader's `Ratings` (original ids, file order) becomes `Interactions`:
-
-- a (user, item) pair that occurs more than once keeps its latest line
-  (largest timestamp, then the later line) and the others are counted;
-- ids need not be 1..n: users and items are mapped to dense indices in
-  ascending order of their original ids (for ML-100K the mapping is
-  ``id - 1``, the chapter's), and the mapping is kept.
-
-`split_seq_aware` gives exactly d2l's seq-aware split (tested against it)
-without its quadratic cost, so MovieLens-1M loads in seconds. Users whose
-only interaction is held out for test have nothing to train on; the
-chapter's data (`data.build_chapter_data`) leaves them out of evaluation
-and counts them. `fingerprint` and `interactions_by_user` say what a
-checkpoint keeps of that data.
-"""
+"""Interactions after reading: index, split, summary, fingerprint."""
 import dataclasses
 import hashlib
 import os
@@ -33,117 +17,73 @@ class Interactions:
     item_ids: numpy.ndarray
     summary: dict
 
-    @property
-    def num_users(self):
-        return len(self.user_ids)
-
-    @property
-    def num_items(self):
-        return len(self.item_ids)
-
 
 def index_interactions(ratings):
-    """Drop repeated (user, item) pairs (keep the latest) and map ids."""
-    df = ratings.frame
-    # a dropped repeat leaves its pair, so the ids are those of all rows;
-    # the reader keeps ids as int32 where they fit; the mapping is int64
+    """Keep each (user, item) pair's latest line (largest timestamp, then
+    the later line) and map ids to indices in ascending order of the ids
+    (``id - 1`` for ML-100K, as in the chapter)."""
+    df = ratings.frame  # a dropped repeat leaves its pair: ids of all rows
     user_ids, users = numpy.unique(df.user_id.to_numpy(numpy.int64),
                                    return_inverse=True)
     item_ids, items = numpy.unique(df.item_id.to_numpy(numpy.int64),
                                    return_inverse=True)
-    keep = _latest_of_each_pair(users * len(item_ids) + items,
-                                df.timestamp.to_numpy())
-    kept = df.iloc[keep] if keep is not None else df
-    if keep is not None:
-        users, items = users[keep], items[keep]
-    duplicates = len(df) - len(kept)
+    pairs, keep = users * len(item_ids) + items, slice(None)
+    if len(numpy.unique(pairs)) < len(pairs):  # the latest, then last line
+        order = numpy.lexsort((numpy.arange(len(pairs)),
+                               df.timestamp.to_numpy(), pairs))
+        keep = numpy.sort(order[numpy.r_[pairs[order[1:]] != pairs[
+            order[:-1]], True]])
+    kept = df.iloc[keep]
     summary = {
         'source': os.path.abspath(ratings.path), 'format': ratings.format,
-        'lines_read': int(len(df)), 'blank_lines': len(ratings.blank_lines),
-        'header': ratings.header, 'duplicates': int(duplicates),
-        'users': int(len(user_ids)), 'items': int(len(item_ids)),
-        'interactions': int(len(kept)),
-        'contiguous_ids': bool(
+        'lines_read': len(df), 'blank_lines': len(ratings.blank_lines),
+        'header': ratings.header, 'duplicates': len(df) - len(kept),
+        'users': len(user_ids), 'items': len(item_ids),
+        'interactions': len(kept), 'contiguous_ids': bool(
             user_ids[-1] - user_ids[0] + 1 == len(user_ids)
             and item_ids[-1] - item_ids[0] + 1 == len(item_ids))}
-    return Interactions(users.astype(numpy.int64), items.astype(numpy.int64),
+    return Interactions(users[keep].astype(numpy.int64),
+                        items[keep].astype(numpy.int64),
                         kept.rating.to_numpy(), kept.timestamp.to_numpy(),
                         user_ids, item_ids, summary)
 
 
-def _latest_of_each_pair(pairs, timestamps):
-    """Rows (in file order) that are their pair's latest (largest
-    timestamp, then the later line), or None when no pair repeats."""
-    order = numpy.argsort(pairs, kind='stable')  # file order within pairs
-    same = pairs[order[1:]] == pairs[order[:-1]]
-    if not same.any():
-        return None
-    repeated = numpy.zeros(len(pairs), dtype=bool)
-    repeated[order[1:][same]] = True
-    repeated[order[:-1][same]] = True
-    rows = numpy.flatnonzero(repeated)
-    # by pair, then timestamp, then line: the last of each pair wins
-    last = rows[numpy.lexsort((rows, timestamps[rows], pairs[rows]))]
-    winner = numpy.ones(len(last), dtype=bool)
-    winner[:-1] = pairs[last[1:]] != pairs[last[:-1]]
-    drop = numpy.zeros(len(pairs), dtype=bool)
-    drop[last[~winner]] = True
-    return numpy.flatnonzero(~drop)
-
-
 def split_seq_aware(inter):
-    """d2l's seq-aware split, vectorised: each user's latest for test.
-
-    Returns ``(train_order, test_rows)``: indices into `inter` of the
-    training interactions, by user then time (ties keep file order), and
-    of each user's test interaction in order of the user's first line --
-    the orders d2l's `split_data_ml100k` produces.
-    """
-    n = len(inter.users)
-    # ~t reverses the order of int64 without overflow (-t does not for
-    # the smallest timestamp)
-    order = numpy.lexsort((numpy.arange(n), numpy.invert(inter.timestamps),
-                           inter.users))
-    # the first row per user in that order: its latest, earliest line
-    first = numpy.ones(n, dtype=bool)
-    first[1:] = inter.users[order[1:]] != inter.users[order[:-1]]
-    test_rows = order[first]
-    # d2l keys its test dict by first appearance of the user
-    _, first_line = numpy.unique(inter.users, return_index=True)
-    test_rows = test_rows[numpy.argsort(first_line[inter.users[test_rows]],
+    """d2l's seq-aware split without its quadratic cost: the training rows
+    by user then time (ties in file order), and each user's latest (of
+    equal times the earliest line) in order of the user's first line."""
+    users, lines = inter.users, numpy.arange(len(inter.users))
+    # ~t reverses int64's order without overflow (-t does not for the
+    # smallest); the first row of each user is then its test row
+    order = numpy.lexsort((lines, numpy.invert(inter.timestamps), users))
+    test_rows = order[numpy.r_[True, users[order[1:]] != users[order[:-1]]]]
+    _, first_line = numpy.unique(users, return_index=True)
+    test_rows = test_rows[numpy.argsort(first_line[users[test_rows]],
                                         kind='stable')]
-    is_test = numpy.zeros(n, dtype=bool)
+    is_test = numpy.zeros(len(users), dtype=bool)
     is_test[test_rows] = True
-    train_order = numpy.lexsort((numpy.arange(n), inter.timestamps,
-                                 inter.users))
+    train_order = numpy.lexsort((lines, inter.timestamps, users))
     return train_order[~is_test[train_order]], test_rows
 
 
 def summary_line(summary):
     """One line saying what reading the data did."""
-    parts = [f"{summary['interactions']} interactions of "
-             f"{summary['users']} users on {summary['items']} items "
-             f"from {summary['source']}"]
-    if summary.get('header'):
-        parts.append('skipped a header line')
-    if summary.get('blank_lines'):
-        parts.append('skipped ' + _count(summary['blank_lines'],
-                                         'blank line'))
-    if summary.get('duplicates'):
-        parts.append('dropped ' + _count(summary['duplicates'],
-                                         'repeated (user, item) line')
-                     + ", keeping each pair's latest")
-    if not summary.get('contiguous_ids', True):
-        parts.append('ids mapped to dense indices')
-    if summary.get('excluded_users'):
-        parts.append(f"{_count(summary['excluded_users'], 'user')} with a "
-                     f"single interaction left out of evaluation (nothing "
-                     f"to train on)")
-    return '; '.join(parts)
-
-
-def _count(n, noun):
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    def count(n, noun):
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+    get = summary.get
+    parts = [f"{get('interactions')} interactions of {get('users')} users "
+             f"on {get('items')} items from {get('source')}",
+             get('header') and 'skipped a header line',
+             get('blank_lines') and 'skipped ' + count(get('blank_lines'),
+                                                       'blank line'),
+             get('duplicates') and 'dropped ' + count(
+                 get('duplicates'), 'repeated (user, item) line')
+             + ", keeping each pair's latest",
+             not get('contiguous_ids', True) and 'ids mapped to dense indices',
+             get('excluded_users') and count(get('excluded_users'), 'user')
+             + ' with a single interaction left out of evaluation (nothing '
+               'to train on)']
+    return '; '.join(p for p in parts if p)
 
 
 def interactions_by_user(data):

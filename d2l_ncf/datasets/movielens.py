@@ -1,15 +1,7 @@
-"""The MovieLens sources: one spec each, and finding or fetching a copy.
-
-A spec (`MovieLens`) says all that differs between the sets: where the
-zip is and its checksum, the environment variable naming a local copy of
-the unzipped folder, the ratings file and its `formats.Format`, and the
-titles file and how to read it. `movielens_dir` looks in the folder it
-is given, then in the one named by the spec's variable
-(``D2L_NCF_DATA_DIR`` for MovieLens-100K, ``D2L_NCF_ML1M_DIR``,
-``D2L_NCF_ML20M_DIR``, ``D2L_NCF_ML25M_DIR``), and only then downloads
-the zip into ``$D2L_NCF_CACHE`` (default ``~/.cache/d2l_ncf``), checking
-it: MovieLens-100K against d2l's DATA_HUB SHA-1, the others against
-GroupLens' published MD5.
+"""The MovieLens sets, and finding or fetching a copy of one: the folder
+given, else the one its variable names (``D2L_NCF_DATA_DIR`` for 100K,
+``D2L_NCF_ML1M_DIR``, ...), else a download into ``$D2L_NCF_CACHE``
+(``~/.cache/d2l_ncf``) checked by d2l's SHA-1 (100K) or GroupLens' MD5.
 """
 import csv
 import dataclasses
@@ -25,11 +17,9 @@ ML100K_URL = 'https://files.grouplens.org/datasets/movielens/ml-100k.zip'
 ML100K_SHA1 = 'cd4dcac4241c8a4ad7badc7ca635da8a69dddb83'
 DATA_DIR_ENV = 'D2L_NCF_DATA_DIR'
 CACHE_ENV = 'D2L_NCF_CACHE'
-
-# The ratings files' formats: user, item, rating, timestamp in each.
+# user, item, rating, timestamp; ratings.csv has a header userId,...
 UDATA = Format('u.data', '\t')
 ML1M = Format('ratings.dat', '::')
-# MovieLens-20M/25M: userId,movieId,rating,timestamp with that header
 ML20M = Format('ratings.csv', ',', header_allowed=True)
 
 
@@ -46,13 +36,11 @@ class MovieLens:
     digest: str
     env: str  # names a local copy of the unzipped folder
     ratings_format: Format  # its name is the ratings file's
-    titles: str  # the titles file: item id, title, ...
-    titles_sep: str  # ',' means a quoted CSV file with a header
-    titles_encoding: str = 'latin-1'
+    titles: str  # item id, title, ...: latin-1, or a quoted UTF-8 CSV
+    titles_sep: str
 
     @property
     def ratings(self):
-        """The ratings file's name inside the folder."""
         return self.ratings_format.name
 
     @property
@@ -62,79 +50,59 @@ class MovieLens:
 
     def read_titles(self, folder):
         """Original item id -> title from `folder` ({} if no titles)."""
-        path = os.path.join(folder, self.titles)
-        titles = {}
+        path, quoted = os.path.join(folder, self.titles), self.titles_sep == ','
         if not os.path.isfile(path):
-            return titles
-        with open(path, encoding=self.titles_encoding, newline='') as f:
-            if self.titles_sep == ',':  # quoted CSV: titles may hold commas
-                rows = csv.reader(f)
-            else:
-                rows = (line.rstrip('\r\n').split(self.titles_sep)
-                        for line in f)
-            for fields in rows:
-                if len(fields) >= 2 and fields[0].strip().isdigit():
-                    titles[int(fields[0])] = fields[1]
-        return titles
+            return {}
+        with open(path, encoding='utf-8' if quoted else 'latin-1',
+                  newline='') as f:
+            rows = csv.reader(f) if quoted else (
+                line.rstrip('\r\n').split(self.titles_sep) for line in f)
+            return {int(row[0]): row[1] for row in rows
+                    if len(row) >= 2 and row[0].strip().isdigit()}
 
 
-def _grouplens_csv(size):
+def _grouplens(size, md5, fmt, titles, sep):
     return MovieLens(
         f'MovieLens-{size.upper()}',
         f'https://files.grouplens.org/datasets/movielens/ml-{size}.zip',
-        'md5', GROUPLENS_MD5[size], f'D2L_NCF_ML{size.upper()}_DIR',
-        ML20M, 'movies.csv', ',', 'utf-8')
+        'md5', md5, f'D2L_NCF_ML{size.upper()}_DIR', fmt, titles, sep)
 
 
-# The MD5s GroupLens publishes beside the zips (ml-20m.zip.md5,
-# ml-25m.zip.md5). This machine has no network: the values were not read
-# from GroupLens here but checked offline against several independent
-# public records that quote those files and agree. A download whose MD5
-# differs is refused (`download_movielens`).
-GROUPLENS_MD5 = {'20m': 'cd245b17a1ae2cc31bb14903e1204af3',
-                 '25m': '6b51fb2759a8657d3bfcbfc42b592ada'}
-
+# The MD5s GroupLens publishes beside the zips (ml-1m.zip.md5, ...); for
+# 20M and 25M checked offline against several public records that agree.
 DATASETS = {
     'ml-100k': MovieLens('MovieLens-100K', ML100K_URL, 'sha1', ML100K_SHA1,
                          DATA_DIR_ENV, UDATA, 'u.item', '|'),
-    # GroupLens publishes ml-1m.zip.md5 beside the zip.
-    'ml-1m': MovieLens(
-        'MovieLens-1M',
-        'https://files.grouplens.org/datasets/movielens/ml-1m.zip', 'md5',
-        'c4d9eecfca2ab87c1945afe126590906', 'D2L_NCF_ML1M_DIR',
-        ML1M, 'movies.dat', '::'),
-    # ratings.csv: userId,movieId,rating,timestamp (half-star ratings)
-    'ml-20m': _grouplens_csv('20m'),
-    'ml-25m': _grouplens_csv('25m'),
+    'ml-1m': _grouplens('1m', 'c4d9eecfca2ab87c1945afe126590906', ML1M,
+                        'movies.dat', '::'),
+    'ml-20m': _grouplens('20m', 'cd245b17a1ae2cc31bb14903e1204af3', ML20M,
+                         'movies.csv', ','),
+    'ml-25m': _grouplens('25m', '6b51fb2759a8657d3bfcbfc42b592ada', ML20M,
+                         'movies.csv', ','),
 }
-
-
-def default_cache_dir():
-    """Where downloads go: ``$D2L_NCF_CACHE`` or ``~/.cache/d2l_ncf``."""
-    return os.environ.get(CACHE_ENV) or os.path.join(
-        os.path.expanduser('~'), '.cache', 'd2l_ncf')
 
 
 def movielens_dir(spec, data_dir=None):
     """A folder holding `spec`'s ratings: given, from its env, or fetched."""
-    if data_dir is None:
-        data_dir = os.environ.get(spec.env) or None
-        origin = f'${spec.env}'
-    else:
-        origin = 'data_dir'
-    if data_dir is not None:
-        path = os.path.join(data_dir, spec.ratings)
-        if os.path.isfile(data_dir):
-            raise DataNotFoundError(
-                f'{data_dir} is a file ({origin}); expected the unzipped '
-                f'{spec.name} folder, which holds {spec.ratings} (a CSV/TSV '
-                f'file is given with --data, or path=)')
-        if not os.path.isfile(path):
-            raise DataNotFoundError(
-                f'{path} not found ({origin} = {data_dir!r}): expected the '
-                f'unzipped {spec.name} folder, which holds {spec.ratings}')
-        return data_dir
-    return download_movielens(spec)
+    if data_dir is None and not os.environ.get(spec.env):
+        return download_movielens(spec)
+    origin = 'data_dir' if data_dir is not None else f'${spec.env}'
+    data_dir = data_dir if data_dir is not None else os.environ[spec.env]
+    path = os.path.join(data_dir, spec.ratings)
+    if os.path.isfile(data_dir):
+        raise DataNotFoundError(
+            f'{data_dir} is a file ({origin}); expected the unzipped '
+            f'{spec.name} folder, which holds {spec.ratings} (a CSV/TSV '
+            f'file is given with --data, or path=)')
+    if not os.path.isfile(path):
+        raise DataNotFoundError(
+            f'{path} not found ({origin} = {data_dir!r}): expected the '
+            f'unzipped {spec.name} folder, which holds {spec.ratings}')
+    return data_dir
+
+
+def download_ml100k(cache_dir=None):
+    return download_movielens(DATASETS['ml-100k'], cache_dir)
 
 
 # A download folder that cannot be written, whatever the network says.
@@ -142,54 +110,45 @@ NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
                 errno.EEXIST, errno.ENOSPC, errno.EDQUOT)
 
 
-def download_ml100k(cache_dir=None):
-    """Download and unzip ml-100k.zip into the cache, checking its SHA-1."""
-    return download_movielens(DATASETS['ml-100k'], cache_dir)
-
-
 def download_movielens(spec, cache_dir=None):
     """Download and unzip `spec`'s zip into the cache, checking it."""
     origin = ('cache_dir=' if cache_dir else f'${CACHE_ENV}'
               if os.environ.get(CACHE_ENV) else 'the default')
-    cache_dir = cache_dir or default_cache_dir()
+    cache_dir = cache_dir or os.environ.get(CACHE_ENV) or os.path.join(
+        os.path.expanduser('~'), '.cache', 'd2l_ncf')
     folder = os.path.join(cache_dir, spec.folder)
+    fname, md5 = folder + '.zip', spec.hash_name == 'md5'
+    local = (f'point d2l_ncf at a local copy of the unzipped folder: '
+             f'data_dir= (--data-dir), or {spec.env}=/path/to/{spec.folder}')
     try:
-        # d2l checks a cached copy's SHA-1 itself; an MD5 we check below
-        fname = os.path.join(cache_dir, spec.folder + '.zip')
-        if not (spec.hash_name == 'md5' and os.path.isfile(fname)
+        os.makedirs(cache_dir, exist_ok=True)
+        # d2l checks a cached copy's SHA-1 itself; an MD5 we check here
+        if not (md5 and os.path.isfile(fname)
                 and file_digest(fname, 'md5') == spec.digest):
-            fname = d2l_download(spec.url, cache_dir, spec.digest
-                                 if spec.hash_name == 'sha1' else None)
+            fname = d2l_download(spec.url, cache_dir,
+                                 None if md5 else spec.digest)
+        digest = file_digest(fname, spec.hash_name)
+        if digest != spec.digest:
+            raise DataNotFoundError(
+                f'{fname} has {"MD5" if md5 else "SHA-1"} {digest}, expected '
+                f'{spec.digest}: the download is damaged; delete it and try '
+                f'again')
+        if not os.path.isfile(os.path.join(folder, spec.ratings)):
+            with zipfile.ZipFile(fname) as archive:
+                archive.extractall(cache_dir)
+    except DataNotFoundError:
+        raise
     except Exception as err:  # requests raises several kinds offline
         if isinstance(err, OSError) and err.errno in NOT_WRITABLE:
             raise DataNotFoundError(
                 f'cannot download {spec.name}: the download folder '
                 f'{cache_dir} ({origin}) is not writable '
                 f'({err.strerror or err}). Set {CACHE_ENV} to a folder you '
-                f'can write, or point d2l_ncf at a local '
-                f'copy of the unzipped folder: data_dir= (--data-dir), or '
-                f'{spec.env}=/path/to/{spec.folder}') from None
+                f'can write, or {local}') from None
         raise DataNotFoundError(
             f'could not download {spec.name} from {spec.url} '
-            f'({type(err).__name__}). Point d2l_ncf at a local copy of the '
-            f'unzipped folder instead: pass data_dir= (or --data-dir on the '
-            f'command line), or set {spec.env}=/path/to/{spec.folder}'
-        ) from err
-    digest = file_digest(fname, spec.hash_name)
-    if digest != spec.digest:
-        raise DataNotFoundError(
-            f'{fname} has {spec.hash_name.upper().replace("SHA1", "SHA-1")} '
-            f'{digest}, expected {spec.digest}: the download is damaged; '
-            f'delete it and try again')
-    if not os.path.isfile(os.path.join(folder, spec.ratings)):
-        with zipfile.ZipFile(fname) as archive:
-            archive.extractall(cache_dir)
+            f'({type(err).__name__}). Instead, {local}') from err
     return folder
-
-
-def item_titles(folder, dataset='ml-100k'):
-    """Original item id -> title from a MovieLens folder ({} if none)."""
-    return DATASETS[dataset].read_titles(folder)
 
 
 def d2l_download(url, folder, sha1):

@@ -21,7 +21,7 @@ import numpy
 from ..callbacks import Callback
 from ..data import build_chapter_data, locate_ratings
 from ..datasets.interactions import index_interactions, split_seq_aware
-from ..datasets.reader import read_interactions
+from ..datasets.formats import read_interactions
 from ..protocol import CORRECTED, EVALS
 from ..runtime import numerics
 from ..runtime.progress import bar

@@ -6,9 +6,9 @@ import pytest
 from d2l_ncf.data import (load_chapter_data, load_data_ml100k, load_dataset,
                           read_data_ml100k, split_data_ml100k)
 from d2l_ncf.datasets.interactions import index_interactions, summary_line
-from d2l_ncf.datasets.movielens import UDATA, DataNotFoundError
-from d2l_ncf.datasets.formats import DataFormatError, table_format
-from d2l_ncf.datasets.reader import read_interactions
+from d2l_ncf.datasets.movielens import DATASETS, UDATA, DataNotFoundError
+from d2l_ncf.datasets.formats import (DataFormatError, read_interactions,
+                                      table_format)
 from synthetic import make_ratings, write_udata
 
 
@@ -225,10 +225,9 @@ def test_missing_table_is_named(tmp_path):
 
 
 def test_titles_from_movielens_folders(tmp_path):
-    from d2l_ncf.datasets.movielens import item_titles
     folder = write_ml1m(tmp_path / 'ml-1m', make_ratings(),
                         {1: 'Toy Story (1995)', 2: 'Jumanji (1995)',
                          3: 'Amélie (2001)'})
-    assert item_titles(folder, 'ml-1m') == {
+    assert DATASETS['ml-1m'].read_titles(folder) == {
         1: 'Toy Story (1995)', 2: 'Jumanji (1995)', 3: 'Amélie (2001)'}
-    assert item_titles(str(tmp_path), 'ml-100k') == {}  # no u.item
+    assert DATASETS['ml-100k'].read_titles(str(tmp_path)) == {}  # no u.item

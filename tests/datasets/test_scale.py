@@ -8,8 +8,8 @@ import pytest
 from d2l_ncf import cli
 from d2l_ncf.datasets import movielens as data_mod
 from d2l_ncf.data import load_chapter_data, load_dataset
-from d2l_ncf.datasets.movielens import DATASETS, DataNotFoundError, item_titles
-from d2l_ncf.datasets.reader import DataFormatError
+from d2l_ncf.datasets.movielens import DATASETS, DataNotFoundError
+from d2l_ncf.datasets.formats import DataFormatError
 from synthetic import make_ratings, write_udata
 
 HEADER = 'userId,movieId,rating,timestamp\n'
@@ -99,8 +99,8 @@ def test_titles_from_movies_csv_with_quotes_and_commas(tmp_path):
     titles = {1: 'Toy Story (1995)', 2: 'American President, The (1995)',
               3: 'Amélie (Fabuleux destin d\'Amélie Poulain, Le) (2001)'}
     folder = write_grouplens_csv(tmp_path / 'ml-25m', make_ratings(), titles)
-    assert item_titles(folder, 'ml-25m') == titles
-    assert item_titles(folder, 'ml-20m') == titles
+    assert DATASETS['ml-25m'].read_titles(folder) == titles
+    assert DATASETS['ml-20m'].read_titles(folder) == titles
 
 
 @pytest.mark.parametrize('name, digest', [

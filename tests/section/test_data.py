@@ -59,6 +59,19 @@ def test_damaged_download_is_refused(monkeypatch, tmp_path, name, message):
             data_mod.download_ml100k(str(tmp_path))
 
 
+def test_an_unwritable_cache_is_named_not_called_a_failed_download(
+        monkeypatch, tmp_path):
+    (tmp_path / 'a-file').write_text('x')  # root writes anywhere: a file
+    cache = tmp_path / 'a-file' / 'cache'  # in the way is what stops it
+    monkeypatch.setenv('D2L_NCF_CACHE', str(cache))
+    monkeypatch.setattr(data_mod, 'd2l_download', lambda *a: 1 / 0)
+    with pytest.raises(DataNotFoundError) as err:
+        data_mod.download_ml100k()
+    assert str(err.value).startswith(
+        f'cannot download MovieLens-100K: the download folder {cache} '
+        f'($D2L_NCF_CACHE) is not writable (Not a directory)')
+
+
 def test_seq_aware_split_holds_out_each_users_latest(synthetic_dir):
     rows = make_ratings()
     data = load_chapter_data(synthetic_dir)
