@@ -22,9 +22,9 @@ from mxnet import gluon, np
 from mxnet.gluon import nn
 
 from .engine.sampling import EVAL_NEGATIVES, sample_eval_negatives
-from .engine.scoring import (EVAL_CHUNK, check_finite, check_finite_scores,
-                             grid_pairs, listed_pairs, rows_per_chunk,
-                             score_rows, split_rows)
+from .engine.chunking import EVAL_CHUNK, rows_per_chunk
+from .engine.scoring import (check_finite, check_finite_scores, grid_pairs,
+                             listed_pairs, score_rows, split_rows)
 from .metrics import (Metrics, UndefinedMetricError, count_tied,
                       full_ranking_metrics, hit_and_auc, num_test_items,
                       ranked_list_lengths, sampled_metrics,

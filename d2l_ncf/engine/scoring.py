@@ -11,8 +11,7 @@ import numpy
 from ..runtime import _mxnet  # noqa: F401  (first: MXNet's NumPy interface)
 from mxnet import gluon
 
-from .chunking import (EVAL_CHUNK, IN_FLIGHT, SCORE_BATCH,  # noqa: F401
-                       rows_per_chunk)
+from .chunking import IN_FLIGHT, SCORE_BATCH
 
 from ..runtime.stopping import check as check_stop
 

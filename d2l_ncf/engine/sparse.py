@@ -17,7 +17,6 @@ import mxnet as mx
 import numpy
 from mxnet import autograd, gluon, nd
 
-from .optimizers import LAZY_OPTIMIZERS  # noqa: F401  (no MXNet there)
 
 # NeuMF's embeddings and the batch columns whose ids index each: users
 # (column 0) for P and U; positives and negatives (1, 2) for Q and V.

@@ -22,7 +22,7 @@ from ..callbacks import Callback
 from ..data import build_chapter_data, locate_ratings
 from ..datasets.interactions import index_interactions, split_seq_aware
 from ..datasets.formats import read_interactions
-from ..protocol import CORRECTED, EVALS
+from ..protocol import EVALS
 from ..runtime import numerics
 from ..runtime.progress import bar
 from .ablation_report import markdown, report_files, summarise

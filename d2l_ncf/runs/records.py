@@ -12,7 +12,8 @@ import numpy
 
 from ..runtime import numerics
 from ..runtime.locking import hold_folder, release_folder
-from .checkpoint import CheckpointError, is_checkpoint, other_files
+from .checkpoint import CheckpointError, other_files
+from .checkpoint_folder import is_checkpoint
 from .config import UsageError, config_dict
 from .plotting import save_curves
 

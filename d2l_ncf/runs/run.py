@@ -14,7 +14,7 @@ from ..datasets.movielens import DataNotFoundError
 from ..engine.distributed import DEFAULT_KVSTORE, Cluster, connect
 from ..engine.scoring import NonFiniteModelError
 from ..runtime.locking import SaveLock, deferred_signals
-from ..runtime.stopping import RunStopped, Stopped  # noqa: F401
+from ..runtime.stopping import RunStopped  # noqa: F401  (train raises it)
 from ..runtime.stopping import check as check_stop
 from ..corrected import NonFiniteLossError
 from .builders import build, load_data, resolve_devices, seed_everything

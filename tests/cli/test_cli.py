@@ -227,14 +227,14 @@ def test_name_lists_equal_the_tables_they_stand_for():
     import mxnet as mx
     from d2l_ncf import losses
     from d2l_ncf.datasets import movielens
-    from d2l_ncf.engine import optimizers, sparse
+    from d2l_ncf.engine import optimizers
     from d2l_ncf.runs import config
     assert config.LOSS_NAMES == tuple(losses.LOSSES)
     assert sorted(config.DATASETS) == sorted(movielens.DATASETS)
     builtin = {name for name, kind in mx.optimizer.Optimizer.opt_registry
                .items() if kind.__module__.startswith('mxnet.')}
     assert set(optimizers.MXNET_OPTIMIZERS) == builtin
-    assert sparse.LAZY_OPTIMIZERS is config.LAZY_OPTIMIZERS
+    assert optimizers.LAZY_OPTIMIZERS is config.LAZY_OPTIMIZERS
 
 
 def test_an_optimizer_registered_later_is_found_in_mxnet(monkeypatch):

@@ -8,7 +8,7 @@ from mxnet import autograd, np
 
 from d2l_ncf import cli
 
-from d2l_ncf.engine import sparse
+from d2l_ncf.engine import optimizers, sparse
 from d2l_ncf.runs.config import TrainConfig
 from d2l_ncf.model import NeuMF
 from d2l_ncf.runs.builders import build_net
@@ -51,7 +51,7 @@ def moved_rows(before, after):
     return sorted(numpy.nonzero((before != after).any(axis=1))[0].tolist())
 
 
-@pytest.mark.parametrize('optimizer', sparse.LAZY_OPTIMIZERS)
+@pytest.mark.parametrize('optimizer', optimizers.LAZY_OPTIMIZERS)
 def test_a_step_moves_only_the_rows_of_its_batch(optimizer):
     config = TrainConfig(protocol='corrected', sparse=True, num_factors=3,
                          nums_hiddens=(4,), optimizer=optimizer)

@@ -459,7 +459,7 @@ def test_a_manifest_listing_other_names_deletes_nothing_else(
 def test_an_interrupted_exercise_keeps_the_finished_rows(
         synthetic_dir, tmp_path, monkeypatch, capsys):
     import d2l_ncf.runs.exercises
-    from d2l_ncf.runs.run import Stopped
+    from d2l_ncf.runtime.stopping import Stopped
     real_fit, calls = d2l_ncf.runs.exercises.fit_one, []
 
     def fit(*args, **kwargs):

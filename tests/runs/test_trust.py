@@ -349,11 +349,12 @@ def test_checkpoint_with_num_factors_minus_1_fails_the_config_validation(
     rewrite(ck, 'config.json', edit)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(ck)
-    assert 'config.json: num_factors must be >= 1' in str(err.value)
+    assert 'config.json: --num-factors must be a whole number >= 1' in str(
+        err.value)
     capsys.readouterr()
     assert cli.main(['recommend', '--checkpoint', ck, '--user', '3']) == 1
     printed = capsys.readouterr()
-    assert 'num_factors must be >= 1' in printed.err
+    assert 'num-factors must be a whole number >= 1' in printed.err
     assert 'Traceback' not in printed.err
     assert 'MXNetError' not in printed.err
 
@@ -389,7 +390,7 @@ def test_an_empty_save_or_out_path_is_refused_before_training(
              '--devices', 'cpu', '--k', '10', '--protocol', 'corrected']
     printed = usage_error(argv + small + ['--data-dir', synthetic_dir,
                                           '--epochs', '1'],
-                          f"{option} '': an empty path names no folder")
+                          f"{option} '': expected a folder name")
     assert 'loss' not in printed.out  # refused before any training
 
 

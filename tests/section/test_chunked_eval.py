@@ -10,8 +10,9 @@ import pytest
 
 from d2l_ncf import NeuMF
 from d2l_ncf.evaluation import RankingEvaluator
-from d2l_ncf.engine.scoring import (grid_pairs, listed_pairs, rows_per_chunk,
-                             score_pairs, score_rows)
+from d2l_ncf.engine.chunking import rows_per_chunk
+from d2l_ncf.engine.scoring import (grid_pairs, listed_pairs, score_pairs,
+                                    score_rows)
 from d2l_ncf.metrics import Metrics, full_ranking_metrics, sampled_metrics
 from d2l_ncf.engine.sampling import sample_eval_negatives
 
@@ -153,7 +154,7 @@ def test_a_non_finite_chunk_is_refused():
 def test_the_cli_passes_eval_chunk(tmp_path, capsys):
     from d2l_ncf import cli
     from d2l_ncf.runs.config import TrainConfig
-    from d2l_ncf.engine.scoring import EVAL_CHUNK
+    from d2l_ncf.engine.chunking import EVAL_CHUNK
     from synthetic import make_ratings, write_udata
     assert TrainConfig().eval_chunk == EVAL_CHUNK
     folder = write_udata(tmp_path / 'data', make_ratings())
