@@ -34,12 +34,13 @@ CHAPTER_K = 50  # the cut-off chapter.evaluate_ranking hard-codes
 def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
                   num_users, num_items, num_epochs, devices, evaluator,
                   candidates, eval_step=1, *, callbacks=(), history=(),
-                  cluster=None, stop=None):
+                  cluster=None, stop=None, draw=None):
     """Run `chapter.train_ranking` with these arguments; return the run's
     result as `corrected.train_ranking` does. `history` holds the rows of
     epochs already done (the chapter's loop then runs the rest); under a
     `cluster`, each worker runs the chapter's loop on its part of every
-    batch, and its step counts the whole batch."""
+    batch, and its step counts the whole batch. `draw`: d2l's Animator
+    as the chapter draws it (None: only inside a notebook)."""
     run = Run(list(history), callbacks, stop or (lambda: None), net)
     done = len(run.history)
     printed = io.StringIO()
@@ -47,7 +48,8 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
     call(callbacks, 'on_train_begin', net, trainer, len(train_iter),
          total_batches(train_iter, num_epochs - done))
     try:
-        with drawing(in_notebook()), contextlib.redirect_stdout(tee):
+        draw = in_notebook() if draw is None else draw
+        with drawing(draw), contextlib.redirect_stdout(tee):
             chapter.train_ranking(
                 net, Watched(train_iter, run), test_iter,
                 Recorded(loss, run), Scaled(trainer, cluster),

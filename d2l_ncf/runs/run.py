@@ -249,7 +249,7 @@ def fit(config, data, devices, progress=False, save=None, checkpoint=None,
         if setup.protocol.name == 'book':  # the chapter's own loop
             result = book.train_ranking(
                 *args, callbacks=callbacks, history=history,
-                cluster=cluster, stop=check_stop)
+                cluster=cluster, stop=check_stop, draw=False)
         else:
             result = corrected.train_ranking(
                 *args, callbacks=callbacks, history=history,
