@@ -63,7 +63,11 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
         for epoch in range(len(history), num_epochs):
             n, tic = 0, time.perf_counter()
             timer.start()  # fix: the chapter never restarts its timer
-            batches = epoch_batches(train_iter, devices[0])  # on the device
+            # the epoch's batches, sampled at once and put on the device;
+            # a worker of a cluster takes its part batch by batch (the
+            # sparse trainer reads each global batch's rows as it goes)
+            batches = (epoch_batches(train_iter, devices[0])
+                       if cluster is None else train_iter)
             for i, values in enumerate(batches):
                 stop()  # between batches
                 step(values)  # forward, backward, update; loss kept there

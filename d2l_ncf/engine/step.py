@@ -145,8 +145,8 @@ class FastStep:
     The compiled graph is built for the first batch's shapes; later
     batches must have the same number of negatives and the same presence
     of weights (the batch size may change: the graph re-plans its memory
-    then). A loss `PairwiseObjective` does not know, or a net that is not
-    a HybridBlock, runs the chapter's calls instead.
+    then). A loss `PairwiseObjective` does not know, a penalty, or a net
+    that is not a HybridBlock runs the chapter's calls instead.
     """
 
     def __init__(self, net, loss, trainer, devices, penalty=None, *,
@@ -214,7 +214,9 @@ class FastStep:
         self._compile()
 
     def _compile(self):
-        if (PairwiseObjective.supports(self.loss)
+        # with a penalty the chapter's calls, as before the fused step:
+        # runs with --reg keep their recorded bits (docs/results)
+        if (self.penalty is None and PairwiseObjective.supports(self.loss)
                 and isinstance(self.net, gluon.HybridBlock)):
             self.graph = PairwiseObjective(self.net, self.loss, self.num_neg)
             self.graph.hybridize(static_alloc=True, static_shape=True)
