@@ -68,16 +68,21 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             # sparse trainer reads each global batch's rows as it goes)
             batches = (epoch_batches(train_iter, devices[0])
                        if cluster is None else train_iter)
+            worker_losses = []
             for i, values in enumerate(batches):
                 stop()  # between batches
-                step(values)  # forward, backward, update; loss kept there
+                l = step(values)  # forward, backward, update; loss kept
+                if cluster is not None:  # every worker's part, added (and
+                    # read now: the sampler reuses the arrays it hands out)
+                    worker_losses.append(float(
+                        cluster.sum(l.asnumpy()).sum()))
                 n += values[0].shape[0] * scale
                 timer.stop()
                 timer.start()  # fix: each batch timed once (sampling too)
                 call(callbacks, 'on_batch_end', epoch + 1, i + 1)
             losses = step.finish()  # fix: each batch's sum, read once
-            if cluster is not None:  # every worker's part, added
-                losses = cluster.sum(numpy.array(losses)).tolist()
+            if cluster is not None:
+                losses = worker_losses
             epoch_loss = sum(losses) / n  # fix: the mean per example
             check_finite(net, epoch_loss, epoch + 1)
             train_seconds += time.perf_counter() - tic
