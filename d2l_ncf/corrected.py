@@ -72,8 +72,10 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             for i, values in enumerate(batches):
                 stop()  # between batches
                 l = step(values)  # forward, backward, update; loss kept
-                if cluster is not None:  # every worker's part, added (and
-                    # read now: the sampler reuses the arrays it hands out)
+                if cluster is not None:  # every worker's part, added and
+                    # read each batch, as before the fused step: without
+                    # that read two dist_sync runs differed (cause not
+                    # pinned down; the host batches feed MXNet's async copies)
                     worker_losses.append(float(
                         cluster.sum(l.asnumpy()).sum()))
                 n += values[0].shape[0] * scale
