@@ -1,8 +1,6 @@
 """What a run adds to the training loops (`corrected`, `book`): each a
 callback with some of the events the loops call (`corrected`'s
 docstring lists them)."""
-import contextlib
-
 from .runtime.progress import bar
 
 
@@ -97,8 +95,3 @@ class Animator(Callback):
                 xlabel='epoch', xlim=[1, self.num_epochs], ylim=[0, 1],
                 legend=['test ' + label(m, metrics.k) for m in metrics])
         self.animator.add(epoch, tuple(metrics.values()))
-
-
-@contextlib.contextmanager
-def nothing():
-    yield

@@ -16,13 +16,15 @@ Each departure from the chapter is a visible line, marked ``# fix:``:
 - the last epoch is always evaluated, so the final line pairs the last
   loss with the last model's metrics.
 
-What a run adds is `callbacks`: objects with any of ``on_train_begin(net,
-trainer, batches_per_epoch, total_batches)``, ``on_batch_end(epoch, batch)``, ``on_evaluate(epoch,
-metrics)``, ``on_epoch_end(epoch, history)``, ``on_train_end()`` and
+What a run adds is `callbacks`: objects with any of
+``on_train_begin(net, trainer, batches_per_epoch, total_batches)``,
+``on_batch_end(epoch, batch)``, ``on_evaluate(epoch, metrics)``,
+``on_epoch_end(epoch, history)``, ``on_train_end()`` and
 ``weights()`` (a context in which the net is checked and evaluated, e.g.
 a moving average of the weights); `stop` is called between batches (a
 signal may end the run there).
 """
+import contextlib
 import sys
 import time
 
@@ -93,8 +95,9 @@ def train_ranking(net, train_iter, test_iter, loss, trainer, test_seq_iter,
             row = {'epoch': epoch + 1, 'loss': epoch_loss}
             if reporter and evaluates(epoch + 1, eval_step, num_epochs):
                 tic = time.perf_counter()
-                with autograd.predict_mode(), weights(callbacks):
-                    check_finite(net, epoch_loss, epoch + 1)
+                with autograd.predict_mode(), weights(callbacks) as swapped:
+                    if swapped:  # the weights evaluated are other weights
+                        check_finite(net, epoch_loss, epoch + 1)
                     metrics = Metrics.of(evaluator(
                         net, test_iter, test_seq_iter, candidates,
                         num_users, num_items, devices), None)
@@ -150,20 +153,15 @@ def call(callbacks, event, *args):
             method(*args)
 
 
-class weights:
-    """The callbacks' ``weights()`` contexts, entered in order."""
-
-    def __init__(self, callbacks):
-        self.contexts = [c.weights() for c in callbacks
-                         if hasattr(c, 'weights')]
-
-    def __enter__(self):
-        for c in self.contexts:
-            c.__enter__()
-
-    def __exit__(self, *exc):
-        for c in reversed(self.contexts):
-            c.__exit__(*exc)
+@contextlib.contextmanager
+def weights(callbacks):
+    """The callbacks' ``weights()`` contexts (e.g. a moving average of the
+    weights swapped in), entered in order; True inside if there were
+    any, so the net's new weights get checked."""
+    with contextlib.ExitStack() as stack:
+        swapped = [stack.enter_context(c.weights()) for c in callbacks
+                   if hasattr(c, 'weights')]
+        yield bool(swapped)
 
 
 def last_metrics(history):
